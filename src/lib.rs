@@ -1,0 +1,123 @@
+//! A sans-IO implementation of the WebSocket protocol, [RFC 6455].
+//!
+//! Bytes, time and randomness go in; bytes to send and decoded values come out. Nothing here
+//! touches a socket, reads a clock or spawns a thread, so the same code runs under a blocking
+//! loop, tokio, an embedded executor or a fuzzer.
+//!
+//! # Layers
+//!
+//! | layer | what                         | where                                              |
+//! |-------|------------------------------|----------------------------------------------------|
+//! | 0     | wire format, no state        | [`frame`], [`mask`], [`close`], [`handshake`]      |
+//!
+//! Every decoder takes a byte slice and answers [`Decoded::Complete`] with the number of bytes it
+//! consumed, or [`Decoded::Incomplete`] with how many more bytes it knows it needs. Bytes beyond
+//! `consumed` are never touched, so nothing that follows an HTTP head or a frame is lost.
+//!
+//! # Example: the RFC's §5.7 frames, both ways
+//!
+//! ```
+//! use rfc6455::{Decoded, DecodeRules, Frame, Opcode};
+//!
+//! // "A single-frame masked text message", as a server receives it from a client.
+//! let wire = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+//! let Decoded::Complete { value: frame, consumed } = Frame::decode(&wire, &DecodeRules::server())?
+//! else { unreachable!("all 11 bytes are there") };
+//! assert_eq!(consumed, 11);
+//! assert_eq!(frame.header.opcode, Opcode::Text);
+//! assert_eq!(&frame.payload[..], b"Hello");
+//!
+//! // Encoding with the same masking key gives the same bytes.
+//! let mut out = Vec::new();
+//! frame.encode(&mut out);
+//! assert_eq!(out, wire);
+//!
+//! // Fed one byte at a time, the decoder asks for more until the frame is whole.
+//! assert_eq!(Frame::decode(&wire[..1], &DecodeRules::server())?, Decoded::Incomplete { needed: 1 });
+//! assert_eq!(Frame::decode(&wire[..2], &DecodeRules::server())?, Decoded::Incomplete { needed: 4 });
+//! # Ok::<(), rfc6455::ProtocolError>(())
+//! ```
+//!
+//! # Where is §X of RFC 6455?
+//!
+//! | section                        | module                                         |
+//! |--------------------------------|------------------------------------------------|
+//! | §4 opening handshake           | [`handshake`], [`handshake::client`] (§4.1), [`handshake::server`] (§4.2) |
+//! | §5.2 base framing              | [`frame`]                                      |
+//! | §5.3 masking, §10.3            | [`mask`]                                       |
+//! | §5.5.1 close body, §7.4 codes  | [`close`]                                      |
+//! | §9.1 extension negotiation     | [`handshake::extension`]                       |
+//! | errors and their close codes   | [`error`]                                      |
+//!
+//! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
+
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms)]
+
+pub mod close;
+pub mod error;
+pub mod frame;
+pub mod handshake;
+pub mod mask;
+
+pub use close::{CloseCode, CloseCodeRange, CloseFrame};
+pub use error::{HandshakeError, ProtocolError, SendError};
+pub use frame::{
+    encode_frame, DecodeRules, Frame, FrameHeader, Opcode, FIN_BIT, MASK_BIT, OPCODE_BITS, PAYLOAD_LEN_BITS,
+    RSV1_BIT, RSV2_BIT, RSV3_BIT,
+};
+pub use handshake::{accept_key, generate_key};
+pub use mask::{apply_mask, apply_mask_rfc, generate_masking_key, OsSeededRng, RandomSource};
+
+/// Which end of the connection an endpoint is (§1.2, §5.1): clients mask what they send,
+/// servers do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The endpoint that opened the connection and sent the handshake request.
+    Client,
+    /// The endpoint that accepted the connection and answered the handshake.
+    Server,
+}
+
+impl Role {
+    /// The role of the other endpoint.
+    pub fn peer(self) -> Role {
+        match self {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        }
+    }
+}
+
+/// The outcome of decoding from a byte slice that may not hold a whole item yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded<T> {
+    /// A whole item was decoded from the first `consumed` bytes; bytes after them were not read.
+    Complete {
+        /// The decoded item.
+        value: T,
+        /// How many bytes it took from the start of the input.
+        consumed: usize,
+    },
+    /// The input ends before the item does.
+    Incomplete {
+        /// How many more bytes are known to be needed, at least (never 0). Feed at least these
+        /// before decoding again: more may turn out to be needed once they are read.
+        needed: usize,
+    },
+}
+
+impl<T> Decoded<T> {
+    /// The value and bytes consumed if complete, else `None`.
+    pub fn complete(self) -> Option<(T, usize)> {
+        match self {
+            Decoded::Complete { value, consumed } => Some((value, consumed)),
+            Decoded::Incomplete { .. } => None,
+        }
+    }
+}
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
