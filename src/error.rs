@@ -12,6 +12,7 @@
 use std::fmt;
 
 use crate::close::CloseCode;
+use crate::frame::{RSV1_BIT, RSV2_BIT, RSV3_BIT};
 
 /// The peer broke RFC 6455: the connection must be failed with [`ProtocolError::close_code`].
 ///
@@ -87,9 +88,18 @@ impl ProtocolError {
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ProtocolError::ReservedOpcode(opcode) => write!(f, "reserved opcode {opcode:#x}"),
+            ProtocolError::ReservedOpcode(opcode @ 0x10..) => write!(f, "{opcode:#x} is not a 4-bit opcode"),
+            ProtocolError::ReservedOpcode(opcode @ 0x3..=0x7) => {
+                write!(f, "reserved opcode {opcode:#x} (0x3-0x7 are reserved for data frames)")
+            }
+            ProtocolError::ReservedOpcode(opcode) => {
+                write!(f, "reserved opcode {opcode:#x} (0xb-0xf are reserved for control frames)")
+            }
             ProtocolError::ReservedBitsSet(bits) => {
-                write!(f, "reserved bits {bits:#010b} set without a negotiated extension")
+                let names = [(RSV1_BIT, "rsv1"), (RSV2_BIT, "rsv2"), (RSV3_BIT, "rsv3")];
+                let set: Vec<&str> =
+                    names.iter().filter(|(bit, _)| bits & bit != 0).map(|(_, name)| *name).collect();
+                write!(f, "{} set without a negotiated extension", set.join(", "))
             }
             ProtocolError::FragmentedControlFrame => write!(f, "control frame without fin"),
             ProtocolError::ControlFrameTooLong(len) => {

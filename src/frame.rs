@@ -311,7 +311,8 @@ impl FrameHeader {
     /// header can break, in wire order.
     ///
     /// Returns [`Decoded::Complete`] with the number of header bytes consumed (the payload is
-    /// not read), or [`Decoded::Incomplete`] with the number of further bytes known to be needed.
+    /// not read; since only minimal length encodings are accepted, that is always
+    /// [`FrameHeader::encoded_len`]), or [`Decoded::Incomplete`] with the number of further bytes known to be needed.
     /// A byte that breaks a rule fails at once, even if the rest of the header has not arrived.
     ///
     /// # Errors

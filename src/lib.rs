@@ -64,8 +64,8 @@ pub mod mask;
 pub use close::{CloseCode, CloseCodeRange, CloseFrame};
 pub use error::{HandshakeError, ProtocolError, SendError};
 pub use frame::{
-    encode_frame, DecodeRules, Frame, FrameHeader, Opcode, FIN_BIT, MASK_BIT, OPCODE_BITS, PAYLOAD_LEN_BITS,
-    RSV1_BIT, RSV2_BIT, RSV3_BIT,
+    encode_frame, DecodeRules, Frame, FrameHeader, Opcode, FIN_BIT, MASK_BIT, OPCODE_BITS, PAYLOAD_LEN_16,
+    PAYLOAD_LEN_64, PAYLOAD_LEN_BITS, RSV1_BIT, RSV2_BIT, RSV3_BIT,
 };
 pub use handshake::{accept_key, generate_key};
 pub use mask::{apply_mask, apply_mask_rfc, generate_masking_key, OsSeededRng, RandomSource};

@@ -10,9 +10,10 @@
 //! ```
 //!
 //! [`apply_mask_rfc`] is that formula, kept as the executable specification. [`apply_mask`] is
-//! the fast path used everywhere else: 64 bytes at a time, which the compiler turns into vector
-//! instructions, and on x86_64 CPUs with AVX2 a copy of the same loop compiled for 32-byte
-//! registers. That dispatch is the only `unsafe` code in the crate (see the `avx2` module below);
+//! the fast path used everywhere else: a word-at-a-time loop up to the first 64-byte boundary,
+//! then whole cache lines at a time, which the compiler turns into vector instructions; on x86_64
+//! CPUs with AVX2 or AVX-512 the same safe loop, compiled for 32- or 64-byte registers, is picked
+//! at run time. That dispatch is the only `unsafe` code in the crate (the `simd` module below);
 //! tests compare every path with the formula.
 //!
 //! Masking keys come from a [`RandomSource`]: [`OsSeededRng`] (a ChaCha12 CSPRNG seeded once from
@@ -62,14 +63,30 @@ pub fn apply_mask_rfc(masking_key: [u8; 4], payload: &mut [u8], offset: usize) {
 pub fn apply_mask(masking_key: [u8; 4], payload: &mut [u8], offset: usize) {
     let key = rotate_key(masking_key, offset);
     #[cfg(target_arch = "x86_64")]
-    {
-        if payload.len() >= 64 && avx2::is_available() {
-            avx2::apply(key, payload);
-            return;
-        }
+    if payload.len() >= 2 * BLOCK {
+        simd::apply_widest(key, payload);
+        return;
     }
-    apply_mask_portable(key, payload);
+    apply_mask_aligned(key, payload);
 }
+
+/// The whole portable algorithm, `key` already rotated to `payload[0]`: word by word up to the
+/// first 64-byte boundary, so the block loop reads and writes whole cache lines whatever the
+/// alignment of the payload, then block by block.
+#[inline(always)]
+fn apply_mask_aligned(key: [u8; 4], payload: &mut [u8]) {
+    if payload.len() < 2 * BLOCK {
+        apply_mask_words(key, payload);
+        return;
+    }
+    let head_len = payload.as_ptr().align_offset(BLOCK).min(payload.len());
+    let (head, body) = payload.split_at_mut(head_len);
+    apply_mask_words(key, head);
+    apply_mask_blocks(rotate_key(key, head_len), body);
+}
+
+/// The size of a block of the vector loop: one cache line, one AVX-512 register.
+const BLOCK: usize = 64;
 
 /// The key as seen from `payload[0]` when it sits at `offset` in the frame's payload.
 #[inline]
@@ -79,61 +96,119 @@ fn rotate_key(masking_key: [u8; 4], offset: usize) -> [u8; 4] {
     key
 }
 
-/// The portable fast path: `key` is already rotated to `payload[0]`.
-///
-/// XOR with a 64-byte repetition of the key, 64 bytes at a time (the compiler emits vector
-/// instructions for the fixed-size inner loop), then 8 bytes, then single bytes.
+/// The key repeated over a 64-bit word.
 #[inline(always)]
-fn apply_mask_portable(key: [u8; 4], payload: &mut [u8]) {
-    let mut wide_key = [0u8; 64];
-    for (i, octet) in wide_key.iter_mut().enumerate() {
-        *octet = key[i % 4];
-    }
-    let mut blocks = payload.chunks_exact_mut(64);
-    for block in &mut blocks {
-        for (octet, key_octet) in block.iter_mut().zip(wide_key.iter()) {
-            *octet ^= key_octet;
-        }
-    }
-    let rest = blocks.into_remainder();
-    let word_key = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
-    let mut words = rest.chunks_exact_mut(8);
+fn word_key(key: [u8; 4]) -> u64 {
+    let key = u64::from(u32::from_ne_bytes(key));
+    key | (key << 32)
+}
+
+/// XOR of one 8-byte word with the repeated key.
+#[inline(always)]
+fn xor_word(word: &mut [u8], word_key: u64) {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(word);
+    word.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word_key).to_ne_bytes());
+}
+
+/// Masks 8 bytes at a time, then byte by byte: for short payloads and the ends of long ones.
+/// `key` is already rotated to `payload[0]`.
+#[inline(always)]
+fn apply_mask_words(key: [u8; 4], payload: &mut [u8]) {
+    let word_key = word_key(key);
+    let mut words = payload.chunks_exact_mut(8);
     for word in &mut words {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(word);
-        word.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word_key).to_ne_bytes());
+        xor_word(word, word_key);
     }
-    // Whole blocks and words are multiples of 4 bytes, so the key is still aligned at index 0.
+    // Whole words are multiples of 4 bytes, so the key is still aligned at index 0.
     for (i, octet) in words.into_remainder().iter_mut().enumerate() {
         *octet ^= key[i % 4];
     }
 }
 
-/// The audited `unsafe` of this crate: calling the portable loop compiled with AVX2 enabled.
+/// The portable block loop: 64 bytes at a time, XORed with the key repeated over 64 bytes; the
+/// compiler turns the fixed-size inner loop into vector instructions of whatever width the
+/// function is compiled for. `key` is already rotated to `payload[0]`.
+#[inline(always)]
+fn apply_mask_blocks(key: [u8; 4], payload: &mut [u8]) {
+    let mut wide_key = [0u8; BLOCK];
+    for quad in wide_key.chunks_exact_mut(4) {
+        quad.copy_from_slice(&key);
+    }
+    let mut blocks = payload.chunks_exact_mut(BLOCK);
+    for block in &mut blocks {
+        for (octet, key_octet) in block.iter_mut().zip(wide_key.iter()) {
+            *octet ^= key_octet;
+        }
+    }
+    // Whole blocks are multiples of 4 bytes: the key is still aligned.
+    apply_mask_words(key, blocks.into_remainder());
+}
+
+/// The audited `unsafe` of this crate: calling the portable block loop compiled for AVX2 or
+/// AVX-512.
 ///
-/// Safety argument: `apply_avx2` contains only safe code; the only obligation of calling a
-/// `#[target_feature(enable = "avx2")]` function is that the CPU supports AVX2, which
-/// `is_available` checks at run time (the result is cached by the standard library) immediately
-/// before every call.
+/// Safety argument: `apply_avx2_unchecked` and `apply_avx512_unchecked` contain only safe code;
+/// the only obligation of calling a `#[target_feature]` function is that the CPU supports the
+/// feature, which `has_avx2` / `has_avx512` check at run time (the standard library caches the
+/// answer) inside the safe wrappers, immediately before every call.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
-mod avx2 {
+mod simd {
     #[inline]
-    pub(super) fn is_available() -> bool {
+    pub(super) fn has_avx2() -> bool {
         std::arch::is_x86_feature_detected!("avx2")
     }
 
     #[inline]
-    pub(super) fn apply(key: [u8; 4], payload: &mut [u8]) {
-        debug_assert!(is_available());
-        // SAFETY: `apply` is only called after `is_available()` returned true (see
-        // `super::apply_mask` and the tests), so the CPU supports AVX2.
-        unsafe { apply_avx2(key, payload) }
+    pub(super) fn has_avx512() -> bool {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+
+    /// Masks with the widest vectors the CPU has.
+    #[inline]
+    pub(super) fn apply_widest(key: [u8; 4], payload: &mut [u8]) {
+        if has_avx512() {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            unsafe { apply_avx512_unchecked(key, payload) }
+        } else if has_avx2() {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            unsafe { apply_avx2_unchecked(key, payload) }
+        } else {
+            super::apply_mask_aligned(key, payload)
+        }
+    }
+
+    /// Masks with AVX2 if the CPU has it, else with the portable loop.
+    #[cfg(test)]
+    pub(super) fn apply_avx2(key: [u8; 4], payload: &mut [u8]) {
+        if has_avx2() {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            unsafe { apply_avx2_unchecked(key, payload) }
+        } else {
+            super::apply_mask_aligned(key, payload)
+        }
+    }
+
+    /// Masks with AVX-512 if the CPU has it, else with the portable loop.
+    #[cfg(test)]
+    pub(super) fn apply_avx512(key: [u8; 4], payload: &mut [u8]) {
+        if has_avx512() {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            unsafe { apply_avx512_unchecked(key, payload) }
+        } else {
+            super::apply_mask_aligned(key, payload)
+        }
     }
 
     #[target_feature(enable = "avx2")]
-    fn apply_avx2(key: [u8; 4], payload: &mut [u8]) {
-        super::apply_mask_portable(key, payload);
+    fn apply_avx2_unchecked(key: [u8; 4], payload: &mut [u8]) {
+        super::apply_mask_aligned(key, payload);
+    }
+
+    #[target_feature(enable = "avx512f")]
+    fn apply_avx512_unchecked(key: [u8; 4], payload: &mut [u8]) {
+        super::apply_mask_aligned(key, payload);
     }
 }
 
@@ -239,39 +314,55 @@ mod tests {
         (0..len).map(|i| (i * 7 + 3) as u8).collect()
     }
 
-    #[test]
-    fn portable_path_matches_rfc_formula() {
-        let key = [0x37, 0xfa, 0x21, 0x3d];
-        for len in 0..=300 {
-            for key_offset in 0..4 {
-                let mut expected = patterned(len);
-                apply_mask_rfc(key, &mut expected, key_offset);
-                let mut actual = patterned(len);
-                apply_mask_portable(rotate_key(key, key_offset), &mut actual);
-                assert_eq!(actual, expected, "len {len} key offset {key_offset}");
-            }
-        }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn avx2_path_matches_rfc_formula() {
-        if !avx2::is_available() {
-            eprintln!("avx2 not available on this cpu: the portable path is the one in use");
-            return;
-        }
+    /// Runs `path` (given a key rotated to the slice start) against the RFC formula for every
+    /// length 0..=300, start address offset 0..8 and payload offset 0..4.
+    fn check_against_formula(path: impl Fn([u8; 4], &mut [u8])) {
         let key = [0x01, 0x80, 0xfe, 0x7f];
-        for len in 0..=300 {
+        for len in (0..=300).chain([1024, 4099]) {
             for start in 0..8 {
                 for key_offset in 0..4 {
                     let mut expected = patterned(len + start);
                     apply_mask_rfc(key, &mut expected[start..], key_offset);
                     let mut actual = patterned(len + start);
-                    avx2::apply(rotate_key(key, key_offset), &mut actual[start..]);
+                    path(rotate_key(key, key_offset), &mut actual[start..]);
                     assert_eq!(actual, expected, "len {len} start {start} key offset {key_offset}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn word_path_matches_rfc_formula() {
+        check_against_formula(apply_mask_words);
+    }
+
+    #[test]
+    fn portable_block_path_matches_rfc_formula() {
+        check_against_formula(apply_mask_blocks);
+        check_against_formula(apply_mask_aligned);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_path_matches_rfc_formula() {
+        if !simd::has_avx2() {
+            eprintln!("no avx2 on this cpu: apply_avx2 falls back to the portable loop");
+        }
+        check_against_formula(simd::apply_avx2);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx512_path_matches_rfc_formula() {
+        if !simd::has_avx512() {
+            eprintln!("no avx-512 on this cpu: apply_avx512 falls back to the portable loop");
+        }
+        check_against_formula(simd::apply_avx512);
+    }
+
+    #[test]
+    fn dispatching_path_matches_rfc_formula() {
+        check_against_formula(|key, payload| apply_mask(key, payload, 0));
     }
 
     #[test]

@@ -77,6 +77,10 @@ impl Request {
     /// For an absolute-form target (`http://host/chat`), the path after the authority.
     pub fn path(&self) -> &str {
         let target = self.target.split(['?', '#']).next().unwrap_or_default();
+        if target.starts_with('/') {
+            // origin-form (RFC 7230 §5.3.1): the path may itself contain "://".
+            return target;
+        }
         match target.split_once("://") {
             Some((_scheme, rest)) => rest.find('/').map_or("/", |slash| &rest[slash..]),
             None => target,
@@ -166,8 +170,9 @@ impl UpgradeRequest {
             return Err(HandshakeError::HttpVersionTooOld);
         }
         // Item 2: "A |Host| header field containing the server's authority."
-        if headers.count("Host") != 1 {
-            return Err(HandshakeError::MissingHost);
+        match (headers.count("Host"), headers.get("Host")) {
+            (1, Some(host)) if !host.trim().is_empty() => {}
+            _ => return Err(HandshakeError::MissingHost),
         }
         // Item 3: "An |Upgrade| header field containing the value "websocket", treated as an
         // ASCII case-insensitive value."
