@@ -20,7 +20,7 @@ use std::io::Cursor;
 
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use rfc6455::{encode_frame, Decoded, DecodeRules, Frame, FrameHeader, Opcode};
+use rfc6455::{encode_frame, DecodeRules, Decoded, Frame, FrameHeader, Opcode};
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
@@ -45,7 +45,8 @@ fn masked_stream(count: usize, size: usize) -> Vec<u8> {
 
 fn header_decode(c: &mut Criterion) {
     let rules = DecodeRules::server().with_max_payload_len(u64::MAX >> 1);
-    for (payload_len, name) in [(0, "0B"), (125, "125B"), (126, "126B"), (65536, "64KiB"), (1 << 20, "1MiB")] {
+    for (payload_len, name) in [(0, "0B"), (125, "125B"), (126, "126B"), (65536, "64KiB"), (1 << 20, "1MiB")]
+    {
         let bytes = masked_header(payload_len);
         let mut group = c.benchmark_group(format!("frame/header_decode/{name}"));
         group.throughput(Throughput::Bytes(bytes.len() as u64));
@@ -110,7 +111,8 @@ fn stream_decode(c: &mut Criterion) {
             b.iter(|| {
                 let mut cursor = Cursor::new(black_box(stream.as_slice()));
                 let mut frames = 0;
-                while let Ok(Some((_header, len))) = tungstenite::protocol::frame::FrameHeader::parse(&mut cursor)
+                while let Ok(Some((_header, len))) =
+                    tungstenite::protocol::frame::FrameHeader::parse(&mut cursor)
                 {
                     cursor.set_position(cursor.position() + len);
                     frames += 1;
