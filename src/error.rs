@@ -36,7 +36,8 @@ pub enum ProtocolError {
     ReservedBitsSet(u8),
     /// A control frame without FIN: control frames must not be fragmented (§5.5).
     FragmentedControlFrame,
-    /// A control frame announces a payload longer than 125 bytes (§5.5).
+    /// A control frame announces a payload longer than 125 bytes (§5.5). Holds the 7-bit Payload
+    /// len field (126 or 127): the check fails before the extended length is read.
     ControlFrameTooLong(u64),
     /// A server received a frame without a masking key (§5.1).
     UnmaskedFrame,

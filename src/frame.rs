@@ -33,8 +33,8 @@
 //! | Masking-key              | 4 bytes       | [`FrameHeader::masking_key`]             |
 //! | Payload data             | the rest      | [`Frame::payload`]                       |
 //!
-//! Decoding is in wire order and fails on the first byte that breaks a rule, before waiting for
-//! the rest of the frame. Nothing is allocated from the announced length: [`Frame::decode`]
+//! Decoding is in wire order and fails as soon as the field that breaks a rule is complete (the
+//! first byte, the second byte, the extended length), before waiting for the rest of the frame. Nothing is allocated from the announced length: [`Frame::decode`]
 //! copies a payload only once every byte of it is in the input.
 
 use std::fmt;
@@ -313,7 +313,8 @@ impl FrameHeader {
     /// Returns [`Decoded::Complete`] with the number of header bytes consumed (the payload is
     /// not read; since only minimal length encodings are accepted, that is always
     /// [`FrameHeader::encoded_len`]), or [`Decoded::Incomplete`] with the number of further bytes known to be needed.
-    /// A byte that breaks a rule fails at once, even if the rest of the header has not arrived.
+    /// A field that breaks a rule fails as soon as it is complete, even if the rest of the header
+    /// has not arrived.
     ///
     /// # Errors
     ///
