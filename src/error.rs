@@ -61,6 +61,20 @@ pub enum ProtocolError {
     InvalidCloseCode(u16),
     /// Text (a Text message or a Close reason) that is not valid UTF-8 (§5.6, §8.1).
     InvalidUtf8,
+    /// A continuation frame arrived with no fragmented message to continue (§5.4).
+    UnexpectedContinuation,
+    /// A new Text or Binary frame arrived inside a fragmented message (§5.4: fragments of one
+    /// message are not interleaved with another).
+    ExpectedContinuation,
+    /// The message (the sum of its fragments) exceeds the receiver's limit.
+    MessageTooLarge {
+        /// Size the message would reach with the frame just announced.
+        size: u64,
+        /// The limit in force.
+        max: u64,
+    },
+    /// The message has more fragments than the receiver's limit. Holds the limit.
+    TooManyFragments(usize),
 }
 
 impl ProtocolError {
@@ -79,9 +93,13 @@ impl ProtocolError {
             | ProtocolError::NonMinimalLength(_)
             | ProtocolError::LengthMostSignificantBitSet
             | ProtocolError::CloseBodyTooShort
-            | ProtocolError::InvalidCloseCode(_) => CloseCode::PROTOCOL_ERROR,
+            | ProtocolError::InvalidCloseCode(_)
+            | ProtocolError::UnexpectedContinuation
+            | ProtocolError::ExpectedContinuation => CloseCode::PROTOCOL_ERROR,
             ProtocolError::InvalidUtf8 => CloseCode::INVALID_FRAME_PAYLOAD_DATA,
-            ProtocolError::FrameTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
+            ProtocolError::FrameTooLarge { .. }
+            | ProtocolError::MessageTooLarge { .. }
+            | ProtocolError::TooManyFragments(_) => CloseCode::MESSAGE_TOO_BIG,
         }
     }
 }
@@ -120,6 +138,16 @@ impl fmt::Display for ProtocolError {
             ProtocolError::CloseBodyTooShort => write!(f, "close frame body of one byte"),
             ProtocolError::InvalidCloseCode(code) => write!(f, "close code {code} not allowed on the wire"),
             ProtocolError::InvalidUtf8 => write!(f, "invalid utf-8 in text"),
+            ProtocolError::UnexpectedContinuation => {
+                write!(f, "continuation frame without a fragmented message to continue")
+            }
+            ProtocolError::ExpectedContinuation => {
+                write!(f, "new data frame inside a fragmented message (continuation expected)")
+            }
+            ProtocolError::MessageTooLarge { size, max } => {
+                write!(f, "message of {size} bytes exceeds the limit of {max}")
+            }
+            ProtocolError::TooManyFragments(max) => write!(f, "message of more than {max} fragments"),
         }
     }
 }

@@ -55,20 +55,27 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
+mod audited;
 pub mod close;
 pub mod error;
+pub mod extension;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
+pub mod message;
 
 pub use close::{CloseCode, CloseCodeRange, CloseFrame};
 pub use error::{HandshakeError, ProtocolError, SendError};
+pub use extension::ExtensionCodec;
 pub use frame::{
     encode_frame, DecodeRules, Frame, FrameHeader, Opcode, FIN_BIT, MASK_BIT, OPCODE_BITS, PAYLOAD_LEN_16,
     PAYLOAD_LEN_64, PAYLOAD_LEN_BITS, RSV1_BIT, RSV2_BIT, RSV3_BIT,
 };
 pub use handshake::{accept_key, generate_key};
 pub use mask::{apply_mask, apply_mask_rfc, generate_masking_key, OsSeededRng, RandomSource};
+pub use message::{
+    Incoming, Message, MessageChunk, MessageKind, MessageLimits, Reassembler, Utf8Bytes, Utf8Validator,
+};
 
 /// Which end of the connection an endpoint is (§1.2, §5.1): clients mask what they send,
 /// servers do not.

@@ -13,8 +13,8 @@
 //! the fast path used everywhere else: a word-at-a-time loop up to the first 64-byte boundary,
 //! then whole cache lines at a time, which the compiler turns into vector instructions; on x86_64
 //! CPUs with AVX2 or AVX-512 the same safe loop, compiled for 32- or 64-byte registers, is picked
-//! at run time. That dispatch is the only `unsafe` code in the crate (the `simd` module below);
-//! tests compare every path with the formula.
+//! at run time. That choice is made in `src/audited.rs`, the crate's only `unsafe` code; tests
+//! compare every path with the formula.
 //!
 //! Masking keys come from a [`RandomSource`]: [`OsSeededRng`] (a ChaCha12 CSPRNG seeded once from
 //! the operating system, so drawing a key per frame costs no system call) or anything the caller
@@ -62,19 +62,18 @@ pub fn apply_mask_rfc(masking_key: [u8; 4], payload: &mut [u8], offset: usize) {
 /// ```
 pub fn apply_mask(masking_key: [u8; 4], payload: &mut [u8], offset: usize) {
     let key = rotate_key(masking_key, offset);
-    #[cfg(target_arch = "x86_64")]
     if payload.len() >= 2 * BLOCK {
-        simd::apply_widest(key, payload);
-        return;
+        crate::audited::apply_mask_widest(key, payload);
+    } else {
+        apply_mask_words(key, payload);
     }
-    apply_mask_aligned(key, payload);
 }
 
 /// The whole portable algorithm, `key` already rotated to `payload[0]`: word by word up to the
 /// first 64-byte boundary, so the block loop reads and writes whole cache lines whatever the
 /// alignment of the payload, then block by block.
 #[inline(always)]
-fn apply_mask_aligned(key: [u8; 4], payload: &mut [u8]) {
+pub(crate) fn apply_mask_aligned(key: [u8; 4], payload: &mut [u8]) {
     if payload.len() < 2 * BLOCK {
         apply_mask_words(key, payload);
         return;
@@ -143,73 +142,6 @@ fn apply_mask_blocks(key: [u8; 4], payload: &mut [u8]) {
     }
     // Whole blocks are multiples of 4 bytes: the key is still aligned.
     apply_mask_words(key, blocks.into_remainder());
-}
-
-/// The audited `unsafe` of this crate: calling the portable block loop compiled for AVX2 or
-/// AVX-512.
-///
-/// Safety argument: `apply_avx2_unchecked` and `apply_avx512_unchecked` contain only safe code;
-/// the only obligation of calling a `#[target_feature]` function is that the CPU supports the
-/// feature, which `has_avx2` / `has_avx512` check at run time (the standard library caches the
-/// answer) inside the safe wrappers, immediately before every call.
-#[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
-mod simd {
-    #[inline]
-    pub(super) fn has_avx2() -> bool {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-
-    #[inline]
-    pub(super) fn has_avx512() -> bool {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-
-    /// Masks with the widest vectors the CPU has.
-    #[inline]
-    pub(super) fn apply_widest(key: [u8; 4], payload: &mut [u8]) {
-        if has_avx512() {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            unsafe { apply_avx512_unchecked(key, payload) }
-        } else if has_avx2() {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            unsafe { apply_avx2_unchecked(key, payload) }
-        } else {
-            super::apply_mask_aligned(key, payload)
-        }
-    }
-
-    /// Masks with AVX2 if the CPU has it, else with the portable loop.
-    #[cfg(test)]
-    pub(super) fn apply_avx2(key: [u8; 4], payload: &mut [u8]) {
-        if has_avx2() {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            unsafe { apply_avx2_unchecked(key, payload) }
-        } else {
-            super::apply_mask_aligned(key, payload)
-        }
-    }
-
-    /// Masks with AVX-512 if the CPU has it, else with the portable loop.
-    #[cfg(test)]
-    pub(super) fn apply_avx512(key: [u8; 4], payload: &mut [u8]) {
-        if has_avx512() {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            unsafe { apply_avx512_unchecked(key, payload) }
-        } else {
-            super::apply_mask_aligned(key, payload)
-        }
-    }
-
-    #[target_feature(enable = "avx2")]
-    fn apply_avx2_unchecked(key: [u8; 4], payload: &mut [u8]) {
-        super::apply_mask_aligned(key, payload);
-    }
-
-    #[target_feature(enable = "avx512f")]
-    fn apply_avx512_unchecked(key: [u8; 4], payload: &mut [u8]) {
-        super::apply_mask_aligned(key, payload);
-    }
 }
 
 /// A source of random bytes: masking keys (§5.3) and `Sec-WebSocket-Key` nonces (§4.1).
@@ -345,19 +277,19 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn avx2_path_matches_rfc_formula() {
-        if !simd::has_avx2() {
+        if !crate::audited::has_avx2() {
             eprintln!("no avx2 on this cpu: apply_avx2 falls back to the portable loop");
         }
-        check_against_formula(simd::apply_avx2);
+        check_against_formula(crate::audited::apply_mask_avx2);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn avx512_path_matches_rfc_formula() {
-        if !simd::has_avx512() {
+        if !crate::audited::has_avx512() {
             eprintln!("no avx-512 on this cpu: apply_avx512 falls back to the portable loop");
         }
-        check_against_formula(simd::apply_avx512);
+        check_against_formula(crate::audited::apply_mask_avx512);
     }
 
     #[test]

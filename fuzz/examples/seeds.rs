@@ -1,0 +1,347 @@
+//! Writes the committed seed corpora, `fuzz/seeds/<target>/<name>`, from the RFC's own examples.
+//!
+//! ```text
+//! cargo run --manifest-path fuzz/Cargo.toml --example seeds            # rewrite fuzz/seeds/
+//! cargo run --manifest-path fuzz/Cargo.toml --example seeds -- --check # fail if out of date
+//! ```
+//!
+//! A fuzzer starts faster from valid inputs: it mutates a real handshake into a nearly-valid one
+//! much sooner than it builds one from nothing. Each seed is checked twice before it is written:
+//! the library decodes it as expected (a valid response is accepted, a plain GET is refused with
+//! 426...), and `arbitrary` reads its bytes back as the very input it was built from (see the
+//! layout table in `src/lib.rs`). This program owns `fuzz/seeds/`: write mode replaces the
+//! directory of each target, so a seed added by hand belongs here.
+
+use std::fmt::Debug;
+use std::path::Path;
+
+use arbitrary::{Arbitrary, Unstructured};
+use rfc6455::frame::DEFAULT_MAX_PAYLOAD_LEN;
+use rfc6455::handshake::client::ClientRequest;
+use rfc6455::handshake::extension::Extension;
+use rfc6455::handshake::server::UpgradeRequest;
+use rfc6455::handshake::HeadLimits;
+use rfc6455::{Decoded, Frame, FrameHeader, HandshakeError, OsSeededRng, RSV1_BIT};
+use rfc6455_fuzz::{
+    FrameHeaderInput, FrameStreamInput, FuzzHeadLimits, FuzzRules, HandshakeRequestInput,
+    HandshakeResponseInput, CLIENT_KEY,
+};
+
+/// §5.7: "A single-frame unmasked text message" ("Hello"), as a client receives it.
+const UNMASKED_TEXT: &[u8] = &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+/// §5.7: "A single-frame masked text message", as a server receives it.
+const MASKED_TEXT: &[u8] = &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+/// §5.7: "A fragmented unmasked text message", first fragment ("Hel").
+const FRAGMENT_1: &[u8] = &[0x01, 0x03, 0x48, 0x65, 0x6c];
+/// ... and the last one ("lo").
+const FRAGMENT_2: &[u8] = &[0x80, 0x02, 0x6c, 0x6f];
+/// §5.7: "Unmasked Ping request" with body "Hello".
+const UNMASKED_PING: &[u8] = &[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+/// §5.7: "masked Ping response" (a Pong) with body "Hello".
+const MASKED_PONG: &[u8] = &[0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+/// §5.7: "256 bytes binary message in a single unmasked frame": its header.
+const BINARY_256_HEADER: &[u8] = &[0x82, 0x7e, 0x01, 0x00];
+/// §5.7: "64KiB binary message in a single unmasked frame": its header.
+const BINARY_64K_HEADER: &[u8] = &[0x82, 0x7f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00];
+/// RFC 7692 §7.2.3.1: "Hello" compressed by permessage-deflate, with RSV1 set.
+const DEFLATED_TEXT: &[u8] = &[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+
+/// RFC 6455 §1.3: the client's handshake.
+const RFC_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://example.com\r\n\
+Sec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n";
+/// RFC 6455 §1.3: the server's handshake.
+const RFC_RESPONSE: &[u8] =
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n";
+
+/// One seed file.
+struct Seed {
+    target: &'static str,
+    name: &'static str,
+    bytes: Vec<u8>,
+}
+
+fn main() {
+    let check_only = match std::env::args().nth(1).as_deref() {
+        None => false,
+        Some("--check") => true,
+        Some(other) => {
+            eprintln!("usage: seeds [--check]   (unknown argument {other:?})");
+            std::process::exit(2);
+        }
+    };
+    let seeds: Vec<Seed> = [frame_header_seeds(), frame_stream_seeds(), handshake_request_seeds()]
+        .into_iter()
+        .chain([handshake_response_seeds(), extension_list_seeds()])
+        .flatten()
+        .collect();
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
+    let mut targets: Vec<&str> = seeds.iter().map(|seed| seed.target).collect();
+    targets.dedup();
+    if check_only {
+        let mut stale = 0;
+        for target in &targets {
+            let mut on_disk: Vec<String> = std::fs::read_dir(root.join(target))
+                .map(|dir| {
+                    dir.map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect()
+                })
+                .unwrap_or_default();
+            on_disk.sort();
+            let mut expected: Vec<String> =
+                seeds.iter().filter(|seed| seed.target == *target).map(|seed| seed.name.to_owned()).collect();
+            expected.sort();
+            if on_disk != expected {
+                eprintln!("fuzz/seeds/{target}: files {on_disk:?}, expected {expected:?}");
+                stale += 1;
+            }
+        }
+        for seed in &seeds {
+            let path = root.join(seed.target).join(seed.name);
+            if std::fs::read(&path).ok().as_deref() != Some(&seed.bytes[..]) {
+                eprintln!("{} is missing or out of date", path.display());
+                stale += 1;
+            }
+        }
+        if stale > 0 {
+            eprintln!("run: cargo run --manifest-path fuzz/Cargo.toml --example seeds");
+            std::process::exit(1);
+        }
+        println!("{} seeds up to date", seeds.len());
+    } else {
+        for target in &targets {
+            let dir = root.join(target);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).unwrap();
+            }
+            std::fs::create_dir_all(&dir).unwrap();
+        }
+        for seed in &seeds {
+            std::fs::write(root.join(seed.target).join(seed.name), &seed.bytes).unwrap();
+        }
+        println!("wrote {} seeds for {} targets under {}", seeds.len(), targets.len(), root.display());
+    }
+}
+
+/// Checks that libFuzzer's harness reads `bytes` as `expected`: long enough not to be skipped,
+/// and decoded by `arbitrary` to the same value.
+fn check_layout<'a, T: Arbitrary<'a> + PartialEq + Debug>(bytes: &'a [u8], expected: &T) {
+    // libfuzzer-sys skips inputs shorter than the type's minimum size.
+    assert!(bytes.len() >= T::size_hint(0).0, "seed shorter than the minimum input");
+    let read = T::arbitrary_take_rest(Unstructured::new(bytes)).expect("arbitrary rejects the seed");
+    assert_eq!(&read, expected, "arbitrary reads the seed as another input");
+}
+
+fn server_rules() -> FuzzRules {
+    FuzzRules { server: true, rsv_allowed: 0, max_payload_len: DEFAULT_MAX_PAYLOAD_LEN }
+}
+
+fn client_rules() -> FuzzRules {
+    FuzzRules { server: false, ..server_rules() }
+}
+
+fn frame_header_seeds() -> Vec<Seed> {
+    let deflate_client = FuzzRules { rsv_allowed: RSV1_BIT, ..client_rules() };
+    let cases: [(&str, FuzzRules, &[u8]); 9] = [
+        ("rfc6455-5.7-unmasked-text", client_rules(), UNMASKED_TEXT),
+        ("rfc6455-5.7-masked-text", server_rules(), MASKED_TEXT),
+        ("rfc6455-5.7-fragment-1", client_rules(), FRAGMENT_1),
+        ("rfc6455-5.7-fragment-2", client_rules(), FRAGMENT_2),
+        ("rfc6455-5.7-unmasked-ping", client_rules(), UNMASKED_PING),
+        ("rfc6455-5.7-masked-pong", server_rules(), MASKED_PONG),
+        ("rfc6455-5.7-binary-256-header", client_rules(), BINARY_256_HEADER),
+        ("rfc6455-5.7-binary-64k-header", client_rules(), BINARY_64K_HEADER),
+        ("rfc7692-7.2.3.1-deflated-text", deflate_client, DEFLATED_TEXT),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, rules, frame)| {
+            // Every one is a whole, valid header under its rules.
+            let decoded = FrameHeader::decode(frame, &rules.to_rules());
+            assert!(matches!(decoded, Ok(Decoded::Complete { .. })), "{name}: {decoded:?}");
+            let input = FrameHeaderInput { rules, bytes: frame };
+            let bytes = input.to_fuzz_bytes();
+            check_layout(&bytes, &input);
+            Seed { target: "frame_header", name, bytes }
+        })
+        .collect()
+}
+
+fn frame_stream_seeds() -> Vec<Seed> {
+    // §5.7's frames as a client receives them: text, a fragmented text with a ping in between,
+    // and the 256-byte binary message whole.
+    let mut to_client = [UNMASKED_TEXT, FRAGMENT_1, UNMASKED_PING, FRAGMENT_2, BINARY_256_HEADER].concat();
+    to_client.extend((0..=255u8).collect::<Vec<u8>>());
+    // As a server receives them: masked text, masked pong, and a masked close 1000 ("bye").
+    let mut close = Vec::new();
+    let mut close_payload = 1000u16.to_be_bytes().to_vec();
+    close_payload.extend_from_slice(b"bye");
+    Frame::new(true, rfc6455::Opcode::Close, close_payload)
+        .with_masking_key(Some([0x37, 0xfa, 0x21, 0x3d]))
+        .encode(&mut close);
+    let to_server = [MASKED_TEXT, MASKED_PONG, &close].concat();
+    let deflate_client = FuzzRules { rsv_allowed: RSV1_BIT, ..client_rules() };
+    let deflated = [DEFLATED_TEXT, DEFLATED_TEXT].concat();
+
+    /// One stream seed, and how many frames its stream holds.
+    struct StreamCase<'a> {
+        name: &'static str,
+        input: FrameStreamInput<'a>,
+        frame_count: usize,
+    }
+    let case = |name, rules, chunk_sizes, stream, frame_count| StreamCase {
+        name,
+        input: FrameStreamInput { rules, chunk_sizes, stream },
+        frame_count,
+    };
+    // Chunk sizes: a byte n means n + 1 bytes, used in turn; none means all at once.
+    let cases = [
+        case("rfc6455-5.7-to-client-in-small-chunks", client_rules(), &[0, 1, 2, 6], &to_client, 5),
+        case("rfc6455-5.7-to-client-at-once", client_rules(), &[], &to_client, 5),
+        case("rfc6455-5.7-to-server-byte-by-byte", server_rules(), &[0], &to_server, 3),
+        case("rfc7692-deflated-to-client", deflate_client, &[3], &deflated, 2),
+    ];
+    cases
+        .into_iter()
+        .map(|StreamCase { name, input, frame_count }| {
+            // Every byte makes up whole, valid frames.
+            let rules = input.rules.to_rules();
+            let mut offset = 0;
+            for _ in 0..frame_count {
+                match Frame::decode(&input.stream[offset..], &rules) {
+                    Ok(Decoded::Complete { consumed, .. }) => offset += consumed,
+                    other => panic!("{name}: {other:?} at {offset}"),
+                }
+            }
+            assert_eq!(offset, input.stream.len(), "{name}: bytes left after the frames");
+            let bytes = input.to_fuzz_bytes();
+            check_layout(&bytes, &input);
+            Seed { target: "frame_stream", name, bytes }
+        })
+        .collect()
+}
+
+fn handshake_request_seeds() -> Vec<Seed> {
+    // What this crate's own client sends: the §1.3 key, an extension offer.
+    let mut own_request = Vec::new();
+    ClientRequest::new("localhost:9001", "/socket?room=1", &mut OsSeededRng::from_seed([0; 32]))
+        .with_key(CLIENT_KEY)
+        .with_protocols(["chat"])
+        .with_extension(Extension::new("permessage-deflate").with_param("client_max_window_bits", None))
+        .encode(&mut own_request);
+    // A client may send its first frame right behind the request, without waiting.
+    let with_frame = [RFC_REQUEST, MASKED_TEXT].concat();
+    let deflate_offer = String::from_utf8(RFC_REQUEST.to_vec()).unwrap().replace(
+        "Sec-WebSocket-Version: 13\r\n",
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; \
+         client_max_window_bits, permessage-deflate; server_max_window_bits=\"10\"\r\n",
+    );
+    let old_version = String::from_utf8(RFC_REQUEST.to_vec())
+        .unwrap()
+        .replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8");
+    let plain_get = b"GET /index.html HTTP/1.1\r\nHost: server.example.com\r\nAccept: */*\r\n\r\n";
+
+    let limits = FuzzHeadLimits { max_head_size: 16 * 1024, max_headers: 64 };
+    let cases: [(&str, &[u8], Option<u16>); 6] = [
+        // (name, request, status of the rejection or None if accepted)
+        ("rfc6455-1.3-request", RFC_REQUEST, None),
+        ("rfc6455-1.3-request-then-frame", &with_frame, None),
+        ("rfc6455-client-request", &own_request, None),
+        ("rfc7692-deflate-offers", deflate_offer.as_bytes(), None),
+        ("version-8-gets-426", old_version.as_bytes(), Some(426)),
+        ("plain-get-gets-426", plain_get, Some(426)),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, head, rejected_with)| {
+            match (UpgradeRequest::decode(head, &limits.to_limits()), rejected_with) {
+                (Ok(Decoded::Complete { .. }), None) => {}
+                (Err(error), Some(status)) if error.status() == Some(status) => {}
+                (other, _) => panic!("{name}: {other:?}"),
+            }
+            // Split in the middle, so the streaming check sees an incomplete head.
+            let input = HandshakeRequestInput { limits, split: (head.len() / 2) as u16, head };
+            let bytes = input.to_fuzz_bytes();
+            check_layout(&bytes, &input);
+            Seed { target: "handshake_request", name, bytes }
+        })
+        .collect()
+}
+
+fn handshake_response_seeds() -> Vec<Seed> {
+    // What this crate's own server answers to the §1.3 request.
+    let Ok(Decoded::Complete { value: upgrade, .. }) =
+        UpgradeRequest::decode(RFC_REQUEST, &HeadLimits::default())
+    else {
+        panic!("the §1.3 request is refused")
+    };
+    let mut own_response = Vec::new();
+    upgrade
+        .accept()
+        .with_protocol("chat")
+        .with_extension(Extension::new("permessage-deflate").with_param("client_max_window_bits", Some("15")))
+        .with_header("Server", "rfc6455-fuzz")
+        .encode(&mut own_response);
+    // The server may send its first frame right behind the response.
+    let with_frame = [RFC_RESPONSE, UNMASKED_TEXT].concat();
+    let no_protocol =
+        String::from_utf8(RFC_RESPONSE.to_vec()).unwrap().replace("Sec-WebSocket-Protocol: chat\r\n", "");
+    let redirect = b"HTTP/1.1 302 Found\r\nLocation: wss://example.com/chat\r\nContent-Length: 0\r\n\r\n";
+
+    let limits = FuzzHeadLimits { max_head_size: 16 * 1024, max_headers: 64 };
+    let cases: [(&str, u8, u8, &[u8], bool); 5] = [
+        // (name, offered protocols (bit i: PROTOCOLS[i]), offered extensions, response, accepted)
+        ("rfc6455-1.3-response", 0b0011, 0b000, RFC_RESPONSE, true),
+        ("rfc6455-1.3-response-then-frame", 0b0011, 0b000, &with_frame, true),
+        ("rfc6455-server-response", 0b0001, 0b001, &own_response, true),
+        ("no-protocol", 0b0000, 0b111, no_protocol.as_bytes(), true),
+        ("redirect-302", 0b0011, 0b001, redirect, false),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, offered_protocols, offered_extensions, response, accepted)| {
+            let input = HandshakeResponseInput {
+                offered_protocols,
+                offered_extensions,
+                limits,
+                split: (response.len() / 2) as u16,
+                response,
+            };
+            let mut client =
+                ClientRequest::new("server.example.com", "/chat", &mut OsSeededRng::from_seed([0; 32]))
+                    .with_key(CLIENT_KEY)
+                    .with_protocols(input.protocols());
+            for extension in input.extensions() {
+                client = client.with_extension(extension);
+            }
+            match (client.decode_response(response, &limits.to_limits()), accepted) {
+                (Ok(Decoded::Complete { .. }), true) => {}
+                (Err(HandshakeError::UnexpectedStatus { .. }), false) => {}
+                (other, _) => panic!("{name}: {other:?}"),
+            }
+            let bytes = input.to_fuzz_bytes();
+            check_layout(&bytes, &input);
+            Seed { target: "handshake_response", name, bytes }
+        })
+        .collect()
+}
+
+fn extension_list_seeds() -> Vec<Seed> {
+    let cases: [(&str, &str); 5] = [
+        // §9.1's examples.
+        ("rfc6455-9.1-private", "private-extension"),
+        ("rfc6455-9.1-mux", "mux; max-channels=4; flow-control, deflate-stream"),
+        // RFC 7692 §5: permessage-deflate offers, one with a quoted value.
+        ("rfc7692-offer", "permessage-deflate; client_max_window_bits; server_max_window_bits=10"),
+        ("rfc7692-quoted", "permessage-deflate; client_max_window_bits=\"15\", permessage-deflate"),
+        ("white-space-and-empty-elements", " ,a ;  b = c\t,, d;e=\"f\" , "),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, value)| {
+            assert!(Extension::decode_list(value).is_ok(), "{name}: {value:?} does not decode");
+            Seed { target: "extension_list", name, bytes: value.as_bytes().to_vec() }
+        })
+        .collect()
+}

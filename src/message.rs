@@ -1,0 +1,711 @@
+//! RFC 6455 §5.4 (fragmentation), §5.6 (data frames) and §8.1 (UTF-8 handling): layer 1,
+//! from bytes to messages.
+//!
+//! The [`Reassembler`] takes the bytes that follow the opening handshake and gives
+//! [`Incoming`] items: whole messages (or, in streaming mode, [`MessageChunk`]s as the data
+//! arrives) and control frames, which it does not interpret (that is the connection's job,
+//! layer 2).
+//!
+//! - §5.4: "control frames MAY be injected in the middle of a fragmented message"; a
+//!   continuation without a started message and a new data frame inside a fragmented message are
+//!   protocol errors.
+//! - §8.1: Text is validated as UTF-8 as its bytes arrive, by [`Utf8Validator`]: an invalid byte
+//!   fails at once, even in the middle of a frame whose end has not arrived; a code point split
+//!   across fragments is valid.
+//! - Limits ([`MessageLimits`]) fail with 1009 before the memory is spent.
+//! - A single-frame message is split off the read buffer without copying its payload; the
+//!   fragments of a fragmented one are copied once, into the message.
+
+use std::fmt;
+use std::ops::Deref;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::error::ProtocolError;
+use crate::extension::ExtensionCodec;
+use crate::frame::{DecodeRules, Frame, FrameHeader, Opcode};
+use crate::mask::apply_mask;
+use crate::{Decoded, Role};
+
+/// Default of [`MessageLimits::max_frame_size`]: 16 MiB.
+pub const DEFAULT_MAX_FRAME_SIZE: u64 = 16 << 20;
+/// Default of [`MessageLimits::max_message_size`]: 64 MiB.
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 64 << 20;
+/// Default of [`MessageLimits::max_fragments`]: 131,072 fragments per message.
+pub const DEFAULT_MAX_FRAGMENTS: usize = 1 << 17;
+
+/// The kind of a data message: its first frame's opcode (§5.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// Text: UTF-8 (opcode 0x1).
+    Text,
+    /// Binary: arbitrary bytes (opcode 0x2).
+    Binary,
+}
+
+impl MessageKind {
+    /// The opcode of the message's first frame.
+    pub fn opcode(self) -> Opcode {
+        match self {
+            MessageKind::Text => Opcode::Text,
+            MessageKind::Binary => Opcode::Binary,
+        }
+    }
+}
+
+/// Bytes known to be valid UTF-8: the payload of a Text message, shared without copying.
+///
+/// # Examples
+///
+/// ```
+/// let text = rfc6455::Utf8Bytes::from("κόσμε");
+/// assert_eq!(text.as_str(), "κόσμε");
+/// assert_eq!(text.len(), "κόσμε".len()); // bytes, through `Deref<Target = str>`
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Utf8Bytes(Bytes);
+
+impl Utf8Bytes {
+    /// Wraps bytes the crate's validator accepted in full (see `crate::audited`).
+    pub(crate) fn from_validated(bytes: Bytes) -> Utf8Bytes {
+        Utf8Bytes(bytes)
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        crate::audited::str_from_validated(&self.0)
+    }
+
+    /// The UTF-8 bytes.
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    /// The UTF-8 bytes, without copying.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+impl Deref for Utf8Bytes {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<String> for Utf8Bytes {
+    fn from(text: String) -> Utf8Bytes {
+        Utf8Bytes(Bytes::from(text))
+    }
+}
+
+impl From<&'static str> for Utf8Bytes {
+    fn from(text: &'static str) -> Utf8Bytes {
+        Utf8Bytes(Bytes::from_static(text.as_bytes()))
+    }
+}
+
+impl TryFrom<Bytes> for Utf8Bytes {
+    type Error = std::str::Utf8Error;
+
+    fn try_from(bytes: Bytes) -> Result<Utf8Bytes, Self::Error> {
+        std::str::from_utf8(&bytes)?;
+        Ok(Utf8Bytes(bytes))
+    }
+}
+
+impl fmt::Debug for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A whole data message (§5.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A Text message: valid UTF-8.
+    Text(Utf8Bytes),
+    /// A Binary message.
+    Binary(Bytes),
+}
+
+impl Message {
+    /// Text or Binary.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Text(_) => MessageKind::Text,
+            Message::Binary(_) => MessageKind::Binary,
+        }
+    }
+
+    /// The payload bytes.
+    pub fn payload(&self) -> &Bytes {
+        match self {
+            Message::Text(text) => text.as_bytes(),
+            Message::Binary(bytes) => bytes,
+        }
+    }
+
+    /// The payload length in bytes.
+    pub fn len(&self) -> usize {
+        self.payload().len()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.payload().is_empty()
+    }
+}
+
+/// A piece of a message's data, as it arrives (streaming mode).
+///
+/// The fields follow the ESP-IDF client's `data_len`, `payload_len` and `payload_offset`. For a
+/// Text message, a piece may end inside a code point; the concatenation of the pieces is valid
+/// UTF-8, checked as they arrive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageChunk {
+    /// The message's kind (from its first frame).
+    pub kind: MessageKind,
+    /// The data: unmasked (and transformed by an extension, if the message uses one).
+    pub data: Bytes,
+    /// Offset of `data` in its frame's payload (`payload_offset`). Wire bytes: for a message
+    /// transformed by an extension, this counts the frame's bytes before the transform.
+    pub frame_offset: u64,
+    /// The frame's payload length, from its header (`payload_len`).
+    pub frame_len: u64,
+    /// Offset of `data` in the whole message.
+    pub message_offset: u64,
+    /// Whether this piece ends its frame.
+    pub ends_frame: bool,
+    /// Whether this piece ends the message.
+    pub ends_message: bool,
+}
+
+/// An incremental UTF-8 validator (§8.1): feed it a message's bytes in any pieces.
+///
+/// It fails at the first byte that cannot be part of valid UTF-8, as soon as that byte is fed,
+/// and accepts a code point split between pieces.
+///
+/// # Examples
+///
+/// ```
+/// use rfc6455::Utf8Validator;
+///
+/// let mut validator = Utf8Validator::new();
+/// let euro = "€".as_bytes(); // e2 82 ac
+/// assert!(validator.feed(&euro[..1]).is_ok());
+/// assert!(validator.feed(&euro[1..]).is_ok());
+/// assert!(validator.finish().is_ok());
+///
+/// // 0xed 0xa0 starts a UTF-16 surrogate: invalid as soon as the second byte arrives.
+/// assert!(validator.feed(&[0xed]).is_ok());
+/// assert!(validator.feed(&[0xa0]).is_err());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Utf8Validator {
+    /// The start of a code point whose end has not been fed yet.
+    pending: [u8; 4],
+    pending_len: u8,
+}
+
+impl Utf8Validator {
+    /// A validator at the start of a message.
+    pub fn new() -> Utf8Validator {
+        Utf8Validator::default()
+    }
+
+    /// Validates the next piece of the message.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::InvalidUtf8`] at the first invalid byte. The validator is then in an
+    /// unspecified state: fail the connection.
+    pub fn feed(&mut self, mut bytes: &[u8]) -> Result<(), ProtocolError> {
+        if self.pending_len > 0 {
+            let have = usize::from(self.pending_len);
+            let width = utf8_width(self.pending[0]);
+            let take = (width - have).min(bytes.len());
+            self.pending[have..have + take].copy_from_slice(&bytes[..take]);
+            let now = have + take;
+            match std::str::from_utf8(&self.pending[..now]) {
+                Ok(_) => self.pending_len = 0,
+                Err(error) if error.error_len().is_none() => {
+                    // Still a valid start of a code point: all of `bytes` was taken.
+                    self.pending_len = now as u8;
+                    return Ok(());
+                }
+                Err(_) => return Err(ProtocolError::InvalidUtf8),
+            }
+            bytes = &bytes[take..];
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(_) => Ok(()),
+            // `error_len() == None`: the input ends inside a code point that may still be valid.
+            Err(error) if error.error_len().is_none() => {
+                let rest = &bytes[error.valid_up_to()..];
+                self.pending[..rest.len()].copy_from_slice(rest);
+                self.pending_len = rest.len() as u8;
+                Ok(())
+            }
+            Err(_) => Err(ProtocolError::InvalidUtf8),
+        }
+    }
+
+    /// Ends the message: fails if it ends inside a code point. Resets the validator.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::InvalidUtf8`] if a code point is incomplete.
+    pub fn finish(&mut self) -> Result<(), ProtocolError> {
+        let complete = self.pending_len == 0;
+        self.pending_len = 0;
+        if complete {
+            Ok(())
+        } else {
+            Err(ProtocolError::InvalidUtf8)
+        }
+    }
+}
+
+/// Length of the code point a valid lead byte starts.
+fn utf8_width(lead: u8) -> usize {
+    match lead {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        _ => 2,
+    }
+}
+
+/// Limits on incoming data, each failing with 1009 (message too big) before the memory is spent.
+///
+/// # Examples
+///
+/// ```
+/// use rfc6455::MessageLimits;
+///
+/// // The course's echo server: messages up to 64 KiB.
+/// let limits = MessageLimits { max_message_size: 64 * 1024, ..MessageLimits::default() };
+/// assert_eq!(limits.max_frame_size, 16 << 20);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageLimits {
+    /// Largest frame payload, checked as soon as the frame header is decoded. Default
+    /// [`DEFAULT_MAX_FRAME_SIZE`] (16 MiB).
+    pub max_frame_size: u64,
+    /// Largest message (the sum of its fragments; for a message transformed by an extension,
+    /// also its size after the transform). Default [`DEFAULT_MAX_MESSAGE_SIZE`] (64 MiB).
+    pub max_message_size: u64,
+    /// Most fragments in one message. Default [`DEFAULT_MAX_FRAGMENTS`].
+    pub max_fragments: usize,
+}
+
+impl Default for MessageLimits {
+    fn default() -> MessageLimits {
+        MessageLimits {
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_fragments: DEFAULT_MAX_FRAGMENTS,
+        }
+    }
+}
+
+impl MessageLimits {
+    /// No limit at all: for streaming multi-gigabyte messages through.
+    pub fn unlimited() -> MessageLimits {
+        MessageLimits { max_frame_size: u64::MAX >> 1, max_message_size: u64::MAX, max_fragments: usize::MAX }
+    }
+}
+
+/// What the reassembler hands over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A whole message (whole-message mode).
+    Message(Message),
+    /// A piece of a message (streaming mode).
+    Chunk(MessageChunk),
+    /// A control frame (Close, Ping or Pong), whole and unmasked, for the connection to act on.
+    Control(Frame),
+}
+
+/// The frame whose payload is being read.
+#[derive(Debug)]
+struct FrameProgress {
+    header: FrameHeader,
+    /// Payload bytes processed: taken out of the buffer, or unmasked and checked in place.
+    received: u64,
+}
+
+/// The data message being assembled.
+#[derive(Debug)]
+struct MessageProgress {
+    kind: MessageKind,
+    /// Wire bytes announced by its frames so far.
+    size: u64,
+    fragments: usize,
+    utf8: Utf8Validator,
+    /// The message so far (whole-message mode, unless it is kept in place).
+    parts: BytesMut,
+    /// Bytes of data produced so far (after the extension, if any).
+    produced: u64,
+    /// Whether the message goes through the extension codec.
+    transformed: bool,
+    /// Whether the message is one frame kept in the read buffer until complete (zero copy).
+    in_place: bool,
+}
+
+/// Layer 1: from the bytes after the handshake to messages and control frames.
+///
+/// # Examples
+///
+/// ```
+/// use rfc6455::{Incoming, Message, Reassembler, Role};
+///
+/// // §5.7: a fragmented unmasked text message, "Hel" then "lo", as a client receives it, with
+/// // a Ping between the fragments.
+/// let mut reassembler = Reassembler::new(Role::Client);
+/// reassembler.receive(&[0x01, 0x03, 0x48, 0x65, 0x6c]);
+/// reassembler.receive(&[0x89, 0x00]);
+/// reassembler.receive(&[0x80, 0x02, 0x6c, 0x6f]);
+/// assert!(matches!(reassembler.poll()?, Some(Incoming::Control(_))));
+/// assert_eq!(reassembler.poll()?, Some(Incoming::Message(Message::Text("Hello".into()))));
+/// assert_eq!(reassembler.poll()?, None);
+/// # Ok::<(), rfc6455::ProtocolError>(())
+/// ```
+pub struct Reassembler {
+    rules: DecodeRules,
+    limits: MessageLimits,
+    streaming: bool,
+    buffer: BytesMut,
+    frame: Option<FrameProgress>,
+    message: Option<MessageProgress>,
+    codec: Option<Box<dyn ExtensionCodec>>,
+    failed: bool,
+}
+
+impl fmt::Debug for Reassembler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reassembler")
+            .field("rules", &self.rules)
+            .field("limits", &self.limits)
+            .field("streaming", &self.streaming)
+            .field("buffered", &self.buffer.len())
+            .field("frame", &self.frame)
+            .field("message", &self.message)
+            .field("codec", &self.codec.is_some())
+            .field("failed", &self.failed)
+            .finish()
+    }
+}
+
+impl Reassembler {
+    /// A reassembler for an endpoint of `role` (whose peer has the other role), default limits,
+    /// whole messages, no extension.
+    pub fn new(role: Role) -> Reassembler {
+        Reassembler::with_limits(role, MessageLimits::default())
+    }
+
+    /// A reassembler with the given limits.
+    pub fn with_limits(role: Role, limits: MessageLimits) -> Reassembler {
+        Reassembler {
+            rules: DecodeRules::new(role).with_max_payload_len(limits.max_frame_size),
+            limits,
+            streaming: false,
+            buffer: BytesMut::new(),
+            frame: None,
+            message: None,
+            codec: None,
+            failed: false,
+        }
+    }
+
+    /// Hands data over in pieces as it arrives ([`Incoming::Chunk`]) instead of whole messages:
+    /// memory stays bounded by the input, not by the message.
+    pub fn set_streaming(&mut self, streaming: bool) {
+        self.streaming = streaming;
+    }
+
+    /// Installs a negotiated extension's codec: its RSV bits become legal on the first frame of
+    /// a data message, and such messages pass through [`ExtensionCodec::decode`].
+    pub fn set_extension(&mut self, codec: Box<dyn ExtensionCodec>) {
+        self.rules = self.rules.with_rsv_allowed(codec.rsv_bits());
+        self.codec = Some(codec);
+    }
+
+    /// Appends bytes received from the peer. Nothing is decoded until [`Reassembler::poll`].
+    pub fn receive(&mut self, bytes: &[u8]) {
+        if !self.failed {
+            self.buffer.extend_from_slice(bytes);
+        }
+    }
+
+    /// Bytes received but not yet handed over.
+    pub fn buffered_len(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// Heap bytes held by the reassembler's buffers (for memory accounting).
+    pub fn capacity(&self) -> usize {
+        self.buffer.capacity() + self.message.as_ref().map_or(0, |message| message.parts.capacity())
+    }
+
+    /// Whether a data message has started and not ended.
+    pub fn is_in_message(&self) -> bool {
+        self.message.is_some()
+    }
+
+    /// Decodes the next item from the bytes received, or `Ok(None)` if more bytes are needed.
+    ///
+    /// # Errors
+    ///
+    /// The first [`ProtocolError`] in the input. After an error the reassembler discards its
+    /// input and every later call returns `Ok(None)`: nothing after a violation is processed.
+    pub fn poll(&mut self) -> Result<Option<Incoming>, ProtocolError> {
+        if self.failed {
+            return Ok(None);
+        }
+        let result = self.poll_next();
+        if result.is_err() {
+            self.failed = true;
+            self.buffer = BytesMut::new();
+            self.frame = None;
+            self.message = None;
+        } else if self.buffer.is_empty() && self.buffer.capacity() > 0 {
+            // Give the read buffer back while idle: an idle connection holds no heap here.
+            self.buffer = BytesMut::new();
+        }
+        result
+    }
+
+    fn poll_next(&mut self) -> Result<Option<Incoming>, ProtocolError> {
+        loop {
+            let Some(frame) = &self.frame else {
+                if self.begin_frame()? {
+                    continue;
+                }
+                return Ok(None);
+            };
+            if frame.header.opcode.is_control() {
+                return Ok(self.take_control_frame());
+            }
+            match self.take_data()? {
+                Progress::Item(item) => return Ok(Some(item)),
+                Progress::Continue => continue,
+                Progress::NeedMore => return Ok(None),
+            }
+        }
+    }
+
+    /// Decodes the next frame header and checks it against §5.4 and the limits. `Ok(false)` if
+    /// the header is incomplete.
+    fn begin_frame(&mut self) -> Result<bool, ProtocolError> {
+        let (header, consumed) = match FrameHeader::decode(&self.buffer, &self.rules)? {
+            Decoded::Complete { value, consumed } => (value, consumed),
+            Decoded::Incomplete { .. } => return Ok(false),
+        };
+        let rsv = header.rsv_bits();
+        match (header.opcode, &mut self.message) {
+            // Extension bits are meaningful on the first frame of a data message only (as in
+            // RFC 7692 §6.1): a control or continuation frame carrying them is an error.
+            (opcode, _) if rsv != 0 && (opcode.is_control() || opcode == Opcode::Continuation) => {
+                return Err(ProtocolError::ReservedBitsSet(rsv));
+            }
+            (opcode, _) if opcode.is_control() => {}
+            // §5.4: a continuation frame continues a fragmented message, which must exist...
+            (Opcode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (Opcode::Continuation, Some(message)) => {
+                message.fragments += 1;
+                message.size = message.size.saturating_add(header.payload_len);
+                check_limits(message, &self.limits)?;
+            }
+            // ...and "fragments of one message MUST NOT be interleaved" with another.
+            (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (opcode, None) => {
+                let kind = if opcode == Opcode::Text { MessageKind::Text } else { MessageKind::Binary };
+                let transformed = rsv != 0;
+                let message = MessageProgress {
+                    kind,
+                    size: header.payload_len,
+                    fragments: 1,
+                    utf8: Utf8Validator::new(),
+                    parts: BytesMut::new(),
+                    produced: 0,
+                    transformed,
+                    in_place: header.fin && !transformed && !self.streaming,
+                };
+                check_limits(&message, &self.limits)?;
+                self.message = Some(message);
+            }
+        }
+        self.buffer.advance(consumed);
+        self.frame = Some(FrameProgress { header, received: 0 });
+        Ok(true)
+    }
+
+    /// Takes a whole control frame once its payload (at most 125 bytes) is in.
+    fn take_control_frame(&mut self) -> Option<Incoming> {
+        let header = self.frame.as_ref()?.header;
+        let len = header.payload_len as usize;
+        if self.buffer.len() < len {
+            return None;
+        }
+        let mut payload = self.buffer.split_to(len);
+        if let Some(key) = header.masking_key {
+            apply_mask(key, &mut payload, 0);
+        }
+        self.frame = None;
+        Some(Incoming::Control(Frame { header, payload: payload.freeze() }))
+    }
+
+    /// Processes the payload bytes of the current data frame that have arrived.
+    fn take_data(&mut self) -> Result<Progress, ProtocolError> {
+        let (Some(frame), Some(message)) = (&mut self.frame, &mut self.message) else {
+            return Ok(Progress::NeedMore);
+        };
+        if message.in_place {
+            return self.take_in_place();
+        }
+        let payload_len = frame.header.payload_len;
+        let remaining = payload_len - frame.received;
+        let take = (self.buffer.len() as u64).min(remaining) as usize;
+        if take == 0 && remaining > 0 {
+            return Ok(Progress::NeedMore);
+        }
+        let mut piece = self.buffer.split_to(take);
+        let frame_offset = frame.received;
+        if let Some(key) = frame.header.masking_key {
+            apply_mask(key, &mut piece, frame_offset as usize);
+        }
+        frame.received += take as u64;
+        let ends_frame = frame.received == payload_len;
+        let ends_message = ends_frame && frame.header.fin;
+
+        // The data as the application sees it: through the extension, if the message uses it.
+        let data = if message.transformed {
+            let Some(codec) = self.codec.as_mut() else {
+                return Err(ProtocolError::ReservedBitsSet(frame.header.rsv_bits()));
+            };
+            let mut output = BytesMut::new();
+            codec.decode(&piece, ends_message, &mut output)?;
+            output.freeze()
+        } else {
+            piece.freeze()
+        };
+        let message_offset = message.produced;
+        message.produced += data.len() as u64;
+        if message.produced > self.limits.max_message_size {
+            return Err(ProtocolError::MessageTooLarge {
+                size: message.produced,
+                max: self.limits.max_message_size,
+            });
+        }
+        if message.kind == MessageKind::Text {
+            message.utf8.feed(&data)?;
+            if ends_message {
+                message.utf8.finish()?;
+            }
+        }
+        let kind = message.kind;
+        if !self.streaming {
+            // The fragments of a fragmented message are copied once, into the message.
+            message.parts.extend_from_slice(&data);
+        }
+        if ends_frame {
+            self.frame = None;
+        }
+        if self.streaming {
+            if ends_message {
+                self.message = None;
+            } else if data.is_empty() {
+                return Ok(Progress::Continue);
+            }
+            let chunk = MessageChunk {
+                kind,
+                data,
+                frame_offset,
+                frame_len: payload_len,
+                message_offset,
+                ends_frame,
+                ends_message,
+            };
+            return Ok(Progress::Item(Incoming::Chunk(chunk)));
+        }
+        if !ends_message {
+            return Ok(Progress::Continue);
+        }
+        match self.message.take() {
+            Some(message) => {
+                Ok(Progress::Item(Incoming::Message(finish_message(kind, message.parts.freeze()))))
+            }
+            None => Ok(Progress::NeedMore),
+        }
+    }
+
+    /// A single-frame message: unmasks and validates the bytes in the read buffer as they
+    /// arrive, then splits the whole payload off without copying.
+    fn take_in_place(&mut self) -> Result<Progress, ProtocolError> {
+        let (Some(frame), Some(message)) = (&mut self.frame, &mut self.message) else {
+            return Ok(Progress::NeedMore);
+        };
+        let payload_len = frame.header.payload_len;
+        let start = frame.received as usize;
+        let end = (self.buffer.len() as u64).min(payload_len) as usize;
+        if end > start {
+            let piece = &mut self.buffer[start..end];
+            if let Some(key) = frame.header.masking_key {
+                apply_mask(key, piece, start);
+            }
+            if message.kind == MessageKind::Text {
+                message.utf8.feed(piece)?;
+            }
+            frame.received = end as u64;
+        }
+        if frame.received < payload_len {
+            return Ok(Progress::NeedMore);
+        }
+        if message.kind == MessageKind::Text {
+            message.utf8.finish()?;
+        }
+        let kind = message.kind;
+        let payload = self.buffer.split_to(end).freeze();
+        self.frame = None;
+        self.message = None;
+        Ok(Progress::Item(Incoming::Message(finish_message(kind, payload))))
+    }
+}
+
+/// What processing the current frame's data gave.
+enum Progress {
+    /// Something to hand over.
+    Item(Incoming),
+    /// The frame ended without anything to hand over: decode the next one.
+    Continue,
+    /// More bytes are needed.
+    NeedMore,
+}
+
+/// Checks a message's fragment count and announced size against the limits.
+fn check_limits(message: &MessageProgress, limits: &MessageLimits) -> Result<(), ProtocolError> {
+    if message.fragments > limits.max_fragments {
+        return Err(ProtocolError::TooManyFragments(limits.max_fragments));
+    }
+    if message.size > limits.max_message_size {
+        return Err(ProtocolError::MessageTooLarge { size: message.size, max: limits.max_message_size });
+    }
+    Ok(())
+}
+
+/// A message from its validated payload.
+fn finish_message(kind: MessageKind, payload: Bytes) -> Message {
+    match kind {
+        MessageKind::Text => Message::Text(Utf8Bytes::from_validated(payload)),
+        MessageKind::Binary => Message::Binary(payload),
+    }
+}
