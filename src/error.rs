@@ -174,6 +174,17 @@ pub enum SendError {
     CloseReasonTooLong(usize),
     /// A close code that may not be sent (§7.4.1, §7.4.2).
     UnsendableCloseCode(CloseCode),
+    /// The closing handshake has started (or the connection is closed): "After sending a Close
+    /// frame, the application MUST NOT send any more data frames" (§5.5.1).
+    Closing,
+    /// A whole message was sent while a message sent in parts is unfinished: the fragments of
+    /// one message must not be interleaved with another (§5.4).
+    MessageInProgress,
+    /// A part was sent with no message begun (see `Connection::begin_message`).
+    NoMessageInProgress,
+    /// Text that is not valid UTF-8 (§5.6), or a Text message whose last part ends inside a
+    /// code point.
+    InvalidUtf8,
 }
 
 impl fmt::Display for SendError {
@@ -186,11 +197,60 @@ impl fmt::Display for SendError {
                 write!(f, "close reason of {len} bytes (at most 123 allowed)")
             }
             SendError::UnsendableCloseCode(code) => write!(f, "close code {} may not be sent", code.0),
+            SendError::Closing => write!(f, "the connection is closing: nothing more can be sent"),
+            SendError::MessageInProgress => write!(f, "a message sent in parts is unfinished"),
+            SendError::NoMessageInProgress => write!(f, "no message begun: call begin_message first"),
+            SendError::InvalidUtf8 => write!(f, "text is not valid utf-8"),
         }
     }
 }
 
 impl std::error::Error for SendError {}
+
+/// Why a connection was failed by this endpoint (§7.1.7), as reported in
+/// [`crate::CloseOutcome::error`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// The peer broke the protocol.
+    Protocol(ProtocolError),
+    /// A keepalive Ping got no Pong in time ([`crate::Config::keepalive_timeout`]): closed
+    /// with 1011.
+    KeepaliveTimeout,
+    /// The peer did not answer our Close within [`crate::Config::close_timeout`].
+    CloseTimeout,
+}
+
+impl ConnectionError {
+    /// The close code this endpoint sends for the failure: [`ProtocolError::close_code`] for a
+    /// protocol error, 1011 (Internal Error) for a keepalive timeout. A close timeout sends
+    /// nothing more (our Close is already out); it reports 1006.
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            ConnectionError::Protocol(error) => error.close_code(),
+            ConnectionError::KeepaliveTimeout => CloseCode::INTERNAL_ERROR,
+            ConnectionError::CloseTimeout => CloseCode::ABNORMAL_CLOSURE,
+        }
+    }
+}
+
+impl From<ProtocolError> for ConnectionError {
+    fn from(error: ProtocolError) -> ConnectionError {
+        ConnectionError::Protocol(error)
+    }
+}
+
+impl fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectionError::Protocol(error) => write!(f, "protocol error: {error}"),
+            ConnectionError::KeepaliveTimeout => write!(f, "keepalive timeout"),
+            ConnectionError::CloseTimeout => write!(f, "close timeout"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectionError {}
 
 /// The opening handshake (§4) failed.
 ///

@@ -57,7 +57,10 @@
 
 mod audited;
 pub mod close;
+pub mod config;
+pub mod connection;
 pub mod error;
+pub mod event;
 pub mod extension;
 pub mod frame;
 pub mod handshake;
@@ -65,7 +68,10 @@ pub mod mask;
 pub mod message;
 
 pub use close::{CloseCode, CloseCodeRange, CloseFrame};
-pub use error::{HandshakeError, ProtocolError, SendError};
+pub use config::Config;
+pub use connection::Connection;
+pub use error::{ConnectionError, HandshakeError, ProtocolError, SendError};
+pub use event::{CloseInitiator, CloseOutcome, CloseStatus, Event};
 pub use extension::ExtensionCodec;
 pub use frame::{
     encode_frame, DecodeRules, Frame, FrameHeader, Opcode, FIN_BIT, MASK_BIT, OPCODE_BITS, PAYLOAD_LEN_16,

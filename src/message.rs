@@ -439,6 +439,11 @@ impl Reassembler {
         self.codec = Some(codec);
     }
 
+    /// The installed extension codec, if any (the connection encodes with it too).
+    pub fn extension_mut(&mut self) -> Option<&mut (dyn ExtensionCodec + 'static)> {
+        self.codec.as_deref_mut()
+    }
+
     /// Appends bytes received from the peer. Nothing is decoded until [`Reassembler::poll`].
     pub fn receive(&mut self, bytes: &[u8]) {
         if !self.failed {

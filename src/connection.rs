@@ -1,0 +1,654 @@
+//! RFC 6455 §5.5 (control frames) and §7 (closing the connection): layer 2, the state machine.
+//!
+//! A [`Connection`] starts after the opening handshake. It takes bytes, time and the
+//! application's commands, and gives bytes to send, [`Event`]s and a deadline. It does every
+//! MUST of the RFC itself: answers Pings, echoes the peer's Close, discards data after a Close,
+//! and fails the connection with the right close code when the peer breaks the protocol.
+//!
+//! ```text
+//!            close() / failure                 peer's Close
+//!   Open ───────────────────────▶ CloseSent ───────────────────┐
+//!     │                              │ timeout, EOF            │ (handshake complete)
+//!     │ peer's Close (echoed)        ▼                         ▼
+//!     └────────────────────────▶ [server] Closed ◀── EOF, timeout ── AwaitingEof [client]
+//! ```
+//!
+//! §7.1.1: after the closing handshake "the server SHOULD close the underlying TCP connection
+//! first"; the client waits for that, up to [`Config::close_timeout`], then closes itself.
+//! A connection that fails (§7.1.7) sends its Close and is closed at once: nothing after the
+//! violation is processed.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::close::{CloseCode, CloseFrame};
+use crate::config::Config;
+use crate::error::{ConnectionError, SendError};
+use crate::event::{CloseInitiator, CloseOutcome, CloseStatus, Event};
+use crate::extension::ExtensionCodec;
+use crate::frame::{
+    encode_frame, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD_LEN, RSV1_BIT, RSV2_BIT, RSV3_BIT,
+};
+use crate::mask::{generate_masking_key, OsSeededRng, RandomSource};
+use crate::message::{Incoming, Message, MessageKind, Reassembler, Utf8Validator};
+use crate::Role;
+
+/// Buffers larger than this are given back to the allocator once empty, so an idle connection
+/// holds almost no heap.
+const IDLE_BUFFER_CAPACITY: usize = 256;
+
+/// Where the connection is in its life (§7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Data flows both ways.
+    Open,
+    /// We sent a Close; waiting for the peer's until the deadline.
+    CloseSent { deadline: Instant },
+    /// Client only: the closing handshake is complete; waiting for the server to close TCP.
+    AwaitingEof { deadline: Instant },
+    /// Done: close the transport once the output is written.
+    Closed,
+}
+
+/// What is known about the closing handshake, reported once as a [`CloseOutcome`].
+#[derive(Debug, Default)]
+struct Closing {
+    initiator: Option<CloseInitiator>,
+    sent: Option<CloseStatus>,
+    received: Option<CloseStatus>,
+    error: Option<ConnectionError>,
+    reported: bool,
+}
+
+/// A message being sent in parts.
+#[derive(Debug)]
+struct Sending {
+    kind: MessageKind,
+    utf8: Utf8Validator,
+    /// Whether a frame of it has gone out (the next one is a continuation).
+    started: bool,
+    /// Whether the extension transforms it.
+    transformed: bool,
+}
+
+/// Keepalive Pings (§5.5.2: "A Ping frame MAY serve either as a keepalive").
+#[derive(Debug)]
+struct Keepalive {
+    next_ping: Instant,
+    /// The payload of the unanswered Ping and when it times out.
+    awaiting: Option<(u64, Instant)>,
+    count: u64,
+}
+
+/// Layer 2: a WebSocket connection after the opening handshake, for either role.
+///
+/// # The driving loop
+///
+/// After any input (`receive`, `receive_eof`, `handle_timeout`) or command (`send_*`, `close`):
+/// 1. write [`Connection::bytes_to_send`] to the transport and report how much went out with
+///    [`Connection::mark_sent`];
+/// 2. drain [`Connection::poll_event`];
+/// 3. re-arm the timer from [`Connection::poll_timeout`];
+/// 4. close the transport when [`Connection::should_close_transport`] says so.
+///
+/// # Examples
+///
+/// A client and a server in memory, with a fake clock:
+///
+/// ```
+/// use std::time::Instant;
+/// use rfc6455::{CloseCode, Config, Connection, Event, Message, Role};
+///
+/// let now = Instant::now(); // the only clock: the core never reads one
+/// let mut client = Connection::new(Role::Client, Config::default(), now);
+/// let mut server = Connection::new(Role::Server, Config::default(), now);
+///
+/// client.send_text("Hello")?;
+/// let bytes = client.bytes_to_send().to_vec();
+/// client.mark_sent(bytes.len());
+/// server.receive(now, &bytes);
+/// assert_eq!(server.poll_event(), Some(Event::Message(Message::Text("Hello".into()))));
+///
+/// server.close(now, CloseCode::NORMAL_CLOSURE, "bye")?;
+/// let bytes = server.bytes_to_send().to_vec();
+/// server.mark_sent(bytes.len());
+/// client.receive(now, &bytes); // the client echoes the Close...
+/// let Some(Event::Closed(outcome)) = client.poll_event() else { panic!() };
+/// assert!(outcome.clean);
+/// assert_eq!(outcome.code(), CloseCode::NORMAL_CLOSURE);
+/// # Ok::<(), rfc6455::SendError>(())
+/// ```
+pub struct Connection {
+    role: Role,
+    config: Config,
+    reassembler: Reassembler,
+    out: BytesMut,
+    pending_pong: Option<Bytes>,
+    events: VecDeque<Event>,
+    state: State,
+    closing: Closing,
+    sending: Option<Sending>,
+    random: Option<Box<dyn RandomSource + Send>>,
+    keepalive: Option<Keepalive>,
+    eof: bool,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("unsent", &self.unsent_len())
+            .field("events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A connection for `role`, open at `now` (right after the opening handshake).
+    ///
+    /// A client draws its masking keys from an [`OsSeededRng`] (seeded from the operating
+    /// system once, here); see [`Connection::with_random`] to inject another source.
+    pub fn new(role: Role, config: Config, now: Instant) -> Connection {
+        let mut reassembler = Reassembler::with_limits(role, config.limits);
+        reassembler.set_streaming(config.streaming);
+        let random: Option<Box<dyn RandomSource + Send>> = match role {
+            Role::Client => Some(Box::new(OsSeededRng::new())),
+            Role::Server => None,
+        };
+        let keepalive = config.keepalive_interval.map(|interval| Keepalive {
+            next_ping: now + interval,
+            awaiting: None,
+            count: 0,
+        });
+        Connection {
+            role,
+            config,
+            reassembler,
+            out: BytesMut::new(),
+            pending_pong: None,
+            events: VecDeque::new(),
+            state: State::Open,
+            closing: Closing::default(),
+            sending: None,
+            random,
+            keepalive,
+            eof: false,
+        }
+    }
+
+    /// Uses `random` for masking keys (clients only mask): for tests with fixed keys, or another
+    /// generator.
+    pub fn with_random(mut self, random: Box<dyn RandomSource + Send>) -> Connection {
+        self.random = Some(random);
+        self
+    }
+
+    /// Installs a negotiated extension's codec (§9): its RSV bits become legal, and messages
+    /// that carry them pass through it both ways.
+    pub fn with_extension(mut self, codec: Box<dyn ExtensionCodec>) -> Connection {
+        self.reassembler.set_extension(codec);
+        self
+    }
+
+    /// This endpoint's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Inputs.
+
+    /// Bytes received from the peer at `now`. Every complete item is processed at once:
+    /// messages become events, Pings are answered, a Close is echoed, a violation fails the
+    /// connection (a Close with its code is queued and [`Event::Closed`] reports the error).
+    ///
+    /// Bytes that arrive after the peer's Close, or after the connection failed or closed, are
+    /// discarded (§5.5.1, §7.1.7).
+    pub fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        if !matches!(self.state, State::Open | State::CloseSent { .. }) {
+            return;
+        }
+        self.reassembler.receive(bytes);
+        while matches!(self.state, State::Open | State::CloseSent { .. }) {
+            match self.reassembler.poll() {
+                Ok(None) => break,
+                Ok(Some(Incoming::Message(message))) => self.events.push_back(Event::Message(message)),
+                Ok(Some(Incoming::Chunk(chunk))) => self.events.push_back(Event::Chunk(chunk)),
+                Ok(Some(Incoming::Control(frame))) => match frame.header.opcode {
+                    Opcode::Ping => self.handle_ping(frame.payload),
+                    Opcode::Pong => self.handle_pong(frame.payload),
+                    _ => self.handle_close(now, &frame.payload),
+                },
+                Err(error) => self.fail(now, error.into()),
+            }
+        }
+    }
+
+    /// The transport reached end-of-file: the peer closed TCP.
+    ///
+    /// Before the closing handshake completed, the connection closes abnormally (1006, §7.1.5).
+    pub fn receive_eof(&mut self, _now: Instant) {
+        self.eof = true;
+        if matches!(self.state, State::Open | State::CloseSent { .. }) {
+            self.closing.initiator.get_or_insert(CloseInitiator::Remote);
+            self.report_closed(false);
+        }
+        self.state = State::Closed;
+        self.pending_pong = None;
+    }
+
+    /// Time passed: acts on every deadline up to `now` (close timeout, keepalive). Calling it
+    /// again with the same `now`, or early, does nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::CloseSent { deadline } if now >= deadline => {
+                self.closing.error.get_or_insert(ConnectionError::CloseTimeout);
+                self.report_closed(false);
+                self.state = State::Closed;
+            }
+            State::AwaitingEof { deadline } if now >= deadline => self.state = State::Closed,
+            State::Open => self.handle_keepalive(now),
+            _ => {}
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Commands.
+
+    /// Sends a Text message.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Closing`] once the closing handshake started, [`SendError::MessageInProgress`]
+    /// while a message sent in parts is unfinished.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_whole(MessageKind::Text, text.as_bytes())
+    }
+
+    /// Sends a Binary message.
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::send_text`].
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_whole(MessageKind::Binary, data)
+    }
+
+    /// Sends a message as it was received (an echo).
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::send_text`].
+    pub fn send_message(&mut self, message: &Message) -> Result<(), SendError> {
+        self.send_whole(message.kind(), message.payload())
+    }
+
+    /// Begins a message to be sent in parts with [`Connection::send_part`] (the ESP-IDF server's
+    /// manual fragmentation). Control frames may still be sent between parts; other data
+    /// messages may not (§5.4).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Closing`], [`SendError::MessageInProgress`].
+    pub fn begin_message(&mut self, kind: MessageKind) -> Result<(), SendError> {
+        self.check_open()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.sending = Some(Sending { kind, utf8: Utf8Validator::new(), started: false, transformed: false });
+        Ok(())
+    }
+
+    /// Sends the next part of the message begun with [`Connection::begin_message`] as one or
+    /// more frames; `last` ends the message. Text parts may split a code point between them.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Closing`], [`SendError::NoMessageInProgress`], [`SendError::InvalidUtf8`]
+    /// (nothing is sent; the message stays open).
+    pub fn send_part(&mut self, data: &[u8], last: bool) -> Result<(), SendError> {
+        self.check_open()?;
+        let Some(sending) = &mut self.sending else {
+            return Err(SendError::NoMessageInProgress);
+        };
+        if sending.kind == MessageKind::Text {
+            let mut utf8 = sending.utf8.clone();
+            utf8.feed(data).map_err(|_| SendError::InvalidUtf8)?;
+            if last {
+                utf8.finish().map_err(|_| SendError::InvalidUtf8)?;
+            }
+            sending.utf8 = utf8;
+        }
+        self.write_part(data, last);
+        if last {
+            self.sending = None;
+        }
+        Ok(())
+    }
+
+    /// Sends a Ping (§5.5.2).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::ControlPayloadTooLong`] over 125 bytes, [`SendError::Closing`].
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(Opcode::Ping, payload)
+    }
+
+    /// Sends an unsolicited Pong, a unidirectional heartbeat (§5.5.3).
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::send_ping`].
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(Opcode::Pong, payload)
+    }
+
+    /// Starts the closing handshake at `now` (§7.1.2): sends a Close with `code` and `reason`
+    /// and waits for the peer's, up to [`Config::close_timeout`]. Messages that arrive before
+    /// the peer's Close are still reported.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::UnsendableCloseCode`], [`SendError::CloseReasonTooLong`],
+    /// [`SendError::Closing`] if the closing handshake already started.
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        let close = CloseFrame::new(code, reason)?;
+        self.check_open()?;
+        self.write_close(Some(&close));
+        self.closing.initiator = Some(CloseInitiator::Local);
+        self.state = State::CloseSent { deadline: now + self.config.close_timeout };
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Outputs.
+
+    /// The bytes to write to the transport, in order. Write as many as the transport takes, then
+    /// call [`Connection::mark_sent`]. Many small messages accumulate here, ready for one write.
+    pub fn bytes_to_send(&mut self) -> &[u8] {
+        self.flush_pong();
+        &self.out
+    }
+
+    /// Reports that the first `count` bytes of [`Connection::bytes_to_send`] were written.
+    pub fn mark_sent(&mut self, count: usize) {
+        self.out.advance(count.min(self.out.len()));
+        if self.out.is_empty() && self.out.capacity() > IDLE_BUFFER_CAPACITY {
+            self.out = BytesMut::new();
+        }
+    }
+
+    /// How many bytes wait to be written: stop reading from the peer while this is above a
+    /// high-water mark (backpressure).
+    pub fn unsent_len(&self) -> usize {
+        self.out.len() + self.pending_pong.as_ref().map_or(0, |pong| pong.len() + 14)
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let event = self.events.pop_front();
+        if self.events.is_empty() && self.events.capacity() > 4 {
+            self.events = VecDeque::new();
+        }
+        event
+    }
+
+    /// The next deadline: call [`Connection::handle_timeout`] then. `None`: no timer needed.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::CloseSent { deadline } | State::AwaitingEof { deadline } => Some(deadline),
+            State::Open => self.keepalive.as_ref().map(|keepalive| match keepalive.awaiting {
+                Some((_, deadline)) => deadline.min(keepalive.next_ping),
+                None => keepalive.next_ping,
+            }),
+            State::Closed => None,
+        }
+    }
+
+    /// Whether the connection is open: data may be sent.
+    pub fn is_open(&self) -> bool {
+        self.state == State::Open
+    }
+
+    /// Whether the connection is closed (the transport should be, once the output is written).
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Whether to close the transport now: the connection is closed and everything to send was
+    /// written (or the peer already closed TCP).
+    pub fn should_close_transport(&self) -> bool {
+        self.state == State::Closed && (self.out.is_empty() || self.eof)
+    }
+
+    /// Heap bytes held by the connection's buffers (not counting events not yet polled).
+    pub fn buffered_capacity(&self) -> usize {
+        self.out.capacity() + self.reassembler.capacity()
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // The state machine.
+
+    fn handle_ping(&mut self, payload: Bytes) {
+        if self.state != State::Open {
+            return;
+        }
+        if self.config.auto_pong {
+            // §5.5.3: a Pong for only the most recent Ping is allowed while earlier Pongs are
+            // unsent.
+            self.pending_pong = Some(payload.clone());
+        }
+        if self.config.deliver_control_frames {
+            self.events.push_back(Event::Ping(payload));
+        }
+    }
+
+    fn handle_pong(&mut self, payload: Bytes) {
+        if let Some(keepalive) = &mut self.keepalive {
+            if matches!(keepalive.awaiting, Some((count, _)) if payload[..] == count.to_be_bytes()) {
+                keepalive.awaiting = None;
+            }
+        }
+        if self.config.deliver_control_frames {
+            self.events.push_back(Event::Pong(payload));
+        }
+    }
+
+    fn handle_close(&mut self, now: Instant, payload: &[u8]) {
+        let close = match CloseFrame::decode(payload) {
+            Ok(close) => close,
+            Err(error) => return self.fail(now, error.into()),
+        };
+        self.closing.received = Some(match &close {
+            Some(close) => CloseStatus { code: close.code, reason: close.reason.clone() },
+            None => CloseStatus { code: CloseCode::NO_STATUS_RCVD, reason: String::new() },
+        });
+        if self.state == State::Open {
+            // §5.5.1: "If an endpoint receives a Close frame and did not previously send a Close
+            // frame, the endpoint MUST send a Close frame in response." It echoes the code.
+            self.closing.initiator = Some(CloseInitiator::Remote);
+            let echo = close.map(|close| CloseFrame { code: close.code, reason: String::new() });
+            self.write_close(echo.as_ref());
+        }
+        self.report_closed(true);
+        self.state = match self.role {
+            // §7.1.1: "the server SHOULD close the underlying TCP connection first".
+            Role::Server => State::Closed,
+            Role::Client if self.eof => State::Closed,
+            Role::Client => State::AwaitingEof { deadline: now + self.config.close_timeout },
+        };
+    }
+
+    fn handle_keepalive(&mut self, now: Instant) {
+        let Some(keepalive) = &mut self.keepalive else { return };
+        if matches!(keepalive.awaiting, Some((_, deadline)) if now >= deadline) {
+            return self.fail(now, ConnectionError::KeepaliveTimeout);
+        }
+        if now < keepalive.next_ping {
+            return;
+        }
+        let interval = self.config.keepalive_interval.unwrap_or_default();
+        keepalive.next_ping = now + interval;
+        if keepalive.awaiting.is_none() {
+            keepalive.count += 1;
+            let timeout = self.config.keepalive_timeout.unwrap_or(interval);
+            keepalive.awaiting = Some((keepalive.count, now + timeout));
+            let payload = keepalive.count.to_be_bytes();
+            self.write_frame(true, Opcode::Ping, 0, &payload);
+        }
+    }
+
+    /// §7.1.7 "Fail the WebSocket Connection": send a Close with the error's code (unless one
+    /// was sent already), process nothing more, close.
+    fn fail(&mut self, _now: Instant, error: ConnectionError) {
+        if self.state == State::Open {
+            self.pending_pong = None;
+            let mut reason = error.to_string();
+            while reason.len() > crate::close::MAX_REASON_LEN {
+                reason.pop();
+            }
+            let close = CloseFrame { code: error.close_code(), reason };
+            self.write_close(Some(&close));
+        }
+        self.closing.initiator = Some(CloseInitiator::Local);
+        self.closing.error = Some(error);
+        self.report_closed(false);
+        self.state = State::Closed;
+    }
+
+    /// Emits [`Event::Closed`], once.
+    fn report_closed(&mut self, clean: bool) {
+        if self.closing.reported {
+            return;
+        }
+        self.closing.reported = true;
+        let outcome = CloseOutcome {
+            initiator: self.closing.initiator.unwrap_or(CloseInitiator::Remote),
+            sent: self.closing.sent.clone(),
+            received: self.closing.received.clone(),
+            clean,
+            error: self.closing.error.clone(),
+        };
+        self.events.push_back(Event::Closed(outcome));
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Writing frames.
+
+    fn check_open(&self) -> Result<(), SendError> {
+        if self.state == State::Open {
+            Ok(())
+        } else {
+            Err(SendError::Closing)
+        }
+    }
+
+    fn send_whole(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.sending = Some(Sending { kind, utf8: Utf8Validator::new(), started: false, transformed: false });
+        self.write_part(data, true);
+        self.sending = None;
+        Ok(())
+    }
+
+    fn send_control(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), SendError> {
+        if payload.len() as u64 > MAX_CONTROL_PAYLOAD_LEN {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        self.check_open()?;
+        self.write_frame(true, opcode, 0, payload);
+        Ok(())
+    }
+
+    /// Writes a part of the message in `self.sending` as frames of at most
+    /// [`Config::max_send_frame_size`], through the extension if it takes the message.
+    fn write_part(&mut self, data: &[u8], last: bool) {
+        let Some(sending) = &mut self.sending else { return };
+        let kind = sending.kind;
+        let first = !sending.started;
+        let mut transformed = BytesMut::new();
+        let mut rsv = 0;
+        if let Some(codec) = self.reassembler.extension_mut() {
+            if first {
+                rsv = codec.encode(kind, data, last, &mut transformed);
+                sending.transformed = rsv != 0;
+            } else if sending.transformed {
+                codec.encode(kind, data, last, &mut transformed);
+            }
+        }
+        let payload: &[u8] = if sending.transformed { &transformed } else { data };
+        let max = self.config.max_send_frame_size.unwrap_or(usize::MAX).max(1);
+        let mut chunks = payload.chunks(max).peekable();
+        let mut started = sending.started;
+        if chunks.peek().is_none() {
+            let opcode = if started { Opcode::Continuation } else { kind.opcode() };
+            self.write_frame(last, opcode, rsv, &[]);
+            started = true;
+        }
+        while let Some(chunk) = chunks.next() {
+            let opcode = if started { Opcode::Continuation } else { kind.opcode() };
+            let frame_rsv = if started { 0 } else { rsv };
+            self.write_frame(last && chunks.peek().is_none(), opcode, frame_rsv, chunk);
+            started = true;
+        }
+        if let Some(sending) = &mut self.sending {
+            sending.started = started;
+        }
+    }
+
+    /// Writes a Close frame (`None`: an empty body), after any pending Pong.
+    fn write_close(&mut self, close: Option<&CloseFrame>) {
+        self.flush_pong();
+        let mut body = [0u8; 2 + crate::close::MAX_REASON_LEN];
+        let len = match close {
+            Some(close) => {
+                let mut cursor = &mut body[..];
+                close.encode(&mut cursor);
+                close.encoded_len()
+            }
+            None => 0,
+        };
+        self.write_frame(true, Opcode::Close, 0, &body[..len]);
+        self.closing.sent = Some(match close {
+            Some(close) => CloseStatus { code: close.code, reason: close.reason.clone() },
+            None => CloseStatus { code: CloseCode::NO_STATUS_RCVD, reason: String::new() },
+        });
+    }
+
+    fn flush_pong(&mut self) {
+        if let Some(pong) = self.pending_pong.take() {
+            if self.state == State::Open {
+                self.write_frame(true, Opcode::Pong, 0, &pong);
+            }
+        }
+    }
+
+    /// Encodes one frame into the output buffer, masked with a fresh key by a client (§5.3: "a
+    /// new masking key MUST be chosen for each frame").
+    fn write_frame(&mut self, fin: bool, opcode: Opcode, rsv: u8, payload: &[u8]) {
+        let mut header = FrameHeader::new(fin, opcode, payload.len() as u64);
+        header.rsv1 = rsv & RSV1_BIT != 0;
+        header.rsv2 = rsv & RSV2_BIT != 0;
+        header.rsv3 = rsv & RSV3_BIT != 0;
+        if self.role == Role::Client {
+            // §5.1: "a client MUST mask all frames that it sends to the server".
+            let random = self.random.get_or_insert_with(|| Box::new(OsSeededRng::new()));
+            header.masking_key = Some(generate_masking_key(random.as_mut()));
+        }
+        self.out.reserve(header.encoded_len() + payload.len());
+        encode_frame(&header, payload, &mut self.out);
+    }
+}
