@@ -9,10 +9,54 @@
 //! | layer | what                         | where                                              |
 //! |-------|------------------------------|----------------------------------------------------|
 //! | 0     | wire format, no state        | [`frame`], [`mask`], [`close`], [`handshake`]      |
+//! | 1     | message assembly             | [`message`] ([`Reassembler`], [`Utf8Validator`]), [`extension`] |
+//! | 2     | connection state machine     | [`connection`] ([`Connection`]), [`event`], [`config`] |
+//!
+//! Each layer is usable alone and built only from the ones below it: a student can stop at
+//! layer 0, a framework can replace layer 2.
 //!
 //! Every decoder takes a byte slice and answers [`Decoded::Complete`] with the number of bytes it
 //! consumed, or [`Decoded::Incomplete`] with how many more bytes it knows it needs. Bytes beyond
 //! `consumed` are never touched, so nothing that follows an HTTP head or a frame is lost.
+//!
+//! # The driving loop
+//!
+//! An adapter (blocking, tokio, embedded) owns the socket and a timer; the [`Connection`] owns
+//! the protocol. After the handshake (bytes left over after the HTTP head go to
+//! [`Connection::receive`] first), and after every input (`receive`, `receive_eof`,
+//! `handle_timeout`) or command (`send_*`, `close`), the adapter:
+//!
+//! 1. writes [`Connection::bytes_to_send`] and reports how much went out with
+//!    [`Connection::mark_sent`] (partial writes need no copy);
+//! 2. drains [`Connection::poll_event`];
+//! 3. re-arms its timer from [`Connection::poll_timeout`];
+//! 4. closes the transport when [`Connection::should_close_transport`] says so.
+//!
+//! ```
+//! use std::time::Instant;
+//! use rfc6455::{Config, Connection, Event, Role};
+//!
+//! // An echo server's reaction to one read from the socket, `input`.
+//! fn on_read(connection: &mut Connection, input: &[u8], socket_out: &mut Vec<u8>) -> bool {
+//!     let now = Instant::now(); // the adapter's clock, passed in
+//!     connection.receive(now, input);
+//!     while let Some(event) = connection.poll_event() {
+//!         if let Event::Message(message) = event {
+//!             let _ = connection.send_message(&message); // Err only once closing
+//!         }
+//!     }
+//!     let bytes = connection.bytes_to_send();
+//!     socket_out.extend_from_slice(bytes); // a real socket may take fewer
+//!     let written = bytes.len();
+//!     connection.mark_sent(written);
+//!     connection.should_close_transport()
+//! }
+//! # let mut server = Connection::new(Role::Server, Config::default(), Instant::now());
+//! # let mut out = Vec::new();
+//! # // §5.7: a masked "Hello" from a client.
+//! # assert!(!on_read(&mut server, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58], &mut out));
+//! # assert_eq!(out, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
+//! ```
 //!
 //! # Example: the RFC's §5.7 frames, both ways
 //!
@@ -47,6 +91,9 @@
 //! | §5.3 masking, §10.3            | [`mask`]                                       |
 //! | §5.5.1 close body, §7.4 codes  | [`close`]                                      |
 //! | §9.1 extension negotiation     | [`handshake::extension`]                       |
+//! | §5.4 fragmentation, §8.1 UTF-8 | [`message`]                                    |
+//! | §9 extensions (RSV bits, data) | [`extension`]                                  |
+//! | §5.5 control frames, §7 closing| [`connection`], [`event`]                      |
 //! | errors and their close codes   | [`error`]                                      |
 //!
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
