@@ -36,10 +36,6 @@ use crate::mask::{generate_masking_key, OsSeededRng, RandomSource};
 use crate::message::{Incoming, Message, MessageKind, Reassembler, Utf8Validator};
 use crate::Role;
 
-/// Buffers larger than this are given back to the allocator once empty, so an idle connection
-/// holds almost no heap.
-const IDLE_BUFFER_CAPACITY: usize = 256;
-
 /// Where the connection is in its life (§7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -382,8 +378,12 @@ impl Connection {
 
     /// Reports that the first `count` bytes of [`Connection::bytes_to_send`] were written.
     pub fn mark_sent(&mut self, count: usize) {
-        self.out.advance(count.min(self.out.len()));
-        if self.out.is_empty() && self.out.capacity() > IDLE_BUFFER_CAPACITY {
+        if count < self.out.len() {
+            self.out.advance(count);
+        } else {
+            // All written: give the buffer back, so an idle connection holds no output memory.
+            // (After `advance`, `capacity` no longer tells the allocation's size, so no
+            // threshold: the next send allocates afresh.)
             self.out = BytesMut::new();
         }
     }
@@ -391,7 +391,11 @@ impl Connection {
     /// How many bytes wait to be written: stop reading from the peer while this is above a
     /// high-water mark (backpressure).
     pub fn unsent_len(&self) -> usize {
-        self.out.len() + self.pending_pong.as_ref().map_or(0, |pong| pong.len() + 14)
+        let header_len = match self.role {
+            Role::Client => 6,
+            Role::Server => 2,
+        };
+        self.out.len() + self.pending_pong.as_ref().map_or(0, |pong| header_len + pong.len())
     }
 
     /// The next event, if any.
@@ -431,7 +435,8 @@ impl Connection {
         self.state == State::Closed && (self.out.is_empty() || self.eof)
     }
 
-    /// Heap bytes held by the connection's buffers (not counting events not yet polled).
+    /// Spare capacity of the connection's buffers as `BytesMut::capacity` reports it (a lower
+    /// bound of the heap they hold; not counting events not yet polled).
     pub fn buffered_capacity(&self) -> usize {
         self.out.capacity() + self.reassembler.capacity()
     }
@@ -440,9 +445,8 @@ impl Connection {
     // The state machine.
 
     fn handle_ping(&mut self, payload: Bytes) {
-        if self.state != State::Open {
-            return;
-        }
+        // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response,
+        // unless it already received a Close frame" (which ends processing: we never get here).
         if self.config.auto_pong {
             // §5.5.3: a Pong for only the most recent Ping is allowed while earlier Pongs are
             // unsent.
@@ -630,7 +634,7 @@ impl Connection {
 
     fn flush_pong(&mut self) {
         if let Some(pong) = self.pending_pong.take() {
-            if self.state == State::Open {
+            if matches!(self.state, State::Open | State::CloseSent { .. }) {
                 self.write_frame(true, Opcode::Pong, 0, &pong);
             }
         }

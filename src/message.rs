@@ -482,7 +482,7 @@ impl Reassembler {
             self.buffer = BytesMut::new();
             self.frame = None;
             self.message = None;
-        } else if self.buffer.is_empty() && self.buffer.capacity() > 0 {
+        } else if self.buffer.is_empty() {
             // Give the read buffer back while idle: an idle connection holds no heap here.
             self.buffer = BytesMut::new();
         }
