@@ -209,7 +209,7 @@ pub struct MessageChunk {
 /// assert!(validator.feed(&[0xed]).is_ok());
 /// assert!(validator.feed(&[0xa0]).is_err());
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Utf8Validator {
     /// The start of a code point whose end has not been fed yet.
     pending: [u8; 4],
@@ -274,6 +274,15 @@ impl Utf8Validator {
         }
     }
 }
+
+impl PartialEq for Utf8Validator {
+    /// Equal when in the same state: the same bytes of an unfinished code point pending.
+    fn eq(&self, other: &Utf8Validator) -> bool {
+        self.pending[..usize::from(self.pending_len)] == other.pending[..usize::from(other.pending_len)]
+    }
+}
+
+impl Eq for Utf8Validator {}
 
 /// Length of the code point a valid lead byte starts.
 fn utf8_width(lead: u8) -> usize {
@@ -357,6 +366,8 @@ struct MessageProgress {
     produced: u64,
     /// Whether the message goes through the extension codec.
     transformed: bool,
+    /// Whether the message is handed over in pieces (the mode when it started).
+    streaming: bool,
     /// Whether the message is one frame kept in the read buffer until complete (zero copy).
     in_place: bool,
 }
@@ -427,7 +438,7 @@ impl Reassembler {
     }
 
     /// Hands data over in pieces as it arrives ([`Incoming::Chunk`]) instead of whole messages:
-    /// memory stays bounded by the input, not by the message.
+    /// memory stays bounded by the input, not by the message. Takes effect at the next message.
     pub fn set_streaming(&mut self, streaming: bool) {
         self.streaming = streaming;
     }
@@ -543,6 +554,7 @@ impl Reassembler {
                     parts: BytesMut::new(),
                     produced: 0,
                     transformed,
+                    streaming: self.streaming,
                     in_place: header.fin && !transformed && !self.streaming,
                 };
                 check_limits(&message, &self.limits)?;
@@ -618,14 +630,15 @@ impl Reassembler {
             }
         }
         let kind = message.kind;
-        if !self.streaming {
+        let streaming = message.streaming;
+        if !streaming {
             // The fragments of a fragmented message are copied once, into the message.
             message.parts.extend_from_slice(&data);
         }
         if ends_frame {
             self.frame = None;
         }
-        if self.streaming {
+        if streaming {
             if ends_message {
                 self.message = None;
             } else if data.is_empty() {
