@@ -40,7 +40,7 @@
 use std::fmt;
 use std::ops::DerefMut;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::error::ProtocolError;
 use crate::mask::apply_mask;
@@ -493,8 +493,8 @@ impl Frame {
             Decoded::Complete { value, .. } => value,
             Decoded::Incomplete { needed } => return Ok(Decoded::Incomplete { needed }),
         };
-        let mut payload = buffer.split_to(frame_len);
-        let _ = payload.split_to(header_len);
+        buffer.advance(header_len);
+        let mut payload = buffer.split_to(frame_len - header_len);
         if let Some(key) = header.masking_key {
             apply_mask(key, &mut payload, 0);
         }
