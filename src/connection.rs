@@ -562,6 +562,11 @@ impl Connection {
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
+        let one_frame = self.config.max_send_frame_size.is_none_or(|max| data.len() <= max.max(1));
+        if one_frame && self.reassembler.extension_mut().is_none() {
+            self.write_frame(true, kind.opcode(), 0, data);
+            return Ok(());
+        }
         self.sending = Some(Sending { kind, utf8: Utf8Validator::new(), started: false, transformed: false });
         self.write_part(data, true);
         self.sending = None;

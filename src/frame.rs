@@ -287,24 +287,37 @@ impl FrameHeader {
     ///
     /// No rule is checked: the header is written as it is (a test can build an invalid frame).
     pub fn encode<B: BufMut>(&self, out: &mut B) {
-        let first = if self.fin { FIN_BIT } else { 0 } | self.rsv_bits() | self.opcode.encode();
-        out.put_u8(first);
+        let (bytes, len) = self.to_bytes();
+        out.put_slice(&bytes[..len]);
+    }
+
+    /// The encoded header in a stack buffer, and its length.
+    fn to_bytes(&self) -> ([u8; MAX_HEADER_LEN], usize) {
+        let mut bytes = [0u8; MAX_HEADER_LEN];
+        bytes[0] = if self.fin { FIN_BIT } else { 0 } | self.rsv_bits() | self.opcode.encode();
         let mask = if self.masking_key.is_some() { MASK_BIT } else { 0 };
         // §5.2: "the minimal number of bytes MUST be used to encode the length".
-        match self.payload_len {
-            len @ 0..=125 => out.put_u8(mask | len as u8),
+        let mut len = match self.payload_len {
+            len @ 0..=125 => {
+                bytes[1] = mask | len as u8;
+                2
+            }
             len @ 126..=0xFFFF => {
-                out.put_u8(mask | PAYLOAD_LEN_16);
-                out.put_u16(len as u16);
+                bytes[1] = mask | PAYLOAD_LEN_16;
+                bytes[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+                4
             }
             len => {
-                out.put_u8(mask | PAYLOAD_LEN_64);
-                out.put_u64(len);
+                bytes[1] = mask | PAYLOAD_LEN_64;
+                bytes[2..10].copy_from_slice(&len.to_be_bytes());
+                10
             }
-        }
+        };
         if let Some(key) = self.masking_key {
-            out.put_slice(&key);
+            bytes[len..len + 4].copy_from_slice(&key);
+            len += 4;
         }
+        (bytes, len)
     }
 
     /// Decodes a header from the start of `input`, checking every rule of §5.2 that a single
@@ -345,65 +358,62 @@ impl FrameHeader {
             return Ok(Decoded::Incomplete { needed: 1 });
         };
         let masked = second & MASK_BIT != 0;
-        match (rules.role, masked) {
-            // §5.1: "The server MUST close the connection upon receiving a frame that is not
-            // masked."
-            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
-            // §5.1: "A client MUST close a connection if it detects a masked frame."
-            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
-            _ => {}
+        if masked != (rules.role == Role::Server) {
+            return Err(if masked {
+                // §5.1: "A client MUST close a connection if it detects a masked frame."
+                ProtocolError::MaskedFrame
+            } else {
+                // §5.1: "The server MUST close the connection upon receiving a frame that is not
+                // masked."
+                ProtocolError::UnmaskedFrame
+            });
         }
+        let mask_len = if masked { 4 } else { 0 };
         let short_len = second & PAYLOAD_LEN_BITS;
-        // §5.5: "All control frames MUST have a payload length of 125 bytes or less": a 16- or
-        // 64-bit length marker is already too long.
-        if opcode.is_control() && u64::from(short_len) > MAX_CONTROL_PAYLOAD_LEN {
-            return Err(ProtocolError::ControlFrameTooLong(u64::from(short_len)));
-        }
-        let length_len = match short_len {
-            PAYLOAD_LEN_16 => 2,
-            PAYLOAD_LEN_64 => 8,
-            _ => 0,
-        };
-        let header_len = 2 + length_len + if masked { 4 } else { 0 };
-        let length_end = 2 + length_len;
-        if input.len() < length_end {
-            return Ok(Decoded::Incomplete { needed: header_len - input.len() });
-        }
-        let payload_len = match short_len {
-            PAYLOAD_LEN_16 => {
-                let len = u64::from(u16::from_be_bytes([input[2], input[3]]));
-                if len < u64::from(PAYLOAD_LEN_16) {
-                    return Err(ProtocolError::NonMinimalLength(len));
-                }
-                len
+        let (payload_len, length_end) = if short_len < PAYLOAD_LEN_16 {
+            (u64::from(short_len), 2)
+        } else {
+            // §5.5: "All control frames MUST have a payload length of 125 bytes or less": a 16-
+            // or 64-bit length marker is already too long.
+            if opcode.is_control() {
+                return Err(ProtocolError::ControlFrameTooLong(u64::from(short_len)));
             }
-            PAYLOAD_LEN_64 => {
-                let mut bytes = [0u8; 8];
-                bytes.copy_from_slice(&input[2..10]);
-                let len = u64::from_be_bytes(bytes);
-                // §5.2: "the most significant bit MUST be 0".
-                if len >> 63 != 0 {
-                    return Err(ProtocolError::LengthMostSignificantBitSet);
-                }
-                if len <= 0xFFFF {
-                    return Err(ProtocolError::NonMinimalLength(len));
-                }
-                len
+            let length_end = if short_len == PAYLOAD_LEN_16 { 4 } else { 10 };
+            let length = if short_len == PAYLOAD_LEN_16 {
+                input
+                    .get(2..)
+                    .and_then(<[u8]>::first_chunk::<2>)
+                    .map(|bytes| u64::from(u16::from_be_bytes(*bytes)))
+            } else {
+                input.get(2..).and_then(<[u8]>::first_chunk::<8>).map(|bytes| u64::from_be_bytes(*bytes))
+            };
+            let Some(len) = length else {
+                return Ok(Decoded::Incomplete { needed: length_end + mask_len - input.len() });
+            };
+            // §5.2: "the most significant bit MUST be 0".
+            if len >> 63 != 0 {
+                return Err(ProtocolError::LengthMostSignificantBitSet);
             }
-            len => u64::from(len),
+            // §5.2: "the minimal number of bytes MUST be used to encode the length".
+            let minimum = if short_len == PAYLOAD_LEN_16 { u64::from(PAYLOAD_LEN_16) } else { 0x1_0000 };
+            if len < minimum {
+                return Err(ProtocolError::NonMinimalLength(len));
+            }
+            (len, length_end)
         };
         // Checked before anything waits for or allocates the payload.
         if payload_len > rules.max_payload_len {
             return Err(ProtocolError::FrameTooLarge { payload_len, max: rules.max_payload_len });
         }
-        if input.len() < header_len {
-            return Ok(Decoded::Incomplete { needed: header_len - input.len() });
-        }
-        let masking_key = masked.then(|| {
-            let mut key = [0u8; 4];
-            key.copy_from_slice(&input[length_end..header_len]);
-            key
-        });
+        let header_len = length_end + mask_len;
+        let masking_key = if masked {
+            let Some(key) = input.get(length_end..).and_then(<[u8]>::first_chunk::<4>) else {
+                return Ok(Decoded::Incomplete { needed: header_len - input.len() });
+            };
+            Some(*key)
+        } else {
+            None
+        };
         let header = FrameHeader {
             fin,
             rsv1: first & RSV1_BIT != 0,
@@ -529,7 +539,8 @@ impl Frame {
 /// ```
 pub fn encode_frame<B: BufMut + DerefMut<Target = [u8]>>(header: &FrameHeader, payload: &[u8], out: &mut B) {
     let header = FrameHeader { payload_len: payload.len() as u64, ..*header };
-    header.encode(out);
+    let (bytes, header_len) = header.to_bytes();
+    out.put_slice(&bytes[..header_len]);
     let start = out.len();
     out.put_slice(payload);
     if let Some(key) = header.masking_key {

@@ -90,9 +90,8 @@ const BLOCK: usize = 64;
 /// The key as seen from `payload[0]` when it sits at `offset` in the frame's payload.
 #[inline]
 fn rotate_key(masking_key: [u8; 4], offset: usize) -> [u8; 4] {
-    let mut key = masking_key;
-    key.rotate_left(offset % 4);
-    key
+    // Little-endian: byte 0 is the low byte, so shifting right by 8 bits moves key[1] to index 0.
+    u32::from_le_bytes(masking_key).rotate_right(8 * (offset % 4) as u32).to_le_bytes()
 }
 
 /// The key repeated over a 64-bit word.
@@ -161,6 +160,14 @@ fn apply_mask_blocks(key: [u8; 4], payload: &mut [u8]) {
 pub trait RandomSource {
     /// Fills `bytes` with random bytes.
     fn fill_random(&mut self, bytes: &mut [u8]);
+
+    /// Four random bytes: a masking key. The default draws them with
+    /// [`RandomSource::fill_random`]; generators with a faster way override it.
+    fn masking_key(&mut self) -> [u8; 4] {
+        let mut key = [0u8; 4];
+        self.fill_random(&mut key);
+        key
+    }
 }
 
 impl<F: FnMut(&mut [u8])> RandomSource for F {
@@ -229,13 +236,15 @@ impl RandomSource for OsSeededRng {
     fn fill_random(&mut self, bytes: &mut [u8]) {
         self.0.fill_bytes(bytes)
     }
+
+    fn masking_key(&mut self) -> [u8; 4] {
+        self.0.next_u32().to_ne_bytes()
+    }
 }
 
 /// Draws a fresh masking key (§5.3: "a new masking key MUST be chosen for each frame").
 pub fn generate_masking_key<R: RandomSource + ?Sized>(random: &mut R) -> [u8; 4] {
-    let mut key = [0u8; 4];
-    random.fill_random(&mut key);
-    key
+    random.masking_key()
 }
 
 #[cfg(test)]

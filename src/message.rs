@@ -503,10 +503,11 @@ impl Reassembler {
     fn poll_next(&mut self) -> Result<Option<Incoming>, ProtocolError> {
         loop {
             let Some(frame) = &self.frame else {
-                if self.begin_frame()? {
-                    continue;
+                match self.begin_frame()? {
+                    Progress::Item(item) => return Ok(Some(item)),
+                    Progress::Continue => continue,
+                    Progress::NeedMore => return Ok(None),
                 }
-                return Ok(None);
             };
             if frame.header.opcode.is_control() {
                 return Ok(self.take_control_frame());
@@ -519,13 +520,17 @@ impl Reassembler {
         }
     }
 
-    /// Decodes the next frame header and checks it against §5.4 and the limits. `Ok(false)` if
-    /// the header is incomplete.
-    fn begin_frame(&mut self) -> Result<bool, ProtocolError> {
+    /// Decodes the next frame header and checks it against §5.4 and the limits.
+    ///
+    /// The common case, a whole control frame or single-frame message already in the buffer, is
+    /// handed over at once ([`Progress::Item`]); otherwise the frame becomes the current one
+    /// ([`Progress::Continue`]). [`Progress::NeedMore`] if the header is incomplete.
+    fn begin_frame(&mut self) -> Result<Progress, ProtocolError> {
         let (header, consumed) = match FrameHeader::decode(&self.buffer, &self.rules)? {
             Decoded::Complete { value, consumed } => (value, consumed),
-            Decoded::Incomplete { .. } => return Ok(false),
+            Decoded::Incomplete { .. } => return Ok(Progress::NeedMore),
         };
+        let whole = (self.buffer.len() - consumed) as u64 >= header.payload_len;
         let rsv = header.rsv_bits();
         match (header.opcode, &mut self.message) {
             // Extension bits are meaningful on the first frame of a data message only (as in
@@ -533,7 +538,13 @@ impl Reassembler {
             (opcode, _) if rsv != 0 && (opcode.is_control() || opcode == Opcode::Continuation) => {
                 return Err(ProtocolError::ReservedBitsSet(rsv));
             }
-            (opcode, _) if opcode.is_control() => {}
+            (opcode, _) if opcode.is_control() => {
+                if whole {
+                    self.buffer.advance(consumed);
+                    let payload = self.take_payload(&header);
+                    return Ok(Progress::Item(Incoming::Control(Frame { header, payload })));
+                }
+            }
             // §5.4: a continuation frame continues a fragmented message, which must exist...
             (Opcode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
             (Opcode::Continuation, Some(message)) => {
@@ -546,6 +557,16 @@ impl Reassembler {
             (opcode, None) => {
                 let kind = if opcode == Opcode::Text { MessageKind::Text } else { MessageKind::Binary };
                 let transformed = rsv != 0;
+                if whole && header.fin && !transformed && !self.streaming {
+                    // A whole single-frame message: split off, unmasked, validated, handed over.
+                    check_size(1, header.payload_len, &self.limits)?;
+                    self.buffer.advance(consumed);
+                    let payload = self.take_payload(&header);
+                    if kind == MessageKind::Text && std::str::from_utf8(&payload).is_err() {
+                        return Err(ProtocolError::InvalidUtf8);
+                    }
+                    return Ok(Progress::Item(Incoming::Message(finish_message(kind, payload))));
+                }
                 let message = MessageProgress {
                     kind,
                     size: header.payload_len,
@@ -563,22 +584,27 @@ impl Reassembler {
         }
         self.buffer.advance(consumed);
         self.frame = Some(FrameProgress { header, received: 0 });
-        Ok(true)
+        Ok(Progress::Continue)
+    }
+
+    /// Splits a whole payload off the front of the buffer and unmasks it.
+    fn take_payload(&mut self, header: &FrameHeader) -> Bytes {
+        let mut payload = self.buffer.split_to(header.payload_len as usize);
+        if let Some(key) = header.masking_key {
+            apply_mask(key, &mut payload, 0);
+        }
+        payload.freeze()
     }
 
     /// Takes a whole control frame once its payload (at most 125 bytes) is in.
     fn take_control_frame(&mut self) -> Option<Incoming> {
         let header = self.frame.as_ref()?.header;
-        let len = header.payload_len as usize;
-        if self.buffer.len() < len {
+        if (self.buffer.len() as u64) < header.payload_len {
             return None;
         }
-        let mut payload = self.buffer.split_to(len);
-        if let Some(key) = header.masking_key {
-            apply_mask(key, &mut payload, 0);
-        }
+        let payload = self.take_payload(&header);
         self.frame = None;
-        Some(Incoming::Control(Frame { header, payload: payload.freeze() }))
+        Some(Incoming::Control(Frame { header, payload }))
     }
 
     /// Processes the payload bytes of the current data frame that have arrived.
@@ -711,11 +737,16 @@ enum Progress {
 
 /// Checks a message's fragment count and announced size against the limits.
 fn check_limits(message: &MessageProgress, limits: &MessageLimits) -> Result<(), ProtocolError> {
-    if message.fragments > limits.max_fragments {
+    check_size(message.fragments, message.size, limits)
+}
+
+/// Checks a fragment count and an announced message size against the limits.
+fn check_size(fragments: usize, size: u64, limits: &MessageLimits) -> Result<(), ProtocolError> {
+    if fragments > limits.max_fragments {
         return Err(ProtocolError::TooManyFragments(limits.max_fragments));
     }
-    if message.size > limits.max_message_size {
-        return Err(ProtocolError::MessageTooLarge { size: message.size, max: limits.max_message_size });
+    if size > limits.max_message_size {
+        return Err(ProtocolError::MessageTooLarge { size, max: limits.max_message_size });
     }
     Ok(())
 }
