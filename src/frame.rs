@@ -292,7 +292,7 @@ impl FrameHeader {
     }
 
     /// The encoded header in a stack buffer, and its length.
-    fn to_bytes(&self) -> ([u8; MAX_HEADER_LEN], usize) {
+    fn to_bytes(self) -> ([u8; MAX_HEADER_LEN], usize) {
         let mut bytes = [0u8; MAX_HEADER_LEN];
         bytes[0] = if self.fin { FIN_BIT } else { 0 } | self.rsv_bits() | self.opcode.encode();
         let mask = if self.masking_key.is_some() { MASK_BIT } else { 0 };
