@@ -45,11 +45,12 @@ pub struct Config {
     /// server to close TCP after the closing handshake (§7.1.1). Default
     /// [`DEFAULT_CLOSE_TIMEOUT`] (5 s).
     pub close_timeout: Duration,
-    /// Send a Ping this often while the connection is open. Default `None`: no keepalive.
+    /// Send a Ping this often while the connection is open (at least 1 ms). Default `None`: no
+    /// keepalive.
     pub keepalive_interval: Option<Duration>,
     /// Fail the connection with 1011 (Internal Error, reason "keepalive timeout") when a
-    /// keepalive Ping has no matching Pong after this long. Default `None`: the interval, so a
-    /// peer that did not answer the previous Ping is dropped at the next one.
+    /// keepalive Ping has no matching Pong after this long (at least 1 ms). Default `None`: the
+    /// interval, so a peer that did not answer the previous Ping is dropped at the next one.
     pub keepalive_timeout: Option<Duration>,
 }
 

@@ -20,7 +20,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -35,6 +35,9 @@ use crate::frame::{
 use crate::mask::{generate_masking_key, OsSeededRng, RandomSource};
 use crate::message::{Incoming, Message, MessageKind, Reassembler, Utf8Validator};
 use crate::Role;
+
+/// Shortest keepalive interval and timeout: shorter settings are raised to it.
+const MIN_KEEPALIVE: Duration = Duration::from_millis(1);
 
 /// Where the connection is in its life (§7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +98,7 @@ struct Keepalive {
 /// A client and a server in memory, with a fake clock:
 ///
 /// ```
-/// use std::time::Instant;
+/// use std::time::{Duration, Instant};
 /// use rfc6455::{CloseCode, Config, Connection, Event, Message, Role};
 ///
 /// let now = Instant::now(); // the only clock: the core never reads one
@@ -155,6 +158,10 @@ impl Connection {
             Role::Client => Some(Box::new(OsSeededRng::new())),
             Role::Server => None,
         };
+        let mut config = config;
+        // Zero durations would make deadlines that are due again as soon as they are handled.
+        config.keepalive_interval = config.keepalive_interval.map(|interval| interval.max(MIN_KEEPALIVE));
+        config.keepalive_timeout = config.keepalive_timeout.map(|timeout| timeout.max(MIN_KEEPALIVE));
         let keepalive = config.keepalive_interval.map(|interval| Keepalive {
             next_ping: now + interval,
             awaiting: None,
@@ -395,7 +402,11 @@ impl Connection {
             Role::Client => 6,
             Role::Server => 2,
         };
-        self.out.len() + self.pending_pong.as_ref().map_or(0, |pong| header_len + pong.len())
+        let pong_len = match (&self.pending_pong, self.state) {
+            (Some(pong), State::Open | State::CloseSent { .. }) => header_len + pong.len(),
+            _ => 0,
+        };
+        self.out.len() + pong_len
     }
 
     /// The next event, if any.

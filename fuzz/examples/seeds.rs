@@ -21,7 +21,11 @@ use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::extension::Extension;
 use rfc6455::handshake::server::UpgradeRequest;
 use rfc6455::handshake::HeadLimits;
-use rfc6455::{Decoded, Frame, FrameHeader, HandshakeError, OsSeededRng, RSV1_BIT};
+use rfc6455::{
+    CloseCode, ConnectionError, Decoded, Frame, FrameHeader, HandshakeError, MessageKind, Opcode,
+    OsSeededRng, ProtocolError, Role, RSV1_BIT,
+};
+use rfc6455_fuzz::connection::{self, ConnectionInput, Delivery, FuzzConfig, FuzzFrame, FuzzPayload, Op};
 use rfc6455_fuzz::{
     FrameHeaderInput, FrameStreamInput, FuzzHeadLimits, FuzzRules, HandshakeRequestInput,
     HandshakeResponseInput, CLIENT_KEY,
@@ -74,6 +78,7 @@ fn main() {
     let seeds: Vec<Seed> = [frame_header_seeds(), frame_stream_seeds(), handshake_request_seeds()]
         .into_iter()
         .chain([handshake_response_seeds(), extension_list_seeds()])
+        .chain([connection_seeds(Role::Server), connection_seeds(Role::Client)])
         .flatten()
         .collect();
 
@@ -342,6 +347,171 @@ fn extension_list_seeds() -> Vec<Seed> {
         .map(|(name, value)| {
             assert!(Extension::decode_list(value).is_ok(), "{name}: {value:?} does not decode");
             Seed { target: "extension_list", name, bytes: value.as_bytes().to_vec() }
+        })
+        .collect()
+}
+
+/// The seeds of `connection_server` and `connection_client`: the same operations for both roles
+/// (structured frames are masked as the peer's role requires), each a whole scenario that ends
+/// the way its name says, checked by running it with every oracle.
+fn connection_seeds(role: Role) -> Vec<Seed> {
+    let target = match role {
+        Role::Server => "connection_server",
+        Role::Client => "connection_client",
+    };
+    let frame = |opcode, payload| FuzzFrame::new(opcode, payload);
+    let fragment = |opcode, payload| FuzzFrame { fin: false, ..FuzzFrame::new(opcode, payload) };
+    let text = |text: &str| FuzzPayload::Text(text.to_owned());
+    let close_body = |code, reason: &str| FuzzPayload::Close { code, reason: reason.to_owned() };
+    let frames = |frames: Vec<FuzzFrame>| Op::ReceiveFrames { delivery: Delivery::default(), frames };
+    let chunked =
+        |chunk, frames: Vec<FuzzFrame>| Op::ReceiveFrames { delivery: Delivery { chunk, hold: 0 }, frames };
+
+    /// What a scenario must end with.
+    enum End {
+        /// A clean closing handshake, after this many messages.
+        Clean(usize),
+        /// This failure.
+        Failed(ConnectionError),
+    }
+    let cases: Vec<(&'static str, FuzzConfig, Vec<Op>, End)> = vec![
+        (
+            // §5.7's "Hello", echoed, then the peer closes (§7.1.2) and the transport ends.
+            "echo-then-peer-close",
+            FuzzConfig::default(),
+            vec![
+                frames(vec![frame(Opcode::Text, text("Hello"))]),
+                Op::SendText("Hello".into()),
+                Op::MarkAllSent,
+                frames(vec![frame(Opcode::Close, close_body(1000, "bye"))]),
+                Op::MarkAllSent,
+                Op::AdvanceToDeadline,
+                Op::ReceiveEof,
+            ],
+            End::Clean(1),
+        ),
+        (
+            // §5.7's fragmented "Hel" + "lo" with a Ping in between, streamed in 3-byte reads;
+            // the Ping is answered, then this endpoint closes.
+            "streamed-fragments-with-ping",
+            FuzzConfig { streaming: true, deliver_control_frames: true, ..FuzzConfig::default() },
+            vec![
+                chunked(
+                    3,
+                    vec![
+                        fragment(Opcode::Text, text("Hel")),
+                        frame(Opcode::Ping, text("Hello")),
+                        frame(Opcode::Continuation, text("lo")),
+                    ],
+                ),
+                Op::MarkSent(4),
+                Op::Close { code: 1000, reason: "done".into() },
+                Op::MarkAllSent,
+                frames(vec![frame(Opcode::Close, close_body(1000, ""))]),
+            ],
+            End::Clean(1),
+        ),
+        (
+            // This endpoint closes; the peer never answers (§7.1.1's timeout).
+            "close-timeout",
+            FuzzConfig { close_timeout_ms: 100, ..FuzzConfig::default() },
+            vec![
+                Op::Close { code: 1001, reason: "going away".into() },
+                Op::MarkSent(3),
+                Op::AdvanceTime { ms: 50, handle: true },
+                Op::MarkAllSent,
+                Op::AdvanceTime { ms: 60, handle: true },
+            ],
+            End::Failed(ConnectionError::CloseTimeout),
+        ),
+        (
+            // Keepalive: the first Ping is answered, the second is not.
+            "keepalive-timeout",
+            FuzzConfig {
+                keepalive_interval_ms: Some(1000),
+                keepalive_timeout_ms: Some(500),
+                ..FuzzConfig::default()
+            },
+            vec![
+                Op::AdvanceToDeadline,
+                Op::MarkAllSent,
+                frames(vec![frame(Opcode::Pong, FuzzPayload::Bytes(1u64.to_be_bytes().to_vec()))]),
+                Op::AdvanceTime { ms: 1000, handle: true },
+                Op::MarkAllSent,
+                Op::AdvanceToDeadline,
+            ],
+            End::Failed(ConnectionError::KeepaliveTimeout),
+        ),
+        (
+            // Two fragments of 60 bytes against a 100-byte message limit: 1009 at the second
+            // header, before its payload.
+            "message-too-large",
+            FuzzConfig { max_message_size: 100, max_fragments: 4, ..FuzzConfig::default() },
+            vec![Op::ReceiveFrames {
+                delivery: Delivery { chunk: 0, hold: 60 },
+                frames: vec![
+                    fragment(Opcode::Binary, FuzzPayload::Repeat { byte: b'x', len: 60 }),
+                    frame(Opcode::Continuation, FuzzPayload::Repeat { byte: b'y', len: 60 }),
+                ],
+            }],
+            End::Failed(ConnectionError::Protocol(ProtocolError::MessageTooLarge { size: 120, max: 100 })),
+        ),
+        (
+            // §8.1: invalid UTF-8 fails at once, while the rest of the frame is still held back.
+            "invalid-utf8-mid-frame",
+            FuzzConfig::default(),
+            vec![Op::ReceiveFrames {
+                delivery: Delivery { chunk: 0, hold: 3 },
+                frames: vec![frame(Opcode::Text, FuzzPayload::Bytes(b"ab\xffcdef".to_vec()))],
+            }],
+            End::Failed(ConnectionError::Protocol(ProtocolError::InvalidUtf8)),
+        ),
+        (
+            // Sending in parts through a toy extension (RSV3), in frames of at most 4 bytes, a
+            // code point split between parts, written in partial writes; then a clean close.
+            "parts-extension-small-frames",
+            FuzzConfig { extension: true, max_send_frame_size: Some(4), ..FuzzConfig::default() },
+            vec![
+                Op::BeginMessage(MessageKind::Text),
+                Op::SendPart { data: "κό".as_bytes()[..3].to_vec(), last: false },
+                Op::SendPing(b"p".to_vec()),
+                Op::SendPart { data: "κόσμε".as_bytes()[3..].to_vec(), last: true },
+                Op::SendBinary((0..10).collect()),
+                Op::MarkSent(5),
+                Op::MarkSent(7),
+                frames(vec![FuzzFrame {
+                    rsv3: true,
+                    ..frame(Opcode::Binary, FuzzPayload::Bytes(vec![!1, !2, !3]))
+                }]),
+                Op::MarkAllSent,
+                Op::Close { code: 4000, reason: "private".into() },
+                frames(vec![frame(Opcode::Close, close_body(4000, ""))]),
+                Op::MarkAllSent,
+            ],
+            End::Clean(1),
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, config, ops, end)| {
+            let input = ConnectionInput { config, ops };
+            let bytes = input.to_fuzz_bytes();
+            assert_eq!(ConnectionInput::parse(&bytes), input, "{target}/{name}: reads back as another input");
+            check_layout(&bytes, &input);
+            let report = connection::run(role, &input);
+            match end {
+                End::Clean(messages) => {
+                    let outcome = report.outcome.as_ref().unwrap_or_else(|| panic!("{name}: not closed"));
+                    assert!(outcome.clean, "{target}/{name}: {outcome:?}");
+                    assert_eq!(outcome.code(), CloseCode(outcome.received.as_ref().unwrap().code.0));
+                    assert_eq!(report.messages_received, messages, "{target}/{name}: {report:?}");
+                }
+                End::Failed(error) => {
+                    let outcome = report.outcome.as_ref().unwrap_or_else(|| panic!("{name}: not closed"));
+                    assert_eq!(outcome.error.as_ref(), Some(&error), "{target}/{name}: {report:?}");
+                }
+            }
+            Seed { target, name, bytes }
         })
         .collect()
 }

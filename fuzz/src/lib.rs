@@ -20,6 +20,12 @@
 //!
 //! The oracles used by more than one target live here too: [`check_header_obeys_rules`] and
 //! [`check_header_error_is_justified`].
+//!
+//! The two connection targets share [`connection`]: their input ([`connection::ConnectionInput`])
+//! is a sequence of operations read by its own small format rather than by `arbitrary`'s, and
+//! their oracles include a reference decoder of the bytes received.
+
+pub mod connection;
 
 use arbitrary::Arbitrary;
 use rfc6455::frame::MAX_CONTROL_PAYLOAD_LEN;

@@ -1,0 +1,1774 @@
+//! The `connection_server` and `connection_client` targets: a [`Connection`] driven by a
+//! structured sequence of operations, checked against a reference model (STYLE.md §8).
+//!
+//! # Input
+//!
+//! [`ConnectionInput`] is read from the raw bytes by its own small format, every field from the
+//! front, so that any byte string is some input and [`ConnectionInput::to_fuzz_bytes`] can write
+//! the seeds of `examples/seeds.rs` by hand:
+//!
+//! ```text
+//! input  := config op*                       (at most MAX_OPS ops; missing bytes read as 0)
+//! config := flags u8, max_frame_size u16, max_message_size u16, max_fragments u8,
+//!           max_send_frame_size u8, close_timeout_ms u16, keepalive_interval_ms u16,
+//!           keepalive_timeout_ms u16, mask_seed u8                     (14 bytes, u16 little-endian)
+//!           flags: 0x01 streaming, 0x02 auto_pong OFF, 0x04 deliver_control_frames,
+//!           0x08 extension (RSV3, inverts Binary messages), 0x10 max_send_frame_size set,
+//!           0x20 keepalive_interval set, 0x40 keepalive_timeout set
+//! op     := tag u8 (tag % 14 picks the operation), then its fields:
+//!   0  receive raw      chunk u8, hold u8, len u8, bytes
+//!   1  receive frames   chunk u8, hold u8, count u8 (1 + count % 8 frames), frame*
+//!   2  receive EOF
+//!   3  advance time     ms u16, flags u8 (0x01: do not call handle_timeout)
+//!   4  advance to the deadline of poll_timeout, handle_timeout
+//!   5  send_text        len u8, bytes (made UTF-8, lossily)
+//!   6  send_binary      len u8, bytes
+//!   7  send_ping        len u8, bytes
+//!   8  send_pong        len u8, bytes
+//!   9  close            code u16 (see `read_code`), len u8, reason bytes (lossy UTF-8)
+//!   10 begin_message    kind u8 (odd: Text)
+//!   11 send_part        last u8 (odd: last), len u8, bytes (raw: may be invalid UTF-8)
+//!   12 mark_sent        count u16
+//!   13 mark all sent
+//! frame  := head u8, masking key [u8; 4], payload
+//!           head: bits 0-2 opcode (FRAME_OPCODES), 0x08 not fin, 0x10 RSV3,
+//!           bits 5-7: 6 = mask as the wrong role, 7 = raw (opcode and RSV bits from key[0])
+//! payload:= kind u8 (% 4): 0 bytes (len u8, bytes), 1 text (len u8, bytes, lossy UTF-8),
+//!           2 repeat (byte u8, len u16), 3 close body (code u16, len u8, reason, lossy UTF-8)
+//! ```
+//!
+//! Received bytes go through a "network" buffer: each receive operation appends its bytes, then
+//! delivers all but the last `hold` of them, in `receive` calls of `chunk` bytes (0: one call;
+//! at most [`MAX_RECEIVES_PER_OP`] calls), so frames are cut anywhere, also across operations. Structured frames are masked (or not) as
+//! the peer's role requires. Whatever is still held is delivered at the end.
+//!
+//! # Oracles
+//!
+//! Beyond "no panic":
+//! - **Incoming, against a reference.** Every `receive` call is also fed to [`RefReceiver`], an
+//!   independent decoder of the same byte stream (§5.2, §5.4, §8.1, the limits). The events of
+//!   the call (Message, Ping, Pong; chunks of a streamed message joined into one message) equal
+//!   the reference's; the call reports `Closed` exactly when the reference meets a Close frame
+//!   or an error, with that Close's status or that very error. In streaming mode, at the end of
+//!   every call the chunks delivered for the unfinished message are exactly the payload bytes
+//!   received so far ("as they arrive"), and the chunks of one call carry no more bytes than the
+//!   call's input.
+//! - **Chunks** are consistent: offsets in the frame and message add up, `ends_frame`,
+//!   `ends_message` and the kind agree; the Text of every message, and every prefix of a streamed
+//!   one, is (a valid start of) UTF-8; no message is over `max_message_size`.
+//! - **Events**: `Closed` at most once and last; its outcome is consistent (`clean` exactly when
+//!   a Close was both sent and received; an error only on a local failure) and matches who did
+//!   what: the peer's Close, a protocol error, EOF, the close timeout, the keepalive timeout.
+//!   Commands never produce events.
+//! - **Commands** succeed exactly when the connection is open (and, for whole messages, no
+//!   message is being sent in parts), and fail with the documented error otherwise: a control
+//!   payload over 125 bytes, an unsendable close code, a reason over 123 bytes, invalid UTF-8 in
+//!   a Text part.
+//! - **Output**: everything written (what `bytes_to_send` returned, as far as `mark_sent`
+//!   consumed it, then the rest at the end) decodes as whole, valid frames for the peer's role
+//!   (masked from a client, unmasked from a server) with well-formed fragmentation, at most one
+//!   Close with a valid body and after it nothing but Pongs (answering Pings that arrive while
+//!   waiting for the peer's Close after `close()`); its data messages are exactly those the
+//!   application sent (the extension's transform undone), in frames no larger than
+//!   `max_send_frame_size`; the Close written is the outcome's `sent`; the application's Pings
+//!   and Pongs are there in order, other Pings are keepalives, other Pongs answer a Ping
+//!   received, and the last Ping received while open is answered unless the connection failed
+//!   or met EOF. Once `Closed` is reported, nothing more is queued.
+//! - **Buffers**: `unsent_len() == bytes_to_send().len()` right after `bytes_to_send`, and right
+//!   before it too until `Closed` (after it, only an upper bound: a Pong still pending then is
+//!   counted, and dropped); `mark_sent(n)` removes exactly the first `n` bytes.
+//! - **Time**: `handle_timeout(now)` before the deadline of `poll_timeout` changes nothing;
+//!   after it, `poll_timeout` is `None` or later than `now` (unless a keepalive duration is 0, see
+//!   [`FuzzConfig::zero_keepalive`]); `poll_timeout` is `None` once closed or when open without
+//!   keepalive, and never later than the close deadline while the closing handshake waits; the
+//!   close timeout and the client's wait for the server's EOF do fire.
+
+use std::time::{Duration, Instant};
+
+use arbitrary::{Arbitrary, Unstructured};
+use bytes::BytesMut;
+use rfc6455::{
+    CloseCode, CloseFrame, CloseInitiator, CloseOutcome, CloseStatus, Config, Connection, ConnectionError,
+    DecodeRules, Decoded, Event, ExtensionCodec, Frame, FrameHeader, Message, MessageChunk, MessageKind,
+    MessageLimits, Opcode, ProtocolError, Role, SendError, RSV1_BIT, RSV2_BIT, RSV3_BIT,
+};
+
+/// Most operations read from one input.
+pub const MAX_OPS: usize = 1024;
+
+/// Most `receive` calls one receive operation makes (its chunks grow beyond that).
+pub const MAX_RECEIVES_PER_OP: usize = 1024;
+
+/// The opcodes of structured frames, by the low 3 bits of their head byte: continuations twice,
+/// so that fragmented messages are common.
+pub const FRAME_OPCODES: [Opcode; 8] = [
+    Opcode::Text,
+    Opcode::Binary,
+    Opcode::Continuation,
+    Opcode::Continuation,
+    Opcode::Ping,
+    Opcode::Pong,
+    Opcode::Close,
+    Opcode::Text,
+];
+
+// ------------------------------------------------------------------------------------------------
+// The input.
+
+/// The connection's [`Config`], as the fuzzer picks it: small limits, so that they are reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FuzzConfig {
+    /// [`Config::streaming`].
+    pub streaming: bool,
+    /// [`Config::auto_pong`].
+    pub auto_pong: bool,
+    /// [`Config::deliver_control_frames`].
+    pub deliver_control_frames: bool,
+    /// Install [`Invert`], a toy extension on RSV3.
+    pub extension: bool,
+    /// [`MessageLimits::max_frame_size`].
+    pub max_frame_size: u16,
+    /// [`MessageLimits::max_message_size`].
+    pub max_message_size: u16,
+    /// [`MessageLimits::max_fragments`].
+    pub max_fragments: u8,
+    /// [`Config::max_send_frame_size`].
+    pub max_send_frame_size: Option<u8>,
+    /// [`Config::close_timeout`], in milliseconds.
+    pub close_timeout_ms: u16,
+    /// [`Config::keepalive_interval`], in milliseconds.
+    pub keepalive_interval_ms: Option<u16>,
+    /// [`Config::keepalive_timeout`], in milliseconds.
+    pub keepalive_timeout_ms: Option<u16>,
+    /// Seed of the client's masking keys (0: every key is `[0; 4]`).
+    pub mask_seed: u8,
+}
+
+impl FuzzConfig {
+    /// The library's configuration.
+    pub fn to_config(&self) -> Config {
+        Config {
+            limits: MessageLimits {
+                max_frame_size: u64::from(self.max_frame_size),
+                max_message_size: u64::from(self.max_message_size),
+                max_fragments: usize::from(self.max_fragments),
+            },
+            streaming: self.streaming,
+            auto_pong: self.auto_pong,
+            deliver_control_frames: self.deliver_control_frames,
+            max_send_frame_size: self.max_send_frame_size.map(usize::from),
+            close_timeout: millis(self.close_timeout_ms),
+            keepalive_interval: self.keepalive_interval_ms.map(millis),
+            keepalive_timeout: self.keepalive_timeout_ms.map(millis),
+        }
+    }
+
+    /// Whether keepalive runs with a zero interval or a zero timeout. Then `poll_timeout` may
+    /// answer the very `now` just handled (a timer that fires at once, again and again), so the
+    /// "later than now" oracle is not checked.
+    pub fn zero_keepalive(&self) -> bool {
+        match self.keepalive_interval_ms {
+            Some(interval) => interval == 0 || self.keepalive_timeout_ms.unwrap_or(interval) == 0,
+            None => false,
+        }
+    }
+
+    fn read(reader: &mut Reader<'_>) -> FuzzConfig {
+        let flags = reader.u8();
+        let max_frame_size = reader.u16();
+        let max_message_size = reader.u16();
+        let max_fragments = reader.u8();
+        let max_send_frame_size = reader.u8();
+        let close_timeout_ms = reader.u16();
+        let keepalive_interval_ms = reader.u16();
+        let keepalive_timeout_ms = reader.u16();
+        let mask_seed = reader.u8();
+        FuzzConfig {
+            streaming: flags & 0x01 != 0,
+            auto_pong: flags & 0x02 == 0,
+            deliver_control_frames: flags & 0x04 != 0,
+            extension: flags & 0x08 != 0,
+            max_frame_size,
+            max_message_size,
+            max_fragments,
+            max_send_frame_size: (flags & 0x10 != 0).then_some(max_send_frame_size),
+            close_timeout_ms,
+            keepalive_interval_ms: (flags & 0x20 != 0).then_some(keepalive_interval_ms),
+            keepalive_timeout_ms: (flags & 0x40 != 0).then_some(keepalive_timeout_ms),
+            mask_seed,
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        let flags = u8::from(self.streaming)
+            | if self.auto_pong { 0 } else { 0x02 }
+            | if self.deliver_control_frames { 0x04 } else { 0 }
+            | if self.extension { 0x08 } else { 0 }
+            | if self.max_send_frame_size.is_some() { 0x10 } else { 0 }
+            | if self.keepalive_interval_ms.is_some() { 0x20 } else { 0 }
+            | if self.keepalive_timeout_ms.is_some() { 0x40 } else { 0 };
+        out.push(flags);
+        out.extend_from_slice(&self.max_frame_size.to_le_bytes());
+        out.extend_from_slice(&self.max_message_size.to_le_bytes());
+        out.push(self.max_fragments);
+        out.push(self.max_send_frame_size.unwrap_or(0));
+        out.extend_from_slice(&self.close_timeout_ms.to_le_bytes());
+        out.extend_from_slice(&self.keepalive_interval_ms.unwrap_or(0).to_le_bytes());
+        out.extend_from_slice(&self.keepalive_timeout_ms.unwrap_or(0).to_le_bytes());
+        out.push(self.mask_seed);
+    }
+}
+
+impl Default for FuzzConfig {
+    /// The library's defaults, with 64 KiB - 1 limits and 1 s close timeout.
+    fn default() -> FuzzConfig {
+        FuzzConfig {
+            streaming: false,
+            auto_pong: true,
+            deliver_control_frames: false,
+            extension: false,
+            max_frame_size: u16::MAX,
+            max_message_size: u16::MAX,
+            max_fragments: u8::MAX,
+            max_send_frame_size: None,
+            close_timeout_ms: 1000,
+            keepalive_interval_ms: None,
+            keepalive_timeout_ms: None,
+            mask_seed: 1,
+        }
+    }
+}
+
+/// How the bytes of a receive operation reach the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Delivery {
+    /// Bytes per `receive` call; 0: everything in one call.
+    pub chunk: u8,
+    /// Bytes kept back in the network buffer, for the next receive operation.
+    pub hold: u8,
+}
+
+/// What a structured frame does wrong on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anomaly {
+    /// Nothing: masked exactly when the peer is a client.
+    None,
+    /// Masked as the wrong role would.
+    WrongMask,
+    /// Opcode and RSV bits taken raw from the masking key's first byte (reserved opcodes...).
+    Raw,
+}
+
+/// The payload of a structured frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FuzzPayload {
+    /// These bytes.
+    Bytes(Vec<u8>),
+    /// This text.
+    Text(String),
+    /// `len` times `byte`: large frames, to reach the limits.
+    Repeat {
+        /// The byte.
+        byte: u8,
+        /// How many.
+        len: u16,
+    },
+    /// A Close body: the code, then the reason.
+    Close {
+        /// The code, as on the wire.
+        code: u16,
+        /// The reason.
+        reason: String,
+    },
+}
+
+impl FuzzPayload {
+    /// The payload bytes.
+    pub fn bytes(&self) -> Vec<u8> {
+        match self {
+            FuzzPayload::Bytes(bytes) => bytes.clone(),
+            FuzzPayload::Text(text) => text.as_bytes().to_vec(),
+            FuzzPayload::Repeat { byte, len } => vec![*byte; usize::from(*len)],
+            FuzzPayload::Close { code, reason } => {
+                let mut body = code.to_be_bytes().to_vec();
+                body.extend_from_slice(reason.as_bytes());
+                body
+            }
+        }
+    }
+}
+
+/// A frame the peer sends, encoded with `rfc6455::encode_frame`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FuzzFrame {
+    /// The opcode (one of [`FRAME_OPCODES`]; ignored with [`Anomaly::Raw`]).
+    pub opcode: Opcode,
+    /// FIN.
+    pub fin: bool,
+    /// RSV3: the bit of the [`Invert`] extension.
+    pub rsv3: bool,
+    /// What it does wrong.
+    pub anomaly: Anomaly,
+    /// The masking key, when masked.
+    pub key: [u8; 4],
+    /// The payload.
+    pub payload: FuzzPayload,
+}
+
+impl FuzzFrame {
+    /// A valid frame: fin, no RSV bit, no anomaly, key `[0x37, 0xfa, 0x21, 0x3d]` (§5.7's).
+    pub fn new(opcode: Opcode, payload: FuzzPayload) -> FuzzFrame {
+        FuzzFrame {
+            opcode,
+            fin: true,
+            rsv3: false,
+            anomaly: Anomaly::None,
+            key: [0x37, 0xfa, 0x21, 0x3d],
+            payload,
+        }
+    }
+
+    /// Appends the frame, as sent by the peer of a `role` endpoint, to `out`.
+    pub fn encode(&self, role: Role, out: &mut BytesMut) {
+        let payload = self.payload.bytes();
+        let mut header = FrameHeader::new(self.fin, self.opcode, payload.len() as u64);
+        header.rsv3 = self.rsv3;
+        let mut masked = role == Role::Server;
+        match self.anomaly {
+            Anomaly::None => {}
+            Anomaly::WrongMask => masked = !masked,
+            Anomaly::Raw => {
+                // Opcode::decode takes a whole first byte and looks at its low 4 bits.
+                header.opcode = Opcode::decode(self.key[0]).unwrap_or(Opcode::Binary);
+                let raw = self.key[0];
+                header.rsv1 = raw & RSV1_BIT != 0;
+                header.rsv2 = raw & RSV2_BIT != 0;
+                header.rsv3 = raw & RSV3_BIT != 0;
+            }
+        }
+        if masked {
+            header.masking_key = Some(self.key);
+        }
+        let start = out.len();
+        rfc6455::encode_frame(&header, &payload, out);
+        if self.anomaly == Anomaly::Raw && Opcode::decode(self.key[0]).is_err() {
+            // A reserved opcode: no `Opcode` holds it, so patch the encoded byte.
+            out[start] = (out[start] & 0xF0) | (self.key[0] & 0x0F);
+        }
+    }
+
+    fn read(reader: &mut Reader<'_>) -> FuzzFrame {
+        let head = reader.u8();
+        let key = [reader.u8(), reader.u8(), reader.u8(), reader.u8()];
+        let payload = match reader.u8() % 4 {
+            0 => FuzzPayload::Bytes(reader.bytes_u8().to_vec()),
+            1 => FuzzPayload::Text(reader.text_u8()),
+            2 => FuzzPayload::Repeat { byte: reader.u8(), len: reader.u16() },
+            _ => FuzzPayload::Close { code: read_code(reader), reason: reader.text_u8() },
+        };
+        FuzzFrame {
+            opcode: FRAME_OPCODES[usize::from(head & 0x07)],
+            fin: head & 0x08 == 0,
+            rsv3: head & 0x10 != 0,
+            anomaly: match head >> 5 {
+                6 => Anomaly::WrongMask,
+                7 => Anomaly::Raw,
+                _ => Anomaly::None,
+            },
+            key,
+            payload,
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        let index =
+            FRAME_OPCODES.iter().position(|opcode| *opcode == self.opcode).expect("opcode in the table");
+        let anomaly = match self.anomaly {
+            Anomaly::None => 0,
+            Anomaly::WrongMask => 6,
+            Anomaly::Raw => 7,
+        };
+        out.push(
+            index as u8 | if self.fin { 0 } else { 0x08 } | if self.rsv3 { 0x10 } else { 0 } | anomaly << 5,
+        );
+        out.extend_from_slice(&self.key);
+        match &self.payload {
+            FuzzPayload::Bytes(bytes) => {
+                out.push(0);
+                write_bytes_u8(out, bytes);
+            }
+            FuzzPayload::Text(text) => {
+                out.push(1);
+                write_bytes_u8(out, text.as_bytes());
+            }
+            FuzzPayload::Repeat { byte, len } => {
+                out.push(2);
+                out.push(*byte);
+                out.extend_from_slice(&len.to_le_bytes());
+            }
+            FuzzPayload::Close { code, reason } => {
+                out.push(3);
+                write_code(out, *code);
+                write_bytes_u8(out, reason.as_bytes());
+            }
+        }
+    }
+}
+
+/// One operation on the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Raw bytes from the peer.
+    Receive {
+        /// How they are delivered.
+        delivery: Delivery,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// Frames from the peer.
+    ReceiveFrames {
+        /// How they are delivered.
+        delivery: Delivery,
+        /// The frames.
+        frames: Vec<FuzzFrame>,
+    },
+    /// The peer closed TCP.
+    ReceiveEof,
+    /// Time passes.
+    AdvanceTime {
+        /// By this many milliseconds.
+        ms: u16,
+        /// Then call `handle_timeout`.
+        handle: bool,
+    },
+    /// Time jumps to `poll_timeout` (if later), then `handle_timeout`.
+    AdvanceToDeadline,
+    /// `send_text`.
+    SendText(String),
+    /// `send_binary`.
+    SendBinary(Vec<u8>),
+    /// `send_ping`.
+    SendPing(Vec<u8>),
+    /// `send_pong`.
+    SendPong(Vec<u8>),
+    /// `close`.
+    Close {
+        /// The code.
+        code: u16,
+        /// The reason.
+        reason: String,
+    },
+    /// `begin_message`.
+    BeginMessage(MessageKind),
+    /// `send_part`.
+    SendPart {
+        /// The part.
+        data: Vec<u8>,
+        /// Whether it ends the message.
+        last: bool,
+    },
+    /// The transport takes this many bytes (`mark_sent` gets the number as it is).
+    MarkSent(u16),
+    /// The transport takes everything.
+    MarkAllSent,
+}
+
+impl Op {
+    fn read(reader: &mut Reader<'_>) -> Op {
+        match reader.u8() % 14 {
+            0 => Op::Receive { delivery: read_delivery(reader), bytes: reader.bytes_u8().to_vec() },
+            1 => {
+                let delivery = read_delivery(reader);
+                let count = 1 + reader.u8() % 8;
+                let frames = (0..count).map(|_| FuzzFrame::read(reader)).collect();
+                Op::ReceiveFrames { delivery, frames }
+            }
+            2 => Op::ReceiveEof,
+            3 => Op::AdvanceTime { ms: reader.u16(), handle: reader.u8() & 0x01 == 0 },
+            4 => Op::AdvanceToDeadline,
+            5 => Op::SendText(reader.text_u8()),
+            6 => Op::SendBinary(reader.bytes_u8().to_vec()),
+            7 => Op::SendPing(reader.bytes_u8().to_vec()),
+            8 => Op::SendPong(reader.bytes_u8().to_vec()),
+            9 => Op::Close { code: read_code(reader), reason: reader.text_u8() },
+            10 => {
+                Op::BeginMessage(if reader.u8() & 1 == 1 { MessageKind::Text } else { MessageKind::Binary })
+            }
+            11 => {
+                let last = reader.u8() & 1 == 1;
+                Op::SendPart { data: reader.bytes_u8().to_vec(), last }
+            }
+            12 => Op::MarkSent(reader.u16()),
+            _ => Op::MarkAllSent,
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Op::Receive { delivery, bytes } => {
+                out.extend_from_slice(&[0, delivery.chunk, delivery.hold]);
+                write_bytes_u8(out, bytes);
+            }
+            Op::ReceiveFrames { delivery, frames } => {
+                assert!((1..=8).contains(&frames.len()), "1 to 8 frames per operation");
+                out.extend_from_slice(&[1, delivery.chunk, delivery.hold, frames.len() as u8 - 1]);
+                for frame in frames {
+                    frame.write(out);
+                }
+            }
+            Op::ReceiveEof => out.push(2),
+            Op::AdvanceTime { ms, handle } => {
+                out.push(3);
+                out.extend_from_slice(&ms.to_le_bytes());
+                out.push(u8::from(!handle));
+            }
+            Op::AdvanceToDeadline => out.push(4),
+            Op::SendText(text) => {
+                out.push(5);
+                write_bytes_u8(out, text.as_bytes());
+            }
+            Op::SendBinary(bytes) => {
+                out.push(6);
+                write_bytes_u8(out, bytes);
+            }
+            Op::SendPing(bytes) => {
+                out.push(7);
+                write_bytes_u8(out, bytes);
+            }
+            Op::SendPong(bytes) => {
+                out.push(8);
+                write_bytes_u8(out, bytes);
+            }
+            Op::Close { code, reason } => {
+                out.push(9);
+                write_code(out, *code);
+                write_bytes_u8(out, reason.as_bytes());
+            }
+            Op::BeginMessage(kind) => out.extend_from_slice(&[10, u8::from(*kind == MessageKind::Text)]),
+            Op::SendPart { data, last } => {
+                out.extend_from_slice(&[11, u8::from(*last)]);
+                write_bytes_u8(out, data);
+            }
+            Op::MarkSent(count) => {
+                out.push(12);
+                out.extend_from_slice(&count.to_le_bytes());
+            }
+            Op::MarkAllSent => out.push(13),
+        }
+    }
+}
+
+/// Input of `connection_server` and `connection_client`: a configuration, then operations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInput {
+    /// The configuration.
+    pub config: FuzzConfig,
+    /// The operations, in order.
+    pub ops: Vec<Op>,
+}
+
+impl ConnectionInput {
+    /// Reads an input from any bytes (see the module documentation for the format).
+    pub fn parse(bytes: &[u8]) -> ConnectionInput {
+        let mut reader = Reader { data: bytes };
+        let config = FuzzConfig::read(&mut reader);
+        let mut ops = Vec::new();
+        while !reader.data.is_empty() && ops.len() < MAX_OPS {
+            ops.push(Op::read(&mut reader));
+        }
+        ConnectionInput { config, ops }
+    }
+
+    /// The bytes [`ConnectionInput::parse`] reads back as `self`.
+    pub fn to_fuzz_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.config.write(&mut out);
+        for op in &self.ops {
+            op.write(&mut out);
+        }
+        out
+    }
+}
+
+impl<'a> Arbitrary<'a> for ConnectionInput {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        let bytes = u.bytes(u.len())?;
+        Ok(ConnectionInput::parse(bytes))
+    }
+
+    fn arbitrary_take_rest(u: Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(ConnectionInput::parse(u.take_rest()))
+    }
+}
+
+/// Reads fields from the front; past the end, every number is 0 and every byte string empty.
+struct Reader<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn u8(&mut self) -> u8 {
+        match self.data.split_first() {
+            Some((&byte, rest)) => {
+                self.data = rest;
+                byte
+            }
+            None => 0,
+        }
+    }
+
+    fn u16(&mut self) -> u16 {
+        u16::from_le_bytes([self.u8(), self.u8()])
+    }
+
+    /// A length byte, then that many bytes (fewer if the input ends).
+    fn bytes_u8(&mut self) -> &'a [u8] {
+        let len = usize::from(self.u8()).min(self.data.len());
+        let (bytes, rest) = self.data.split_at(len);
+        self.data = rest;
+        bytes
+    }
+
+    fn text_u8(&mut self) -> String {
+        String::from_utf8_lossy(self.bytes_u8()).into_owned()
+    }
+}
+
+fn read_delivery(reader: &mut Reader<'_>) -> Delivery {
+    Delivery { chunk: reader.u8(), hold: reader.u8() }
+}
+
+/// A close code from 2 bytes: without the top bit, 1000 + the value % 16 (the codes of §7.4.1,
+/// sendable or not); with it, the other 15 bits as they are.
+fn read_code(reader: &mut Reader<'_>) -> u16 {
+    let raw = reader.u16();
+    if raw & 0x8000 == 0 {
+        1000 + raw % 16
+    } else {
+        raw & 0x7FFF
+    }
+}
+
+fn write_code(out: &mut Vec<u8>, code: u16) {
+    let raw = if (1000..1016).contains(&code) {
+        code - 1000
+    } else {
+        assert!(code < 0x8000, "close code {code} cannot be written");
+        code | 0x8000
+    };
+    out.extend_from_slice(&raw.to_le_bytes());
+}
+
+fn write_bytes_u8(out: &mut Vec<u8>, bytes: &[u8]) {
+    let len = u8::try_from(bytes.len()).expect("at most 255 bytes");
+    out.push(len);
+    out.extend_from_slice(bytes);
+}
+
+fn millis(ms: u16) -> Duration {
+    Duration::from_millis(u64::from(ms))
+}
+
+// ------------------------------------------------------------------------------------------------
+// The toy extension.
+
+/// A toy extension on RSV3: it inverts every bit of the Binary messages it sends and of the
+/// messages it receives with RSV3. It keeps lengths, so chunk offsets stay comparable.
+#[derive(Debug, Default)]
+pub struct Invert;
+
+impl ExtensionCodec for Invert {
+    fn rsv_bits(&self) -> u8 {
+        RSV3_BIT
+    }
+
+    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
+        output.extend(input.iter().map(|byte| !byte));
+        Ok(())
+    }
+
+    fn encode(&mut self, kind: MessageKind, input: &[u8], _fin: bool, output: &mut BytesMut) -> u8 {
+        if kind == MessageKind::Text {
+            return 0;
+        }
+        output.extend(input.iter().map(|byte| !byte));
+        RSV3_BIT
+    }
+}
+
+fn invert(bytes: &mut [u8]) {
+    for byte in bytes {
+        *byte = !*byte;
+    }
+}
+
+/// Unmasks bytes that start `offset` bytes into a payload, by §5.3's formula ("octet i of the
+/// transformed data is the XOR of octet i of the original data with octet at index i modulo 4
+/// of the masking key"), independently of `rfc6455::apply_mask`.
+fn unmask(key: Option<[u8; 4]>, offset: usize, bytes: &mut [u8]) {
+    if let Some(key) = key {
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte ^= key[(offset + i) % 4];
+        }
+    }
+}
+
+/// Whether `bytes` can start valid UTF-8 (it is valid, or ends inside a code point that may
+/// still be).
+fn is_utf8_prefix(bytes: &[u8]) -> bool {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => true,
+        Err(error) => error.error_len().is_none(),
+    }
+}
+
+/// §7.4: the codes an endpoint may put in a Close frame.
+fn is_sendable_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+// ------------------------------------------------------------------------------------------------
+// The reference receiver.
+
+/// Incremental UTF-8 checking of a growing byte string, from the last complete code point on, so
+/// that checking after every byte stays linear (UTF-8 resynchronises at code point boundaries).
+#[derive(Debug, Default)]
+struct Utf8Check {
+    /// Bytes known to be whole, valid code points.
+    checked: usize,
+}
+
+impl Utf8Check {
+    /// Whether `data` (which extends what was checked before) is valid UTF-8, or, if not
+    /// `complete`, a valid start of it.
+    fn check(&mut self, data: &[u8], complete: bool) -> bool {
+        match std::str::from_utf8(&data[self.checked..]) {
+            Ok(_) => self.checked = data.len(),
+            Err(error) if error.error_len().is_none() => self.checked += error.valid_up_to(),
+            Err(_) => return false,
+        }
+        !complete || self.checked == data.len()
+    }
+}
+
+/// What the reference decodes from the bytes received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefItem {
+    /// A whole data message.
+    Message(MessageKind, Vec<u8>),
+    /// A Ping and its payload.
+    Ping(Vec<u8>),
+    /// A Pong and its payload.
+    Pong(Vec<u8>),
+    /// A valid Close frame (`None`: empty body). Nothing after it is read.
+    Close(Option<CloseFrame>),
+    /// The peer broke the protocol. Nothing after it is read.
+    Error(ProtocolError),
+}
+
+#[derive(Debug)]
+struct RefMessage {
+    kind: MessageKind,
+    /// The data so far, unmasked and transformed, including the part of the current frame that
+    /// arrived.
+    data: Vec<u8>,
+    utf8: Utf8Check,
+    /// Wire bytes announced by its frames.
+    size: u64,
+    fragments: usize,
+    transformed: bool,
+}
+
+#[derive(Debug)]
+struct RefFrame {
+    header: FrameHeader,
+    /// Payload bytes received.
+    received: usize,
+    /// A control frame's payload so far (a data frame's goes to its message at once).
+    control: Vec<u8>,
+}
+
+/// A plain re-statement of what a receiver does with a byte stream (§5.2 framing through
+/// `FrameHeader::decode`, the rest here): §5.4 fragmentation, the limits checked as soon as a
+/// header is whole, data taken as it arrives, §8.1 UTF-8 failing at the first byte that cannot
+/// be valid (even in a frame whose end has not arrived), and the Close body.
+#[derive(Debug)]
+pub struct RefReceiver {
+    rules: DecodeRules,
+    limits: MessageLimits,
+    buffer: BytesMut,
+    frame: Option<RefFrame>,
+    message: Option<RefMessage>,
+    done: bool,
+    failed: bool,
+}
+
+impl RefReceiver {
+    /// A receiver for an endpoint of `role`.
+    pub fn new(role: Role, config: &FuzzConfig) -> RefReceiver {
+        let rules = DecodeRules::new(role)
+            .with_max_payload_len(u64::from(config.max_frame_size))
+            .with_rsv_allowed(if config.extension { RSV3_BIT } else { 0 });
+        RefReceiver {
+            rules,
+            limits: config.to_config().limits,
+            buffer: BytesMut::new(),
+            frame: None,
+            message: None,
+            done: false,
+            failed: false,
+        }
+    }
+
+    /// Takes bytes; returns every item they complete.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<RefItem> {
+        let mut items = Vec::new();
+        if self.done {
+            return items;
+        }
+        self.buffer.extend_from_slice(bytes);
+        if let Err(error) = self.decode(&mut items) {
+            items.push(RefItem::Error(error));
+            self.done = true;
+            self.failed = true;
+        }
+        if matches!(items.last(), Some(RefItem::Close(_))) {
+            self.done = true;
+        }
+        items
+    }
+
+    /// The data of the unfinished message received so far: its finished frames and the bytes of
+    /// its current frame that arrived. Meaningless once failed.
+    pub fn partial_data(&self) -> &[u8] {
+        self.message.as_ref().map_or(&[], |message| &message.data)
+    }
+
+    fn decode(&mut self, items: &mut Vec<RefItem>) -> Result<(), ProtocolError> {
+        loop {
+            if self.frame.is_none() {
+                match FrameHeader::decode(&self.buffer, &self.rules)? {
+                    Decoded::Incomplete { .. } => return Ok(()),
+                    Decoded::Complete { value, consumed } => {
+                        self.begin_frame(&value)?;
+                        let _ = self.buffer.split_to(consumed);
+                        self.frame = Some(RefFrame { header: value, received: 0, control: Vec::new() });
+                    }
+                }
+            }
+            let frame = self.frame.as_mut().expect("set above");
+            let header = frame.header;
+            let len = header.payload_len as usize;
+            let take = (len - frame.received).min(self.buffer.len());
+            let mut piece = self.buffer.split_to(take).to_vec();
+            unmask(header.masking_key, frame.received, &mut piece);
+            frame.received += take;
+            let complete = frame.received == len;
+            if header.opcode.is_data() {
+                let message = self.message.as_mut().expect("a data frame belongs to a message");
+                if message.transformed {
+                    invert(&mut piece);
+                }
+                message.data.extend_from_slice(&piece);
+                // §8.1: invalid UTF-8 fails at once, before the frame ends.
+                if message.kind == MessageKind::Text
+                    && !message.utf8.check(&message.data, complete && header.fin)
+                {
+                    return Err(ProtocolError::InvalidUtf8);
+                }
+                if !complete {
+                    return Ok(());
+                }
+                self.frame = None;
+                if header.fin {
+                    let message = self.message.take().expect("checked above");
+                    items.push(RefItem::Message(message.kind, message.data));
+                }
+            } else {
+                frame.control.extend_from_slice(&piece);
+                if !complete {
+                    return Ok(());
+                }
+                let payload = std::mem::take(&mut frame.control);
+                self.frame = None;
+                match header.opcode {
+                    Opcode::Ping => items.push(RefItem::Ping(payload)),
+                    Opcode::Pong => items.push(RefItem::Pong(payload)),
+                    _ => {
+                        items.push(RefItem::Close(CloseFrame::decode(&payload)?));
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// §5.4 and the limits, for a header just decoded.
+    fn begin_frame(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        let rsv = header.rsv_bits();
+        let opcode = header.opcode;
+        // An extension's bits mean something on the first frame of a data message only.
+        if rsv != 0 && (opcode.is_control() || opcode == Opcode::Continuation) {
+            return Err(ProtocolError::ReservedBitsSet(rsv));
+        }
+        if opcode.is_control() {
+            return Ok(());
+        }
+        if opcode == Opcode::Continuation {
+            let message = self.message.as_mut().ok_or(ProtocolError::UnexpectedContinuation)?;
+            message.fragments += 1;
+            message.size = message.size.saturating_add(header.payload_len);
+        } else {
+            if self.message.is_some() {
+                return Err(ProtocolError::ExpectedContinuation);
+            }
+            self.message = Some(RefMessage {
+                kind: if opcode == Opcode::Text { MessageKind::Text } else { MessageKind::Binary },
+                data: Vec::new(),
+                utf8: Utf8Check::default(),
+                size: header.payload_len,
+                fragments: 1,
+                transformed: rsv != 0,
+            });
+        }
+        let message = self.message.as_ref().expect("set above");
+        if message.fragments > self.limits.max_fragments {
+            return Err(ProtocolError::TooManyFragments(self.limits.max_fragments));
+        }
+        if message.size > self.limits.max_message_size {
+            return Err(ProtocolError::MessageTooLarge {
+                size: message.size,
+                max: self.limits.max_message_size,
+            });
+        }
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The harness.
+
+/// Events as compared with the reference: streamed chunks joined into their message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Norm {
+    Message(MessageKind, Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+}
+
+/// The message being streamed to the application, from its chunks so far.
+#[derive(Debug, Default)]
+struct Streamed {
+    message: Option<(MessageKind, Vec<u8>)>,
+    utf8: Utf8Check,
+    /// Within a frame: the offset the next chunk must have and the frame's length.
+    frame: Option<(u64, u64)>,
+    /// Bytes of the unfinished message already compared with the reference.
+    compared: usize,
+}
+
+impl Streamed {
+    /// Checks a chunk against the previous ones; the whole message when it ends.
+    fn push(&mut self, chunk: &MessageChunk) -> Option<(MessageKind, Vec<u8>)> {
+        let (kind, data) = self.message.get_or_insert_with(|| (chunk.kind, Vec::new()));
+        assert_eq!(chunk.kind, *kind, "chunk kind changed inside a message");
+        assert_eq!(chunk.message_offset, data.len() as u64, "message_offset");
+        match self.frame {
+            Some((offset, len)) => {
+                assert_eq!(chunk.frame_offset, offset, "frame_offset");
+                assert_eq!(chunk.frame_len, len, "frame_len changed inside a frame");
+            }
+            None => assert_eq!(chunk.frame_offset, 0, "first chunk of a frame with an offset"),
+        }
+        let end = chunk.frame_offset + chunk.data.len() as u64;
+        assert!(end <= chunk.frame_len, "chunk beyond its frame: {chunk:?}");
+        assert_eq!(chunk.ends_frame, end == chunk.frame_len, "ends_frame: {chunk:?}");
+        assert!(!chunk.ends_message || chunk.ends_frame, "ends the message but not the frame");
+        assert!(!chunk.data.is_empty() || chunk.ends_message, "empty chunk that ends nothing");
+        data.extend_from_slice(&chunk.data);
+        if *kind == MessageKind::Text {
+            assert!(self.utf8.check(data, chunk.ends_message), "streamed Text is not UTF-8: {data:?}");
+        }
+        self.frame = if chunk.ends_frame { None } else { Some((end, chunk.frame_len)) };
+        if chunk.ends_message {
+            self.utf8 = Utf8Check::default();
+            self.compared = 0;
+            self.message.take()
+        } else {
+            None
+        }
+    }
+
+    /// Checks the unfinished message streamed so far is `expected`, comparing only the bytes
+    /// not compared before.
+    fn check_partial(&mut self, expected: &[u8]) {
+        let data = self.message.as_ref().map_or(&[][..], |(_, data)| data);
+        assert_eq!(
+            data.len(),
+            expected.len(),
+            "streamed {} bytes of {} received",
+            data.len(),
+            expected.len()
+        );
+        assert_eq!(
+            data[self.compared..],
+            expected[self.compared..],
+            "streamed data differs from the received"
+        );
+        self.compared = data.len();
+    }
+}
+
+/// A data message the application sent: kind, data, whether its last part was sent.
+type Sent = (MessageKind, Vec<u8>, bool);
+
+/// What a run did, for the seeds program to check its seeds do what they say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The `Closed` outcome, if reported.
+    pub outcome: Option<CloseOutcome>,
+    /// Messages received (streamed ones counted once, when they end).
+    pub messages_received: usize,
+    /// Frames written, by opcode.
+    pub frames_sent: Vec<Opcode>,
+    /// Whether the connection was closed at the end.
+    pub closed: bool,
+}
+
+struct Harness {
+    role: Role,
+    fuzz: FuzzConfig,
+    conn: Connection,
+    now: Instant,
+    /// Bytes held back in the network.
+    network: Vec<u8>,
+    /// Bytes written to the transport.
+    wire: Vec<u8>,
+    reference: RefReceiver,
+    streamed: Streamed,
+    outcome: Option<CloseOutcome>,
+    /// Bytes written and queued when `Closed` was reported.
+    queued_at_close: Option<usize>,
+    messages_received: usize,
+    // What the application did.
+    sent: Vec<Sent>,
+    /// The message begun with `begin_message`: its kind, and whether a part of it was sent (it
+    /// is then the last of `sent`).
+    in_progress: Option<(MessageKind, bool)>,
+    pings: Vec<Vec<u8>>,
+    pongs: Vec<Vec<u8>>,
+    close: Option<CloseStatus>,
+    close_deadline: Option<Instant>,
+    /// Client: when the peer's Close completed the handshake.
+    peer_close_at: Option<Instant>,
+    /// Payloads of the Pings received, and of the last one received while open.
+    pings_received: Vec<Vec<u8>>,
+    last_open_ping: Option<Vec<u8>>,
+    eof: bool,
+}
+
+/// Runs `input` on a connection of `role`, checking every oracle of the module documentation.
+///
+/// # Panics
+///
+/// When an oracle fails.
+pub fn run(role: Role, input: &ConnectionInput) -> Report {
+    let now = Instant::now();
+    let fuzz = input.config.clone();
+    let mut conn = Connection::new(role, fuzz.to_config(), now);
+    if role == Role::Client {
+        // A linear congruential generator: deterministic, so that a crash reproduces. Seed 0
+        // gives all-zero keys (still masked: the MASK bit is set).
+        let seed = fuzz.mask_seed;
+        let mut state = u32::from(seed);
+        let random = move |bytes: &mut [u8]| {
+            for byte in bytes {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                *byte = if seed == 0 { 0 } else { (state >> 16) as u8 };
+            }
+        };
+        conn = conn.with_random(Box::new(random));
+    }
+    if fuzz.extension {
+        conn = conn.with_extension(Box::new(Invert));
+    }
+    let mut harness = Harness {
+        role,
+        reference: RefReceiver::new(role, &fuzz),
+        fuzz,
+        conn,
+        now,
+        network: Vec::new(),
+        wire: Vec::new(),
+        streamed: Streamed::default(),
+        outcome: None,
+        queued_at_close: None,
+        messages_received: 0,
+        sent: Vec::new(),
+        in_progress: None,
+        pings: Vec::new(),
+        pongs: Vec::new(),
+        close: None,
+        close_deadline: None,
+        peer_close_at: None,
+        pings_received: Vec::new(),
+        last_open_ping: None,
+        eof: false,
+    };
+    for op in &input.ops {
+        harness.apply(op);
+        harness.check_state();
+    }
+    harness.finish()
+}
+
+impl Harness {
+    fn apply(&mut self, op: &Op) {
+        match op {
+            Op::Receive { delivery, bytes } => self.deliver(*delivery, bytes),
+            Op::ReceiveFrames { delivery, frames } => {
+                let mut bytes = BytesMut::new();
+                for frame in frames {
+                    frame.encode(self.role, &mut bytes);
+                }
+                self.deliver(*delivery, &bytes);
+            }
+            Op::ReceiveEof => self.receive_eof(),
+            Op::AdvanceTime { ms, handle } => {
+                self.now += millis(*ms);
+                if *handle {
+                    self.handle_timeout();
+                }
+            }
+            Op::AdvanceToDeadline => {
+                if let Some(deadline) = self.conn.poll_timeout() {
+                    self.now = self.now.max(deadline);
+                }
+                self.handle_timeout();
+            }
+            Op::SendText(text) => {
+                let expected = self.expected_whole_send();
+                let result = self.conn.send_text(text);
+                assert_eq!(result, expected, "send_text");
+                if result.is_ok() {
+                    self.sent.push((MessageKind::Text, text.as_bytes().to_vec(), true));
+                }
+            }
+            Op::SendBinary(data) => {
+                let expected = self.expected_whole_send();
+                let result = self.conn.send_binary(data);
+                assert_eq!(result, expected, "send_binary");
+                if result.is_ok() {
+                    self.sent.push((MessageKind::Binary, data.clone(), true));
+                }
+            }
+            Op::SendPing(payload) => {
+                let expected = self.expected_control(payload);
+                let result = self.conn.send_ping(payload);
+                assert_eq!(result, expected, "send_ping");
+                if result.is_ok() {
+                    self.pings.push(payload.clone());
+                }
+            }
+            Op::SendPong(payload) => {
+                let expected = self.expected_control(payload);
+                let result = self.conn.send_pong(payload);
+                assert_eq!(result, expected, "send_pong");
+                if result.is_ok() {
+                    self.pongs.push(payload.clone());
+                }
+            }
+            Op::Close { code, reason } => {
+                let expected = if !is_sendable_code(*code) {
+                    Err(SendError::UnsendableCloseCode(CloseCode(*code)))
+                } else if reason.len() > 123 {
+                    Err(SendError::CloseReasonTooLong(reason.len()))
+                } else if !self.conn.is_open() {
+                    Err(SendError::Closing)
+                } else {
+                    Ok(())
+                };
+                let result = self.conn.close(self.now, CloseCode(*code), reason);
+                assert_eq!(result, expected, "close");
+                if result.is_ok() {
+                    self.close = Some(CloseStatus { code: CloseCode(*code), reason: reason.clone() });
+                    self.close_deadline = Some(self.now + millis(self.fuzz.close_timeout_ms));
+                    assert!(!self.conn.is_open() && !self.conn.is_closed(), "close() did not start closing");
+                }
+            }
+            Op::BeginMessage(kind) => {
+                let expected = self.expected_whole_send();
+                let result = self.conn.begin_message(*kind);
+                assert_eq!(result, expected, "begin_message");
+                if result.is_ok() {
+                    // Nothing is written before the first part.
+                    self.in_progress = Some((*kind, false));
+                }
+            }
+            Op::SendPart { data, last } => {
+                let expected = match self.in_progress {
+                    _ if !self.conn.is_open() => Err(SendError::Closing),
+                    None => Err(SendError::NoMessageInProgress),
+                    Some((kind, started)) => {
+                        let mut text =
+                            if started { self.sent.last().expect("started").1.clone() } else { Vec::new() };
+                        text.extend_from_slice(data);
+                        let valid = kind == MessageKind::Binary
+                            || if *last { std::str::from_utf8(&text).is_ok() } else { is_utf8_prefix(&text) };
+                        if valid {
+                            Ok(())
+                        } else {
+                            Err(SendError::InvalidUtf8)
+                        }
+                    }
+                };
+                let result = self.conn.send_part(data, *last);
+                assert_eq!(result, expected, "send_part");
+                if let (Ok(()), Some((kind, started))) = (&result, self.in_progress) {
+                    if !started {
+                        self.sent.push((kind, Vec::new(), false));
+                    }
+                    let message = self.sent.last_mut().expect("pushed");
+                    message.1.extend_from_slice(data);
+                    message.2 = *last;
+                    self.in_progress = if *last { None } else { Some((kind, true)) };
+                }
+            }
+            Op::MarkSent(count) => self.mark_sent(usize::from(*count)),
+            Op::MarkAllSent => self.mark_sent(usize::MAX),
+        }
+        if !matches!(
+            op,
+            Op::Receive { .. }
+                | Op::ReceiveFrames { .. }
+                | Op::ReceiveEof
+                | Op::AdvanceTime { .. }
+                | Op::AdvanceToDeadline
+        ) {
+            assert_eq!(self.conn.poll_event(), None, "{op:?} produced an event");
+        }
+    }
+
+    fn expected_whole_send(&self) -> Result<(), SendError> {
+        if !self.conn.is_open() {
+            Err(SendError::Closing)
+        } else if self.in_progress.is_some() {
+            Err(SendError::MessageInProgress)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn expected_control(&self, payload: &[u8]) -> Result<(), SendError> {
+        if payload.len() > 125 {
+            Err(SendError::ControlPayloadTooLong(payload.len()))
+        } else if !self.conn.is_open() {
+            Err(SendError::Closing)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The network: append, then deliver all but `hold` bytes in chunks.
+    fn deliver(&mut self, delivery: Delivery, bytes: &[u8]) {
+        self.network.extend_from_slice(bytes);
+        let keep = usize::from(delivery.hold).min(self.network.len());
+        let ready: Vec<u8> = self.network.drain(..self.network.len() - keep).collect();
+        if delivery.chunk == 0 || ready.is_empty() {
+            self.receive(&ready);
+        } else {
+            // At most MAX_RECEIVES_PER_OP calls, so that a large frame in 1-byte reads does not
+            // take all the fuzzer's time.
+            let chunk = usize::from(delivery.chunk).max(ready.len().div_ceil(MAX_RECEIVES_PER_OP));
+            for chunk in ready.chunks(chunk) {
+                self.receive(chunk);
+            }
+        }
+    }
+
+    /// Drains the events, checking `Closed` is reported once and last.
+    fn drain(&mut self) -> Vec<Event> {
+        let mut events = Vec::new();
+        while let Some(event) = self.conn.poll_event() {
+            assert!(self.outcome.is_none(), "event after Closed: {event:?}");
+            if let Event::Closed(outcome) = &event {
+                check_outcome(outcome);
+                self.outcome = Some(outcome.clone());
+                let queued = self.conn.bytes_to_send().len();
+                self.queued_at_close = Some(self.wire.len() + queued);
+            }
+            events.push(event);
+        }
+        events
+    }
+
+    fn receive(&mut self, bytes: &[u8]) {
+        let reported_before = self.outcome.is_some();
+        let open_before = self.conn.is_open();
+        let items = if reported_before { Vec::new() } else { self.reference.feed(bytes) };
+        self.conn.receive(self.now, bytes);
+        let events = self.drain();
+        if reported_before {
+            assert!(events.is_empty(), "events from bytes received after Closed");
+            return;
+        }
+
+        let mut actual = Vec::new();
+        let mut closed = None;
+        let mut chunk_bytes = 0;
+        for event in events {
+            match event {
+                Event::Message(message) => {
+                    assert!(!self.fuzz.streaming, "whole message in streaming mode");
+                    assert!(
+                        message.len() <= usize::from(self.fuzz.max_message_size),
+                        "message over the limit"
+                    );
+                    let (kind, data) = match message {
+                        Message::Text(text) => {
+                            assert!(std::str::from_utf8(text.as_bytes()).is_ok(), "Text message not UTF-8");
+                            (MessageKind::Text, text.as_bytes().to_vec())
+                        }
+                        Message::Binary(data) => (MessageKind::Binary, data.to_vec()),
+                    };
+                    actual.push(Norm::Message(kind, data));
+                }
+                Event::Chunk(chunk) => {
+                    assert!(self.fuzz.streaming, "chunk outside streaming mode");
+                    chunk_bytes += chunk.data.len();
+                    let end = chunk.message_offset + chunk.data.len() as u64;
+                    assert!(end <= u64::from(self.fuzz.max_message_size), "streamed message over the limit");
+                    if let Some((kind, data)) = self.streamed.push(&chunk) {
+                        actual.push(Norm::Message(kind, data));
+                    }
+                }
+                Event::Ping(payload) => {
+                    assert!(self.fuzz.deliver_control_frames, "Ping event not asked for");
+                    actual.push(Norm::Ping(payload.to_vec()));
+                }
+                Event::Pong(payload) => {
+                    assert!(self.fuzz.deliver_control_frames, "Pong event not asked for");
+                    actual.push(Norm::Pong(payload.to_vec()));
+                }
+                Event::Closed(outcome) => closed = Some(outcome),
+                other => panic!("unknown event {other:?}"),
+            }
+        }
+        assert!(
+            chunk_bytes <= bytes.len(),
+            "chunks of {chunk_bytes} bytes from {} bytes received",
+            bytes.len()
+        );
+
+        let mut expected = Vec::new();
+        let mut end = None;
+        for item in items {
+            match item {
+                RefItem::Message(kind, data) => expected.push(Norm::Message(kind, data)),
+                // §5.5.2: answered until a Close is received, also after ours was sent.
+                RefItem::Ping(payload) => {
+                    self.pings_received.push(payload.clone());
+                    if open_before {
+                        self.last_open_ping = Some(payload.clone());
+                    }
+                    if self.fuzz.deliver_control_frames {
+                        expected.push(Norm::Ping(payload));
+                    }
+                }
+                RefItem::Pong(payload) => {
+                    if self.fuzz.deliver_control_frames {
+                        expected.push(Norm::Pong(payload));
+                    }
+                }
+                end_item => end = Some(end_item),
+            }
+        }
+        self.messages_received += actual.iter().filter(|norm| matches!(norm, Norm::Message(..))).count();
+        assert_eq!(
+            actual,
+            expected,
+            "events of a receive of {} bytes differ from the reference",
+            bytes.len()
+        );
+
+        match (end, closed) {
+            (None, None) => {
+                if self.fuzz.streaming {
+                    // "Hand incoming data over in pieces as it arrives": every payload byte
+                    // received so far.
+                    self.streamed.check_partial(self.reference.partial_data());
+                }
+            }
+            (Some(RefItem::Close(close)), Some(outcome)) => {
+                let received = match &close {
+                    Some(close) => CloseStatus { code: close.code, reason: close.reason.clone() },
+                    None => CloseStatus { code: CloseCode::NO_STATUS_RCVD, reason: String::new() },
+                };
+                assert_eq!(outcome.received, Some(received), "received status");
+                assert!(outcome.clean && outcome.error.is_none(), "closing handshake not clean: {outcome:?}");
+                if open_before {
+                    // §5.5.1: the endpoint answers with a Close, echoing the code.
+                    let echo = match &close {
+                        Some(close) => CloseStatus { code: close.code, reason: String::new() },
+                        None => CloseStatus { code: CloseCode::NO_STATUS_RCVD, reason: String::new() },
+                    };
+                    assert_eq!(outcome.sent, Some(echo), "echoed Close");
+                    assert_eq!(outcome.initiator, CloseInitiator::Remote);
+                } else {
+                    assert_eq!(outcome.sent, self.close, "sent Close");
+                    assert_eq!(outcome.initiator, CloseInitiator::Local);
+                }
+                match self.role {
+                    Role::Server => assert!(self.conn.is_closed(), "server not closed after the handshake"),
+                    Role::Client => {
+                        assert!(!self.conn.is_open() && !self.conn.is_closed(), "client not waiting for EOF");
+                        self.peer_close_at = Some(self.now);
+                    }
+                }
+            }
+            (Some(RefItem::Error(error)), Some(outcome)) => {
+                assert_eq!(
+                    outcome.error,
+                    Some(ConnectionError::Protocol(error.clone())),
+                    "failure differs from the reference"
+                );
+                assert_eq!(outcome.received, None);
+                assert_eq!(outcome.initiator, CloseInitiator::Local);
+                if open_before {
+                    let sent = outcome.sent.as_ref().expect("a failing open connection sends a Close");
+                    assert_eq!(sent.code, error.close_code(), "close code of {error:?}");
+                } else {
+                    assert_eq!(outcome.sent, self.close, "sent Close");
+                }
+                assert!(self.conn.is_closed(), "not closed after a failure");
+            }
+            (end, closed) => panic!("the reference ends with {end:?}, the connection reports {closed:?}"),
+        }
+    }
+
+    fn receive_eof(&mut self) {
+        let reported_before = self.outcome.is_some();
+        let open_before = self.conn.is_open();
+        self.conn.receive_eof(self.now);
+        self.eof = true;
+        let events = self.drain();
+        if reported_before {
+            assert!(events.is_empty(), "events from EOF after Closed: {events:?}");
+        } else {
+            assert_eq!(events.len(), 1, "EOF gives one event: {events:?}");
+            let outcome = self.outcome.as_ref().expect("EOF reports Closed");
+            assert!(!outcome.clean && outcome.error.is_none() && outcome.received.is_none(), "{outcome:?}");
+            assert_eq!(outcome.sent, self.close);
+            let initiator = if open_before { CloseInitiator::Remote } else { CloseInitiator::Local };
+            assert_eq!(outcome.initiator, initiator);
+        }
+        assert!(self.conn.is_closed() && self.conn.should_close_transport(), "EOF closes");
+    }
+
+    fn snapshot(&mut self) -> (usize, bool, bool, Option<Instant>, bool) {
+        (
+            self.conn.unsent_len(),
+            self.conn.is_open(),
+            self.conn.is_closed(),
+            self.conn.poll_timeout(),
+            self.conn.should_close_transport(),
+        )
+    }
+
+    fn handle_timeout(&mut self) {
+        let now = self.now;
+        let early = self.conn.poll_timeout().is_none_or(|deadline| deadline > now);
+        let before = self.snapshot();
+        let reported_before = self.outcome.is_some();
+        let open_before = self.conn.is_open();
+        self.conn.handle_timeout(now);
+        let events = self.drain();
+        if early {
+            assert!(events.is_empty(), "handle_timeout before the deadline reported {events:?}");
+            assert_eq!(self.snapshot(), before, "handle_timeout before the deadline changed the state");
+        }
+        if let Some(outcome) = self.outcome.as_ref().filter(|_| !reported_before) {
+            assert!(!outcome.clean && outcome.received.is_none(), "{outcome:?}");
+            assert_eq!(outcome.initiator, CloseInitiator::Local);
+            match &outcome.error {
+                Some(ConnectionError::CloseTimeout) => {
+                    assert!(
+                        self.close_deadline.is_some_and(|deadline| now >= deadline),
+                        "early close timeout"
+                    );
+                    assert_eq!(outcome.sent, self.close);
+                }
+                Some(ConnectionError::KeepaliveTimeout) => {
+                    assert!(open_before && self.fuzz.keepalive_interval_ms.is_some(), "keepalive timeout");
+                    let sent = outcome.sent.as_ref().expect("a Close for the keepalive timeout");
+                    assert_eq!(sent.code, CloseCode::INTERNAL_ERROR);
+                }
+                other => panic!("handle_timeout closed with {other:?}"),
+            }
+        }
+        // The close timeout fires.
+        if !reported_before && self.close_deadline.is_some_and(|deadline| now >= deadline) {
+            let outcome = self.outcome.as_ref().expect("the close timeout did not fire");
+            assert_eq!(outcome.error, Some(ConnectionError::CloseTimeout));
+        }
+        // The client stops waiting for the server's EOF.
+        if let Some(at) = self.peer_close_at {
+            if now >= at + millis(self.fuzz.close_timeout_ms) {
+                assert!(self.conn.is_closed(), "client still waiting for EOF after the close timeout");
+            }
+        }
+        if !self.fuzz.zero_keepalive() {
+            let next = self.conn.poll_timeout();
+            assert!(next.is_none_or(|deadline| deadline > now), "poll_timeout {:?} after handling it", next);
+        }
+    }
+
+    fn mark_sent(&mut self, count: usize) {
+        let unsent_before = self.conn.unsent_len();
+        let out = self.conn.bytes_to_send().to_vec();
+        if self.outcome.is_none() {
+            // Open or waiting for the peer's Close: a pending Pong counts with its real size.
+            assert_eq!(unsent_before, out.len(), "unsent_len before bytes_to_send");
+        } else {
+            // Once closed, a Pong still pending is counted but dropped by `bytes_to_send`
+            // (reported: `unsent_len` is then only an upper bound).
+            assert!(unsent_before >= out.len(), "unsent_len {unsent_before} below {} bytes", out.len());
+        }
+        assert_eq!(self.conn.unsent_len(), out.len(), "unsent_len after bytes_to_send");
+        let taken = count.min(out.len());
+        self.wire.extend_from_slice(&out[..taken]);
+        self.conn.mark_sent(count);
+        assert_eq!(self.conn.unsent_len(), out.len() - taken, "unsent_len after mark_sent");
+        assert_eq!(self.conn.bytes_to_send(), &out[taken..], "mark_sent did not consume the front");
+    }
+
+    /// Invariants between operations.
+    fn check_state(&mut self) {
+        let reported = self.outcome.is_some();
+        if self.conn.is_open() {
+            assert!(!reported, "open after Closed");
+        }
+        if self.conn.is_closed() {
+            assert!(reported, "closed without reporting Closed");
+            assert_eq!(self.conn.poll_timeout(), None, "a timer once closed");
+        }
+        if self.conn.should_close_transport() {
+            assert!(self.conn.is_closed(), "should_close_transport before closed");
+        }
+        if self.conn.is_open() && self.fuzz.keepalive_interval_ms.is_none() {
+            assert_eq!(self.conn.poll_timeout(), None, "a timer without keepalive");
+        }
+        if !reported {
+            if let Some(deadline) = self.close_deadline {
+                let next = self.conn.poll_timeout();
+                assert!(
+                    next.is_some_and(|next| next <= deadline),
+                    "poll_timeout {next:?} misses the close deadline"
+                );
+            }
+        }
+        if let Some(at) = self.peer_close_at.filter(|_| !self.conn.is_closed()) {
+            let deadline = at + millis(self.fuzz.close_timeout_ms);
+            let next = self.conn.poll_timeout();
+            assert!(
+                next.is_some_and(|next| next <= deadline),
+                "poll_timeout {next:?} misses the EOF deadline"
+            );
+        }
+        if let Some(queued) = self.queued_at_close {
+            let now_queued = self.wire.len() + self.conn.bytes_to_send().len();
+            assert_eq!(now_queued, queued, "output queued after Closed");
+        }
+    }
+
+    fn finish(mut self) -> Report {
+        if !self.network.is_empty() {
+            let rest = std::mem::take(&mut self.network);
+            self.receive(&rest);
+            self.check_state();
+        }
+        self.mark_sent(usize::MAX);
+        self.check_state();
+        assert_eq!(self.conn.unsent_len(), 0);
+        let frames_sent = self.check_output();
+        Report {
+            outcome: self.outcome.clone(),
+            messages_received: self.messages_received,
+            frames_sent,
+            closed: self.conn.is_closed(),
+        }
+    }
+
+    /// The output oracles, on everything written.
+    fn check_output(&self) -> Vec<Opcode> {
+        let rsv_allowed = if self.fuzz.extension { RSV3_BIT } else { 0 };
+        let rules = DecodeRules::new(self.role.peer())
+            .with_rsv_allowed(rsv_allowed)
+            .with_max_payload_len(u64::MAX >> 1);
+        let max_frame = self.fuzz.max_send_frame_size.map(|max| usize::from(max).max(1));
+
+        let mut opcodes = Vec::new();
+        let mut messages: Vec<Sent> = Vec::new();
+        // Whether the message being written is transformed.
+        let mut current: Option<bool> = None;
+        let mut close: Option<CloseStatus> = None;
+        let mut pings = Vec::new();
+        let mut pongs = Vec::new();
+        let mut rest = &self.wire[..];
+        while !rest.is_empty() {
+            let (frame, consumed) = match Frame::decode(rest, &rules) {
+                Ok(Decoded::Complete { value, consumed }) => (value, consumed),
+                other => panic!(
+                    "output is not a valid frame for the peer: {other:?} at {}",
+                    self.wire.len() - rest.len()
+                ),
+            };
+            rest = &rest[consumed..];
+            let header = frame.header;
+            if close.is_some() {
+                // §5.5.1: no data after a Close. Only Pongs may follow, answering Pings that
+                // arrive while this endpoint waits for the peer's Close after its own.
+                assert!(
+                    header.opcode == Opcode::Pong && self.close.is_some(),
+                    "{:?} frame after the Close",
+                    header.opcode
+                );
+            }
+            assert_eq!(header.masking_key.is_some(), self.role == Role::Client, "masking");
+            opcodes.push(header.opcode);
+            let mut payload = frame.payload.to_vec();
+            match header.opcode {
+                Opcode::Text | Opcode::Binary => {
+                    assert!(current.is_none(), "new message inside a fragmented one");
+                    let kind =
+                        if header.opcode == Opcode::Text { MessageKind::Text } else { MessageKind::Binary };
+                    // Invert transforms Binary messages and only them.
+                    let transformed = self.fuzz.extension && kind == MessageKind::Binary;
+                    assert_eq!(header.rsv_bits(), if transformed { RSV3_BIT } else { 0 }, "rsv bits");
+                    if transformed {
+                        invert(&mut payload);
+                    }
+                    messages.push((kind, payload.clone(), header.fin));
+                    current = (!header.fin).then_some(transformed);
+                }
+                Opcode::Continuation => {
+                    let transformed = current.expect("continuation outside a message");
+                    assert_eq!(header.rsv_bits(), 0, "rsv bits on a continuation");
+                    if transformed {
+                        invert(&mut payload);
+                    }
+                    let message = messages.last_mut().expect("a message");
+                    message.1.extend_from_slice(&payload);
+                    message.2 = header.fin;
+                    if header.fin {
+                        current = None;
+                    }
+                }
+                Opcode::Close | Opcode::Ping | Opcode::Pong => {
+                    assert_eq!(header.rsv_bits(), 0, "rsv bits on a control frame");
+                    match header.opcode {
+                        Opcode::Ping => pings.push(payload),
+                        Opcode::Pong => pongs.push(payload),
+                        _ => {
+                            let status = match CloseFrame::decode(&payload) {
+                                Ok(Some(frame)) => CloseStatus { code: frame.code, reason: frame.reason },
+                                Ok(None) => {
+                                    CloseStatus { code: CloseCode::NO_STATUS_RCVD, reason: String::new() }
+                                }
+                                Err(error) => panic!("invalid Close body written: {error:?}"),
+                            };
+                            close = Some(status);
+                        }
+                    }
+                }
+            }
+            if header.opcode.is_data() {
+                if let Some(max) = max_frame {
+                    assert!(
+                        frame.payload.len() <= max,
+                        "data frame of {} bytes over {max}",
+                        frame.payload.len()
+                    );
+                }
+            }
+        }
+
+        for (kind, data, complete) in &messages {
+            if *kind == MessageKind::Text {
+                assert!(
+                    if *complete { std::str::from_utf8(data).is_ok() } else { is_utf8_prefix(data) },
+                    "Text not UTF-8"
+                );
+            }
+        }
+        assert_eq!(messages, self.sent, "the data messages written are not those sent");
+
+        match &self.outcome {
+            Some(outcome) => assert_eq!(close, outcome.sent, "the Close written is not the outcome's"),
+            None => assert_eq!(close, self.close, "the Close written is not the application's"),
+        }
+        if self.close.is_some() {
+            assert_eq!(close, self.close, "the Close written is not the application's");
+        }
+
+        // Pings: the application's, in order; any other is a keepalive (an 8-byte counter).
+        let others = unmatched(&pings, &self.pings, "Ping");
+        if self.fuzz.keepalive_interval_ms.is_none() {
+            assert!(others.is_empty(), "Pings without keepalive: {others:?}");
+        }
+        for ping in others {
+            assert_eq!(ping.len(), 8, "keepalive Ping payload {ping:?}");
+        }
+        // Pongs: the application's, in order; any other answers a Ping received while open.
+        let others = unmatched(&pongs, &self.pongs, "Pong");
+        if !self.fuzz.auto_pong {
+            assert!(others.is_empty(), "Pongs without auto_pong: {others:?}");
+        }
+        for pong in &others {
+            assert!(self.pings_received.contains(pong), "Pong {pong:?} answers no Ping");
+        }
+        let failed = self.outcome.as_ref().is_some_and(|outcome| outcome.error.is_some());
+        if let Some(ping) =
+            self.last_open_ping.as_ref().filter(|_| self.fuzz.auto_pong && !self.eof && !failed)
+        {
+            assert!(others.contains(ping), "the last Ping {ping:?} got no Pong");
+        }
+        opcodes
+    }
+}
+
+/// Matches `expected` as a subsequence of `written` (greedily: the earliest match is never
+/// worse); returns the frames left over.
+fn unmatched(written: &[Vec<u8>], expected: &[Vec<u8>], what: &str) -> Vec<Vec<u8>> {
+    let mut others = Vec::new();
+    let mut next = 0;
+    for payload in written {
+        if expected.get(next) == Some(payload) {
+            next += 1;
+        } else {
+            others.push(payload.clone());
+        }
+    }
+    assert_eq!(next, expected.len(), "the application's {what}s were not all written in order");
+    others
+}
+
+/// Consistency of an outcome on its own.
+fn check_outcome(outcome: &CloseOutcome) {
+    assert_eq!(
+        outcome.clean,
+        outcome.sent.is_some() && outcome.received.is_some() && outcome.error.is_none(),
+        "clean: {outcome:?}"
+    );
+    if outcome.error.is_some() {
+        assert_eq!(outcome.initiator, CloseInitiator::Local, "a failure is local: {outcome:?}");
+    }
+    for status in outcome.sent.iter().chain(&outcome.received) {
+        let code = status.code;
+        assert!(is_sendable_code(code.0) || code == CloseCode::NO_STATUS_RCVD, "close code {code:?}");
+        assert!(status.reason.len() <= 123, "reason of {} bytes", status.reason.len());
+        if code == CloseCode::NO_STATUS_RCVD {
+            assert!(status.reason.is_empty(), "a reason without a code");
+        }
+    }
+}
