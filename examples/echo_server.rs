@@ -1,0 +1,157 @@
+//! The course's echo server, on `rfc6455` and tokio: a drop-in replacement for the Node
+//! `websocket-echo-server` of the lab, where a browser page opens
+//! `new WebSocket("ws://[::1]:1337")`, sends "WebSocket Rocks!" and closes after 5 seconds.
+//!
+//! ```text
+//! cargo run --release --example echo_server
+//! ```
+//!
+//! Echoes text as text and binary as binary, fragmented or not, up to `MAX_MESSAGE_SIZE`.
+//! A plain HTTP request gets 426 Upgrade Required; a bad upgrade gets the status the core chose.
+//! One line per connection, close and error on stderr. Ctrl-C closes every connection with 1001
+//! (Going Away) and exits once they are closed, or after 3 seconds.
+//!
+//! Environment (the Node server's names and defaults):
+//!
+//! | variable             | default | meaning                                                  |
+//! |----------------------|---------|----------------------------------------------------------|
+//! | `BIND_ADDRESS`       | `::`    | address to listen on (`::` also accepts IPv4 on Linux)   |
+//! | `BIND_PORT`          | `1337`  | port                                                     |
+//! | `HEARTBEAT_INTERVAL` | `30000` | ms between pings; a client that did not answer the previous ping is dropped (0: off) |
+//! | `HIGH_WATER_MARK`    | `16384` | stop reading from a client while more than this many bytes wait to be sent to it |
+//! | `MAX_MESSAGE_SIZE`   | `65536` | largest message in bytes; a larger one closes the connection with 1009 |
+
+#[path = "adapter/tokio.rs"]
+mod adapter;
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use adapter::Handshake;
+use rfc6455::handshake::HeadLimits;
+use rfc6455::{Config, Connection, Event, MessageLimits, Role};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// The server's settings, from the environment.
+#[derive(Debug, Clone)]
+struct Settings {
+    address: IpAddr,
+    port: u16,
+    heartbeat: Option<Duration>,
+    high_water_mark: usize,
+    max_message_size: u64,
+}
+
+impl Settings {
+    fn from_env() -> Result<Settings, String> {
+        let heartbeat_ms: u64 = variable("HEARTBEAT_INTERVAL", 30_000)?;
+        Ok(Settings {
+            address: variable("BIND_ADDRESS", IpAddr::from([0u16; 8]))?,
+            port: variable("BIND_PORT", 1337)?,
+            heartbeat: (heartbeat_ms > 0).then(|| Duration::from_millis(heartbeat_ms)),
+            high_water_mark: variable("HIGH_WATER_MARK", 16_384)?,
+            max_message_size: variable("MAX_MESSAGE_SIZE", 65_536)?,
+        })
+    }
+
+    fn config(&self) -> Config {
+        Config {
+            limits: MessageLimits {
+                max_frame_size: self.max_message_size,
+                max_message_size: self.max_message_size,
+                ..MessageLimits::default()
+            },
+            keepalive_interval: self.heartbeat,
+            ..Config::default()
+        }
+    }
+}
+
+/// Reads `name` from the environment, or `default` if unset.
+fn variable<T: FromStr>(name: &str, default: T) -> Result<T, String> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(value) => value.trim().parse().map_err(|_| format!("invalid {name}: {value:?}")),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("echo_server: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match TcpListener::bind(SocketAddr::new(settings.address, settings.port)).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("echo_server: cannot listen on {}:{}: {error}", settings.address, settings.port);
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(address) => eprintln!("echo_server: listening on ws://{address}"),
+        Err(error) => eprintln!("echo_server: listening ({error})"),
+    }
+
+    let (shutdown, shutdown_signal) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(serve(stream, peer, settings.clone(), shutdown_signal.clone()));
+                }
+                Err(error) => eprintln!("echo_server: accept failed: {error}"),
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    eprintln!("echo_server: shutting down, closing {} connection(s) with 1001", connections.len());
+    let _ = shutdown.send(true);
+    let all_closed = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(3), all_closed).await.is_err() {
+        eprintln!("echo_server: {} connection(s) did not close in time", connections.len());
+    }
+    ExitCode::SUCCESS
+}
+
+/// One client, from its HTTP request to the end of its WebSocket connection.
+async fn serve(mut stream: TcpStream, peer: SocketAddr, settings: Settings, shutdown: watch::Receiver<bool>) {
+    let _ = stream.set_nodelay(true);
+    let (request, leftover) = match adapter::read_request(&mut stream, &HeadLimits::default()).await {
+        Ok(Handshake::Upgrade { request, leftover }) => (request, leftover),
+        Ok(Handshake::Rejected(error)) => {
+            let status = error.status().unwrap_or(400);
+            return eprintln!("{peer}: answered {status}: {error}");
+        }
+        Ok(Handshake::Closed) => return,
+        Err(error) => return eprintln!("{peer}: error during the handshake: {error}"),
+    };
+    let origin = request.origin().unwrap_or("-");
+    eprintln!("{peer}: connected to {} (origin {origin})", request.path());
+    let connection = Connection::new(Role::Server, settings.config(), Instant::now());
+    let mut connection = match adapter::accept(&mut stream, &request.accept(), connection, &leftover).await {
+        Ok(connection) => connection,
+        Err(error) => return eprintln!("{peer}: error: {error}"),
+    };
+    let result = adapter::drive(&mut stream, &mut connection, settings.high_water_mark, shutdown, |connection, event| {
+        match event {
+            // Err only once the connection is closing: the message is then dropped, as the RFC asks.
+            Event::Message(message) => drop(connection.send_message(&message)),
+            Event::Closed(outcome) => eprintln!("{peer}: {outcome}"),
+            _ => {}
+        }
+    })
+    .await;
+    if let Err(error) = result {
+        eprintln!("{peer}: error: {error}");
+    }
+}
