@@ -30,7 +30,7 @@ use crate::error::{ConnectionError, SendError};
 use crate::event::{CloseInitiator, CloseOutcome, CloseStatus, Event};
 use crate::extension::ExtensionCodec;
 use crate::frame::{
-    encode_frame, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD_LEN, RSV1_BIT, RSV2_BIT, RSV3_BIT,
+    encode_frame_to_buffer, Opcode, FIN_BIT, MAX_CONTROL_PAYLOAD_LEN, RSV1_BIT, RSV2_BIT, RSV3_BIT,
 };
 use crate::mask::{generate_masking_key, OsSeededRng, RandomSource};
 use crate::message::{Incoming, Message, MessageKind, Reassembler, Utf8Validator};
@@ -61,6 +61,16 @@ struct Closing {
     error: Option<ConnectionError>,
     reported: bool,
 }
+
+/// What ends the processing of input: the peer's Close, or a violation.
+#[derive(Debug)]
+enum Ending {
+    Close(Bytes),
+    Fail(ConnectionError),
+}
+
+/// Above this many unsent bytes, Pongs are coalesced (§5.5.3); below, every Ping gets its own.
+const COALESCE_PONGS_ABOVE: usize = 16 * 1024;
 
 /// A message being sent in parts.
 #[derive(Debug)]
@@ -133,6 +143,8 @@ pub struct Connection {
     random: Option<Box<dyn RandomSource + Send>>,
     keepalive: Option<Keepalive>,
     eof: bool,
+    /// The peer's Close or a failure met while events before it are still unpolled.
+    deferred: Option<(Instant, Ending)>,
 }
 
 impl fmt::Debug for Connection {
@@ -180,6 +192,7 @@ impl Connection {
             random,
             keepalive,
             eof: false,
+            deferred: None,
         }
     }
 
@@ -215,23 +228,45 @@ impl Connection {
     /// connection (a Close with its code is queued and [`Event::Closed`] reports the error).
     ///
     /// Bytes that arrive after the peer's Close, or after the connection failed or closed, are
-    /// discarded (§5.5.1, §7.1.7).
+    /// discarded (§5.5.1, §7.1.7). When messages precede the peer's Close or a violation in the
+    /// input, the Close is echoed (or sent) once the application has polled past them, so its
+    /// answers to those messages go out first.
     pub fn receive(&mut self, now: Instant, bytes: &[u8]) {
-        if !matches!(self.state, State::Open | State::CloseSent { .. }) {
+        if !matches!(self.state, State::Open | State::CloseSent { .. }) || self.deferred.is_some() {
             return;
         }
         self.reassembler.receive(bytes);
         while matches!(self.state, State::Open | State::CloseSent { .. }) {
-            match self.reassembler.poll() {
+            let ending = match self.reassembler.poll() {
                 Ok(None) => break,
-                Ok(Some(Incoming::Message(message))) => self.events.push_back(Event::Message(message)),
-                Ok(Some(Incoming::Chunk(chunk))) => self.events.push_back(Event::Chunk(chunk)),
+                Ok(Some(Incoming::Message(message))) => {
+                    self.events.push_back(Event::Message(message));
+                    continue;
+                }
+                Ok(Some(Incoming::Chunk(chunk))) => {
+                    self.events.push_back(Event::Chunk(chunk));
+                    continue;
+                }
                 Ok(Some(Incoming::Control(frame))) => match frame.header.opcode {
-                    Opcode::Ping => self.handle_ping(frame.payload),
-                    Opcode::Pong => self.handle_pong(frame.payload),
-                    _ => self.handle_close(now, &frame.payload),
+                    Opcode::Ping => {
+                        self.handle_ping(frame.payload);
+                        continue;
+                    }
+                    Opcode::Pong => {
+                        self.handle_pong(frame.payload);
+                        continue;
+                    }
+                    _ => Ending::Close(frame.payload),
                 },
-                Err(error) => self.fail(now, error.into()),
+                Err(error) => Ending::Fail(error.into()),
+            };
+            if self.events.is_empty() {
+                self.end(now, ending);
+            } else {
+                // The application has yet to see (and perhaps answer) what came before: the
+                // Close goes out after that, when the last of those events is polled.
+                self.deferred = Some((now, ending));
+                break;
             }
         }
     }
@@ -239,7 +274,10 @@ impl Connection {
     /// The transport reached end-of-file: the peer closed TCP.
     ///
     /// Before the closing handshake completed, the connection closes abnormally (1006, §7.1.5).
-    pub fn receive_eof(&mut self, _now: Instant) {
+    pub fn receive_eof(&mut self, now: Instant) {
+        if let Some((at, ending)) = self.deferred.take() {
+            self.end(at.max(now), ending);
+        }
         self.eof = true;
         if matches!(self.state, State::Open | State::CloseSent { .. }) {
             self.closing.initiator.get_or_insert(CloseInitiator::Remote);
@@ -411,6 +449,13 @@ impl Connection {
 
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() {
+            // Everything before the peer's Close (or the violation) has been seen, and answered:
+            // act on it now.
+            if let Some((now, ending)) = self.deferred.take() {
+                self.end(now, ending);
+            }
+        }
         let event = self.events.pop_front();
         if self.events.is_empty() && self.events.capacity() > 4 {
             self.events = VecDeque::new();
@@ -459,9 +504,14 @@ impl Connection {
         // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response,
         // unless it already received a Close frame" (which ends processing: we never get here).
         if self.config.auto_pong {
-            // §5.5.3: a Pong for only the most recent Ping is allowed while earlier Pongs are
-            // unsent.
-            self.pending_pong = Some(payload.clone());
+            if self.out.len() > COALESCE_PONGS_ABOVE {
+                // §5.5.3: while earlier Pongs are unsent, a Pong for only the most recent Ping
+                // is allowed: under backpressure, keep just that one.
+                self.pending_pong = Some(payload.clone());
+            } else {
+                self.pending_pong = None;
+                self.write_frame(true, Opcode::Pong, 0, &payload);
+            }
         }
         if self.config.deliver_control_frames {
             self.events.push_back(Event::Ping(payload));
@@ -504,6 +554,14 @@ impl Connection {
         };
     }
 
+    /// Acts on the peer's Close, or fails the connection.
+    fn end(&mut self, now: Instant, ending: Ending) {
+        match ending {
+            Ending::Close(payload) => self.handle_close(now, &payload),
+            Ending::Fail(error) => self.fail(now, error),
+        }
+    }
+
     fn handle_keepalive(&mut self, now: Instant) {
         let Some(keepalive) = &mut self.keepalive else { return };
         if matches!(keepalive.awaiting, Some((_, deadline)) if now >= deadline) {
@@ -528,7 +586,10 @@ impl Connection {
     fn fail(&mut self, _now: Instant, error: ConnectionError) {
         if self.state == State::Open {
             self.pending_pong = None;
-            let mut reason = error.to_string();
+            let mut reason = match &error {
+                ConnectionError::Protocol(error) => error.to_string(),
+                other => other.to_string(),
+            };
             while reason.len() > crate::close::MAX_REASON_LEN {
                 reason.pop();
             }
@@ -659,16 +720,15 @@ impl Connection {
     /// Encodes one frame into the output buffer, masked with a fresh key by a client (§5.3: "a
     /// new masking key MUST be chosen for each frame").
     fn write_frame(&mut self, fin: bool, opcode: Opcode, rsv: u8, payload: &[u8]) {
-        let mut header = FrameHeader::new(fin, opcode, payload.len() as u64);
-        header.rsv1 = rsv & RSV1_BIT != 0;
-        header.rsv2 = rsv & RSV2_BIT != 0;
-        header.rsv3 = rsv & RSV3_BIT != 0;
-        if self.role == Role::Client {
+        let first = if fin { FIN_BIT } else { 0 } | (rsv & (RSV1_BIT | RSV2_BIT | RSV3_BIT)) | opcode.encode();
+        let masking_key = match self.role {
             // §5.1: "a client MUST mask all frames that it sends to the server".
-            let random = self.random.get_or_insert_with(|| Box::new(OsSeededRng::new()));
-            header.masking_key = Some(generate_masking_key(random.as_mut()));
-        }
-        self.out.reserve(header.encoded_len() + payload.len());
-        encode_frame(&header, payload, &mut self.out);
+            Role::Client => {
+                let random = self.random.get_or_insert_with(|| Box::new(OsSeededRng::new()));
+                Some(generate_masking_key(random.as_mut()))
+            }
+            Role::Server => None,
+        };
+        encode_frame_to_buffer(&mut self.out, first, masking_key, payload);
     }
 }

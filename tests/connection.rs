@@ -550,24 +550,32 @@ both_roles!(
 
 /// §5.5.3: "If an endpoint receives a Ping frame and has not yet sent Pong frame(s) in response
 /// to previous Ping frame(s), the endpoint MAY elect to send a Pong frame for only the most
-/// recently processed Ping frame." Pings answered before the next arrives each get a Pong.
+/// recently processed Ping frame." Every Ping gets its own Pong while the output is short; while
+/// more than 16 KiB wait to be sent (backpressure), only the latest Ping is answered.
 fn answers_several_unsent_pings_with_one_pong_for_the_latest(role: Role) {
     let t0 = Instant::now();
     let mut conn = Connection::new(role, Config::default(), t0);
-    // Three Pings in three inputs, then two in one input.
+    // Three Pings in three inputs, then two in one input: five Pongs, in order.
     for payload in [b"1", b"2", b"3"] {
         conn.receive(t0, &frame_from(role.peer(), true, Opcode::Ping, payload));
     }
-    let sent = frames(&output(&mut conn), role);
-    assert_eq!(sent.len(), 1, "{sent:?}");
-    assert_eq!((sent[0].header.opcode, &sent[0].payload[..]), (Opcode::Pong, &b"3"[..]));
-
     let mut input = frame_from(role.peer(), true, Opcode::Ping, b"4");
     input.extend(frame_from(role.peer(), true, Opcode::Ping, b"5"));
     conn.receive(t0, &input);
     let sent = frames(&output(&mut conn), role);
-    assert_eq!(sent.len(), 1, "{sent:?}");
-    assert_eq!(&sent[0].payload[..], b"5");
+    let payloads: Vec<&[u8]> = sent.iter().map(|frame| &frame.payload[..]).collect();
+    assert_eq!(payloads, [b"1", b"2", b"3", b"4", b"5"], "{sent:?}");
+    assert!(sent.iter().all(|frame| frame.header.opcode == Opcode::Pong));
+
+    // Under backpressure: 20 KiB unsent, then three Pings: one Pong, for the latest, after it.
+    conn.send_binary(&[7u8; 20 * 1024]).unwrap();
+    for payload in [b"6", b"7", b"8"] {
+        conn.receive(t0, &frame_from(role.peer(), true, Opcode::Ping, payload));
+    }
+    let sent = frames(&output(&mut conn), role);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[0].header.opcode, Opcode::Binary);
+    assert_eq!((sent[1].header.opcode, &sent[1].payload[..]), (Opcode::Pong, &b"8"[..]));
 
     // Pings whose Pongs were written in between each get their own.
     let mut pongs = Vec::new();
@@ -1529,11 +1537,13 @@ fn fails_the_connection_for_every_violation(role: Role) {
             }
             other => report(format!("events {other:?}, expected one Closed")),
         }
-        // Output: exactly one frame, a Close with the code.
+        // Output: Pongs for Pings that came before the violation, then exactly one frame more, a
+        // Close with the code.
         let wire = conn.bytes_to_send().to_vec();
         let sent = frames(&wire, role);
         let codes: Vec<Option<u16>> = sent
             .iter()
+            .skip_while(|frame| frame.header.opcode == Opcode::Pong)
             .map(|frame| match frame.header.opcode {
                 Opcode::Close => CloseFrame::decode(&frame.payload).ok().flatten().map(|close| close.code.0),
                 _ => None,
@@ -2350,3 +2360,55 @@ proptest! {
         check_fragmentation(Role::Server, kind, &data, &splits, max_send_frame_size)?;
     }
 }
+
+/// §5.5.1: the Close answering the peer's goes out after the application's answers to the
+/// messages that arrived before that Close, even when both arrive in one read (the order a peer
+/// such as Autobahn|Testsuite checks).
+fn answers_earlier_messages_before_echoing_a_close_in_the_same_input(role: Role) {
+    let t0 = Instant::now();
+    let mut conn = Connection::new(role, Config::default(), t0);
+    let mut input = frame_from(role.peer(), true, Opcode::Text, b"first");
+    input.extend(frame_from(role.peer(), true, Opcode::Close, &[0x03, 0xe8]));
+    input.extend(frame_from(role.peer(), true, Opcode::Text, b"after the close"));
+    conn.receive(t0, &input);
+    assert!(conn.bytes_to_send().is_empty(), "nothing goes out before the application saw the message");
+    assert_eq!(conn.poll_event(), Some(text("first")));
+    conn.send_text("echo: first").unwrap();
+    let Some(Event::Closed(outcome)) = conn.poll_event() else { panic!("Closed expected") };
+    assert_eq!((outcome.code(), outcome.clean), (CloseCode::NORMAL_CLOSURE, true));
+    assert_eq!(conn.poll_event(), None);
+    let sent = frames(&output(&mut conn), role);
+    let opcodes: Vec<Opcode> = sent.iter().map(|frame| frame.header.opcode).collect();
+    assert_eq!(opcodes, [Opcode::Text, Opcode::Close]);
+    assert_eq!(&sent[0].payload[..], b"echo: first");
+}
+both_roles!(
+    client_answers_earlier_messages_before_echoing_a_close_in_the_same_input,
+    server_answers_earlier_messages_before_echoing_a_close_in_the_same_input,
+    answers_earlier_messages_before_echoing_a_close_in_the_same_input
+);
+
+/// §7.1.7: failing the connection sends a Close; messages that arrived before the violation are
+/// still delivered, and the application's answers to them go out before that Close.
+fn answers_earlier_messages_before_failing(role: Role) {
+    let t0 = Instant::now();
+    let mut conn = Connection::new(role, Config::default(), t0);
+    let mut input = frame_from(role.peer(), true, Opcode::Text, b"first");
+    input.extend(frame_from(role.peer(), true, Opcode::Text, &[0xff])); // invalid UTF-8: 1007
+    conn.receive(t0, &input);
+    assert!(conn.bytes_to_send().is_empty());
+    assert_eq!(conn.poll_event(), Some(text("first")));
+    conn.send_text("echo: first").unwrap();
+    let Some(Event::Closed(outcome)) = conn.poll_event() else { panic!("Closed expected") };
+    assert_eq!(outcome.error, Some(ConnectionError::Protocol(ProtocolError::InvalidUtf8)));
+    let sent = frames(&output(&mut conn), role);
+    let opcodes: Vec<Opcode> = sent.iter().map(|frame| frame.header.opcode).collect();
+    assert_eq!(opcodes, [Opcode::Text, Opcode::Close]);
+    assert_eq!(CloseFrame::decode(&sent[1].payload).unwrap().unwrap().code, CloseCode::INVALID_FRAME_PAYLOAD_DATA);
+    assert!(conn.should_close_transport());
+}
+both_roles!(
+    client_answers_earlier_messages_before_failing,
+    server_answers_earlier_messages_before_failing,
+    answers_earlier_messages_before_failing
+);
