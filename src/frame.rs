@@ -336,7 +336,19 @@ impl FrameHeader {
     /// [`ProtocolError::MaskedFrame`], [`ProtocolError::ControlFrameTooLong`],
     /// [`ProtocolError::NonMinimalLength`], [`ProtocolError::LengthMostSignificantBitSet`],
     /// [`ProtocolError::FrameTooLarge`].
+    #[inline]
     pub fn decode(input: &[u8], rules: &DecodeRules) -> Result<Decoded<FrameHeader>, ProtocolError> {
+        match decode_valid(input, rules) {
+            Some((header, consumed)) => Ok(Decoded::Complete { value: header, consumed }),
+            None => FrameHeader::decode_in_wire_order(input, rules),
+        }
+    }
+
+    /// [`FrameHeader::decode`] field by field, in wire order: the reference, and the path that
+    /// finds which rule an invalid or incomplete header breaks first.
+    #[cold]
+    #[inline(never)]
+    fn decode_in_wire_order(input: &[u8], rules: &DecodeRules) -> Result<Decoded<FrameHeader>, ProtocolError> {
         let Some(&first) = input.first() else {
             return Ok(Decoded::Incomplete { needed: 2 });
         };
@@ -425,6 +437,81 @@ impl FrameHeader {
         };
         Ok(Decoded::Complete { value: header, consumed: header_len })
     }
+}
+
+/// What byte 0 of a header allows, by its value: the opcode if it is not reserved and the frame
+/// is not a fragmented control frame (§5.5), else `None`. RSV bits are checked separately,
+/// against the negotiated extensions.
+const FIRST_BYTE: [Option<Opcode>; 256] = {
+    let mut table = [None; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let opcode = match byte as u8 & OPCODE_BITS {
+            0x0 => Some(Opcode::Continuation),
+            0x1 => Some(Opcode::Text),
+            0x2 => Some(Opcode::Binary),
+            0x8 => Some(Opcode::Close),
+            0x9 => Some(Opcode::Ping),
+            0xA => Some(Opcode::Pong),
+            _ => None,
+        };
+        let fragmented_control = byte as u8 & 0x8 != 0 && byte as u8 & FIN_BIT == 0;
+        table[byte] = if fragmented_control { None } else { opcode };
+        byte += 1;
+    }
+    table
+};
+
+/// The fast path of [`FrameHeader::decode`]: a whole header that breaks no rule, with one
+/// bounds check per length encoding, or `None` if the header is incomplete or breaks a rule (the
+/// wire-order decoder then says which, or how many bytes are missing).
+#[inline(always)]
+pub(crate) fn decode_valid(input: &[u8], rules: &DecodeRules) -> Option<(FrameHeader, usize)> {
+    let &[first, second] = input.first_chunk::<2>()?;
+    let opcode = FIRST_BYTE[usize::from(first)]?;
+    if first & (RSV1_BIT | RSV2_BIT | RSV3_BIT) & !rules.rsv_allowed != 0 {
+        return None;
+    }
+    let masked = second & MASK_BIT != 0;
+    if masked != (rules.role == Role::Server) {
+        return None;
+    }
+    let short_len = second & PAYLOAD_LEN_BITS;
+    let (payload_len, length_end) = if short_len < PAYLOAD_LEN_16 {
+        (u64::from(short_len), 2)
+    } else if opcode.is_control() {
+        return None;
+    } else if short_len == PAYLOAD_LEN_16 {
+        let len = u64::from(u16::from_be_bytes(*input.get(2..)?.first_chunk::<2>()?));
+        if len < u64::from(PAYLOAD_LEN_16) {
+            return None;
+        }
+        (len, 4)
+    } else {
+        let len = u64::from_be_bytes(*input.get(2..)?.first_chunk::<8>()?);
+        if len >> 63 != 0 || len < 0x1_0000 {
+            return None;
+        }
+        (len, 10)
+    };
+    if payload_len > rules.max_payload_len {
+        return None;
+    }
+    let (masking_key, header_len) = if masked {
+        (Some(*input.get(length_end..)?.first_chunk::<4>()?), length_end + 4)
+    } else {
+        (None, length_end)
+    };
+    let header = FrameHeader {
+        fin: first & FIN_BIT != 0,
+        rsv1: first & RSV1_BIT != 0,
+        rsv2: first & RSV2_BIT != 0,
+        rsv3: first & RSV3_BIT != 0,
+        opcode,
+        masking_key,
+        payload_len,
+    };
+    Some((header, header_len))
 }
 
 /// A whole frame: its header and its payload, unmasked.
@@ -548,6 +635,56 @@ pub fn encode_frame<B: BufMut + DerefMut<Target = [u8]>>(header: &FrameHeader, p
     }
 }
 
+/// Largest payload that [`encode_frame_to_buffer`] frames in a stack buffer.
+const SMALL_PAYLOAD_LEN: usize = 64;
+
+/// Appends a frame to `out`: byte 0 as given (FIN, RSV bits, opcode), the payload length in its
+/// minimal encoding, the masking key if any, and the payload masked with it.
+///
+/// The encoder of [`crate::Connection`]: a small payload is framed and masked in a stack buffer
+/// appended with one fixed-size copy; a larger one is copied once and masked in place.
+#[inline]
+pub(crate) fn encode_frame_to_buffer(out: &mut BytesMut, first: u8, masking_key: Option<[u8; 4]>, payload: &[u8]) {
+    let old_len = out.len();
+    let len = payload.len();
+    if len <= SMALL_PAYLOAD_LEN {
+        let mut frame = [0u8; 6 + SMALL_PAYLOAD_LEN];
+        frame[0] = first;
+        let start = match masking_key {
+            Some(key) => {
+                frame[1] = MASK_BIT | len as u8;
+                frame[2..6].copy_from_slice(&key);
+                6
+            }
+            None => {
+                frame[1] = len as u8;
+                2
+            }
+        };
+        frame[start..start + len].copy_from_slice(payload);
+        if let Some(key) = masking_key {
+            // Bytes past the payload are masked too, then cut off: a fixed-size loop.
+            if let Some(block) = frame.last_chunk_mut::<SMALL_PAYLOAD_LEN>() {
+                crate::mask::apply_mask_block(key, block);
+            }
+        }
+        out.extend_from_slice(&frame);
+        out.truncate(old_len + start + len);
+        return;
+    }
+    let mut header = FrameHeader::new(false, Opcode::Continuation, len as u64);
+    header.masking_key = masking_key;
+    let (mut bytes, header_len) = header.to_bytes();
+    bytes[0] = first;
+    out.reserve(MAX_HEADER_LEN + len);
+    out.extend_from_slice(&bytes);
+    out.truncate(old_len + header_len);
+    out.extend_from_slice(payload);
+    if let Some(key) = masking_key {
+        apply_mask(key, &mut out[old_len + header_len..], 0);
+    }
+}
+
 /// Decodes the header and checks the whole frame is in `input`: (header, header length, frame
 /// length).
 fn decode_frame_bounds(
@@ -566,4 +703,76 @@ fn decode_frame_bounds(
     // payload_len <= available <= input.len(): it fits in usize.
     let frame_len = header_len + header.payload_len as usize;
     Ok(Decoded::Complete { value: (header, header_len, frame_len), consumed: frame_len })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The connection's encoder writes the same bytes as [`encode_frame`], after what the buffer
+    /// already holds, for every length around the small-frame limit and each length encoding.
+    #[test]
+    fn buffer_encoder_agrees_with_encode_frame() {
+        let payload: Vec<u8> = (0..70_000u32).map(|i| (i * 7 + 1) as u8).collect();
+        let lengths = (0..=200).chain([0xffff, 0x1_0000, 70_000]);
+        for len in lengths {
+            for masking_key in [None, Some([0x37, 0xfa, 0x21, 0x3d])] {
+                for (fin, opcode, rsv) in [(true, Opcode::Binary, 0), (false, Opcode::Text, RSV1_BIT)] {
+                    let mut header = FrameHeader::new(fin, opcode, len as u64);
+                    header.rsv1 = rsv != 0;
+                    header.masking_key = masking_key;
+                    let mut expected = BytesMut::from(&b"before"[..]);
+                    encode_frame(&header, &payload[..len], &mut expected);
+                    let mut actual = BytesMut::from(&b"before"[..]);
+                    let (bytes, _) = header.to_bytes();
+                    encode_frame_to_buffer(&mut actual, bytes[0], masking_key, &payload[..len]);
+                    assert_eq!(actual, expected, "len {len} key {masking_key:?}");
+                }
+            }
+        }
+    }
+
+    /// The fast path accepts exactly the headers the wire-order decoder accepts, with the same
+    /// result: every first and second byte, both roles, with and without RSV bits granted, small
+    /// limits, extended lengths at their edges, and every prefix of each header.
+    #[test]
+    fn fast_path_agrees_with_wire_order_decoder() {
+        let extended: [&[u8]; 8] = [
+            &[0x00, 0x7d],
+            &[0x00, 0x7e],
+            &[0xff, 0xff],
+            &[0, 0, 0, 0, 0, 0, 0xff, 0xff],
+            &[0, 0, 0, 0, 0, 1, 0, 0],
+            &[0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            &[0x80, 0, 0, 0, 0, 0, 0, 0],
+            &[0, 0, 0, 0, 0, 0, 0, 0],
+        ];
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        for role in [Role::Client, Role::Server] {
+            for rsv in [0, RSV1_BIT, RSV1_BIT | RSV2_BIT | RSV3_BIT] {
+                for max in [0, 5, 125, 126, 0xffff, DEFAULT_MAX_PAYLOAD_LEN, u64::MAX] {
+                    let rules = DecodeRules::new(role).with_rsv_allowed(rsv).with_max_payload_len(max);
+                    for first in 0..=255u8 {
+                        for second in 0..=255u8 {
+                            for length in extended {
+                                let mut header = vec![first, second];
+                                if second & PAYLOAD_LEN_BITS >= PAYLOAD_LEN_16 {
+                                    header.extend_from_slice(length);
+                                }
+                                header.extend_from_slice(&key);
+                                for end in 0..=header.len() {
+                                    let input = &header[..end];
+                                    let expected = FrameHeader::decode_in_wire_order(input, &rules);
+                                    assert_eq!(FrameHeader::decode(input, &rules), expected, "{input:02x?}");
+                                }
+                                if second & PAYLOAD_LEN_BITS < PAYLOAD_LEN_16 {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

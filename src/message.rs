@@ -23,7 +23,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::ProtocolError;
 use crate::extension::ExtensionCodec;
-use crate::frame::{DecodeRules, Frame, FrameHeader, Opcode};
+use crate::frame::{decode_valid, DecodeRules, Frame, FrameHeader, Opcode};
 use crate::mask::apply_mask;
 use crate::{Decoded, Role};
 
@@ -483,21 +483,89 @@ impl Reassembler {
     ///
     /// The first [`ProtocolError`] in the input. After an error the reassembler discards its
     /// input and every later call returns `Ok(None)`: nothing after a violation is processed.
+    #[inline]
     pub fn poll(&mut self) -> Result<Option<Incoming>, ProtocolError> {
+        match self.take_single_frame_message() {
+            Some(Ok(message)) => {
+                self.release_idle_buffer();
+                Ok(Some(Incoming::Message(message)))
+            }
+            Some(Err(error)) => {
+                self.discard_all();
+                Err(error)
+            }
+            None => self.poll_general(),
+        }
+    }
+
+    /// [`Reassembler::poll`] for every case but the common one.
+    #[inline(never)]
+    fn poll_general(&mut self) -> Result<Option<Incoming>, ProtocolError> {
         if self.failed {
             return Ok(None);
         }
         let result = self.poll_next();
         if result.is_err() {
-            self.failed = true;
-            self.buffer = BytesMut::new();
-            self.frame = None;
-            self.message = None;
-        } else if self.buffer.is_empty() {
-            // Give the read buffer back while idle: an idle connection holds no heap here.
-            self.buffer = BytesMut::new();
+            self.discard_all();
+        } else {
+            self.release_idle_buffer();
         }
         result
+    }
+
+    /// After a violation: nothing more is processed.
+    fn discard_all(&mut self) {
+        self.failed = true;
+        self.buffer = BytesMut::new();
+        self.frame = None;
+        self.message = None;
+    }
+
+    /// Gives the read buffer back while idle: an idle connection holds no heap here.
+    #[inline]
+    fn release_idle_buffer(&mut self) {
+        if self.buffer.is_empty() {
+            self.buffer = BytesMut::new();
+        }
+    }
+
+    /// The common case, first: between messages, a whole valid single-frame Text or Binary
+    /// message in the buffer, within the limits and without RSV bits, is split off, unmasked,
+    /// validated and handed over. `None` for anything else (nothing is touched), which
+    /// [`Reassembler::poll_general`] then handles; `Some(Err(_))` for invalid UTF-8.
+    #[inline(always)]
+    fn take_single_frame_message(&mut self) -> Option<Result<Message, ProtocolError>> {
+        if self.frame.is_some() || self.message.is_some() || self.streaming || self.failed {
+            return None;
+        }
+        let (header, header_len) = decode_valid(&self.buffer, &self.rules)?;
+        let kind = match header.opcode {
+            Opcode::Text => MessageKind::Text,
+            Opcode::Binary => MessageKind::Binary,
+            _ => return None,
+        };
+        if !header.fin || header.rsv1 || header.rsv2 || header.rsv3 {
+            return None;
+        }
+        let available = (self.buffer.len() - header_len) as u64;
+        if available < header.payload_len
+            || header.payload_len > self.limits.max_message_size
+            || self.limits.max_fragments == 0
+        {
+            return None;
+        }
+        // payload_len <= available: it fits in usize.
+        let mut frame = self.buffer.split_to(header_len + header.payload_len as usize);
+        let payload = &mut frame[header_len..];
+        if let Some(key) = header.masking_key {
+            apply_mask(key, payload, 0);
+        }
+        if kind == MessageKind::Text && std::str::from_utf8(payload).is_err() {
+            return Some(Err(ProtocolError::InvalidUtf8));
+        }
+        let mut payload = frame.freeze();
+        payload.advance(header_len);
+        Some(Ok(finish_message(kind, payload)))
     }
 
     fn poll_next(&mut self) -> Result<Option<Incoming>, ProtocolError> {
