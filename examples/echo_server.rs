@@ -142,14 +142,20 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, settings: Settings, shut
         Ok(connection) => connection,
         Err(error) => return eprintln!("{peer}: error: {error}"),
     };
-    let result = adapter::drive(&mut stream, &mut connection, settings.high_water_mark, shutdown, |connection, event| {
-        match event {
-            // Err only once the connection is closing: the message is then dropped, as the RFC asks.
-            Event::Message(message) => drop(connection.send_message(&message)),
-            Event::Closed(outcome) => eprintln!("{peer}: {outcome}"),
-            _ => {}
-        }
-    })
+    let result = adapter::drive(
+        &mut stream,
+        &mut connection,
+        settings.high_water_mark,
+        shutdown,
+        |connection, event| {
+            match event {
+                // Err only once the connection is closing: the message is then dropped, as the RFC asks.
+                Event::Message(message) => drop(connection.send_message(&message)),
+                Event::Closed(outcome) => eprintln!("{peer}: {outcome}"),
+                _ => {}
+            }
+        },
+    )
     .await;
     if let Err(error) = result {
         eprintln!("{peer}: error: {error}");

@@ -117,3 +117,72 @@ pub fn drive(
         connection.handle_timeout(Instant::now());
     }
 }
+
+/// The parts of a `ws://` URL a client needs.
+pub struct WsUrl {
+    /// Host and port to connect to (`localhost:1337`, `[::1]:1337`).
+    pub authority: String,
+    /// The `Host` header: the authority without the default port 80.
+    pub host_header: String,
+    /// Path and query, `/` if empty.
+    pub target: String,
+}
+
+impl WsUrl {
+    /// Parses `ws://host[:port][/path][?query]` (IPv6 literals in brackets).
+    pub fn parse(url: &str) -> Result<WsUrl, String> {
+        let rest = url
+            .strip_prefix("ws://")
+            .ok_or_else(|| format!("{url:?}: only ws:// URLs are supported (wss:// needs TLS)"))?;
+        let (authority, target) = match rest.find(['/', '?']) {
+            Some(at) => (&rest[..at], &rest[at..]),
+            None => (rest, "/"),
+        };
+        if authority.is_empty() {
+            return Err(format!("{url:?}: no host"));
+        }
+        let has_port = match authority.rfind(']') {
+            Some(bracket) => authority[bracket..].contains(':'),
+            None => authority.contains(':'),
+        };
+        let target = if target.starts_with('?') { format!("/{target}") } else { target.to_owned() };
+        Ok(WsUrl {
+            authority: if has_port { authority.to_owned() } else { format!("{authority}:80") },
+            host_header: authority.strip_suffix(":80").unwrap_or(authority).to_owned(),
+            target,
+        })
+    }
+}
+
+/// Connects to `url`, performs the opening handshake, and returns the stream, the connection
+/// (fed with any bytes that followed the server's response) and the server's answer.
+pub fn connect(
+    url: &WsUrl,
+    request: rfc6455::handshake::client::ClientRequest,
+    config: rfc6455::Config,
+) -> io::Result<(TcpStream, Connection, rfc6455::handshake::client::Accepted)> {
+    let mut stream = TcpStream::connect(&url.authority)?;
+    let _ = stream.set_nodelay(true);
+    let mut head = Vec::new();
+    request.encode(&mut head);
+    stream.write_all(&head)?;
+    let limits = HeadLimits::default();
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let read = stream.read(&mut chunk)?;
+        if read == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed during the handshake"));
+        }
+        response.extend_from_slice(&chunk[..read]);
+        match request.decode_response(&response, &limits) {
+            Ok(Decoded::Complete { value, consumed }) => {
+                let mut connection = Connection::new(rfc6455::Role::Client, config, Instant::now());
+                connection.receive(Instant::now(), &response[consumed..]);
+                return Ok((stream, connection, value));
+            }
+            Ok(Decoded::Incomplete { .. }) => {}
+            Err(error) => return Err(io::Error::other(error)),
+        }
+    }
+}
