@@ -33,7 +33,7 @@ use crate::frame::{
     encode_frame_to_buffer, Opcode, FIN_BIT, MAX_CONTROL_PAYLOAD_LEN, RSV1_BIT, RSV2_BIT, RSV3_BIT,
 };
 use crate::mask::{generate_masking_key, OsSeededRng, RandomSource};
-use crate::message::{Incoming, Message, MessageKind, Reassembler, Utf8Validator};
+use crate::message::{Incoming, Message, MessageKind, ReadyMessages, Reassembler, Utf8Validator};
 use crate::Role;
 
 /// Shortest keepalive interval and timeout: shorter settings are raised to it.
@@ -67,6 +67,15 @@ struct Closing {
 enum Ending {
     Close(Bytes),
     Fail(ConnectionError),
+}
+
+/// An event waiting to be polled.
+#[derive(Debug)]
+enum Queued {
+    /// Whole messages split off the input together, handed out one [`Event::Message`] at a time.
+    Messages(ReadyMessages),
+    /// Any other event.
+    Event(Event),
 }
 
 /// Above this many unsent bytes, Pongs are coalesced (§5.5.3); below, every Ping gets its own.
@@ -136,7 +145,7 @@ pub struct Connection {
     reassembler: Reassembler,
     out: BytesMut,
     pending_pong: Option<Bytes>,
-    events: VecDeque<Event>,
+    events: VecDeque<Queued>,
     state: State,
     closing: Closing,
     sending: Option<Sending>,
@@ -237,14 +246,18 @@ impl Connection {
         }
         self.reassembler.receive(bytes);
         while matches!(self.state, State::Open | State::CloseSent { .. }) {
-            let ending = match self.reassembler.poll() {
+            if let Some(messages) = self.reassembler.take_ready_messages() {
+                self.events.push_back(Queued::Messages(messages));
+                continue;
+            }
+            let ending = match self.reassembler.poll_general() {
                 Ok(None) => break,
                 Ok(Some(Incoming::Message(message))) => {
-                    self.events.push_back(Event::Message(message));
+                    self.events.push_back(Queued::Event(Event::Message(message)));
                     continue;
                 }
                 Ok(Some(Incoming::Chunk(chunk))) => {
-                    self.events.push_back(Event::Chunk(chunk));
+                    self.events.push_back(Queued::Event(Event::Chunk(chunk)));
                     continue;
                 }
                 Ok(Some(Incoming::Control(frame))) => match frame.header.opcode {
@@ -436,12 +449,15 @@ impl Connection {
     /// How many bytes wait to be written: stop reading from the peer while this is above a
     /// high-water mark (backpressure).
     pub fn unsent_len(&self) -> usize {
+        let Some(pong) = &self.pending_pong else {
+            return self.out.len();
+        };
         let header_len = match self.role {
             Role::Client => 6,
             Role::Server => 2,
         };
-        let pong_len = match (&self.pending_pong, self.state) {
-            (Some(pong), State::Open | State::CloseSent { .. }) => header_len + pong.len(),
+        let pong_len = match self.state {
+            State::Open | State::CloseSent { .. } => header_len + pong.len(),
             _ => 0,
         };
         self.out.len() + pong_len
@@ -449,6 +465,20 @@ impl Connection {
 
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
+        // The common case first: the next of a run of messages.
+        if let Some(Queued::Messages(messages)) = self.events.front_mut() {
+            if let Some(message) = messages.next_message() {
+                if messages.is_empty() {
+                    self.pop_queued();
+                }
+                return Some(Event::Message(message));
+            }
+        }
+        self.poll_other_event()
+    }
+
+    /// [`Connection::poll_event`] for anything but a message of a run.
+    fn poll_other_event(&mut self) -> Option<Event> {
         if self.events.is_empty() {
             // Everything before the peer's Close (or the violation) has been seen, and answered:
             // act on it now.
@@ -456,11 +486,26 @@ impl Connection {
                 self.end(now, ending);
             }
         }
-        let event = self.events.pop_front();
+        match self.pop_queued()? {
+            Queued::Event(event) => Some(event),
+            Queued::Messages(mut messages) => {
+                // Not reached (a run leaves the queue with its last message), but harmless.
+                let message = messages.next_message();
+                if !messages.is_empty() {
+                    self.events.push_front(Queued::Messages(messages));
+                }
+                message.map(Event::Message)
+            }
+        }
+    }
+
+    /// Removes the front of the event queue; the queue's memory goes once it is empty.
+    fn pop_queued(&mut self) -> Option<Queued> {
+        let queued = self.events.pop_front();
         if self.events.is_empty() && self.events.capacity() > 4 {
             self.events = VecDeque::new();
         }
-        event
+        queued
     }
 
     /// The next deadline: call [`Connection::handle_timeout`] then. `None`: no timer needed.
@@ -514,7 +559,7 @@ impl Connection {
             }
         }
         if self.config.deliver_control_frames {
-            self.events.push_back(Event::Ping(payload));
+            self.events.push_back(Queued::Event(Event::Ping(payload)));
         }
     }
 
@@ -525,7 +570,7 @@ impl Connection {
             }
         }
         if self.config.deliver_control_frames {
-            self.events.push_back(Event::Pong(payload));
+            self.events.push_back(Queued::Event(Event::Pong(payload)));
         }
     }
 
@@ -615,7 +660,7 @@ impl Connection {
             clean,
             error: self.closing.error.clone(),
         };
-        self.events.push_back(Event::Closed(outcome));
+        self.events.push_back(Queued::Event(Event::Closed(outcome)));
     }
 
     // ----------------------------------------------------------------------------------------

@@ -23,7 +23,10 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::ProtocolError;
 use crate::extension::ExtensionCodec;
-use crate::frame::{decode_valid, DecodeRules, Frame, FrameHeader, Opcode};
+use crate::frame::{
+    decode_valid, DecodeRules, Frame, FrameHeader, Opcode, MASK_BIT, OPCODE_BITS, PAYLOAD_LEN_16, PAYLOAD_LEN_64,
+    PAYLOAD_LEN_BITS,
+};
 use crate::mask::apply_mask;
 use crate::{Decoded, Role};
 
@@ -395,6 +398,9 @@ pub struct Reassembler {
     limits: MessageLimits,
     streaming: bool,
     buffer: BytesMut,
+    /// Whole single-frame messages from the front of the buffer, headers included, already
+    /// unmasked and validated: handed over, in order, before anything in `buffer`.
+    ready: Bytes,
     frame: Option<FrameProgress>,
     message: Option<MessageProgress>,
     codec: Option<Box<dyn ExtensionCodec>>,
@@ -407,7 +413,7 @@ impl fmt::Debug for Reassembler {
             .field("rules", &self.rules)
             .field("limits", &self.limits)
             .field("streaming", &self.streaming)
-            .field("buffered", &self.buffer.len())
+            .field("buffered", &self.buffered_len())
             .field("frame", &self.frame)
             .field("message", &self.message)
             .field("codec", &self.codec.is_some())
@@ -430,6 +436,7 @@ impl Reassembler {
             limits,
             streaming: false,
             buffer: BytesMut::new(),
+            ready: Bytes::new(),
             frame: None,
             message: None,
             codec: None,
@@ -464,7 +471,7 @@ impl Reassembler {
 
     /// Bytes received but not yet handed over.
     pub fn buffered_len(&self) -> usize {
-        self.buffer.len()
+        self.ready.len() + self.buffer.len()
     }
 
     /// Heap bytes held by the reassembler's buffers (for memory accounting).
@@ -485,40 +492,28 @@ impl Reassembler {
     /// input and every later call returns `Ok(None)`: nothing after a violation is processed.
     #[inline]
     pub fn poll(&mut self) -> Result<Option<Incoming>, ProtocolError> {
-        match self.take_single_frame_message() {
-            Some(Ok(message)) => {
-                self.release_idle_buffer();
-                Ok(Some(Incoming::Message(message)))
-            }
-            Some(Err(error)) => {
-                self.discard_all();
-                Err(error)
-            }
-            None => self.poll_general(),
+        if self.ready.is_empty() && !self.prepare_ready() {
+            return self.poll_general();
         }
+        Ok(Some(self.take_ready()))
     }
 
-    /// [`Reassembler::poll`] for every case but the common one.
+    /// [`Reassembler::poll`] for everything but the run of whole single-frame messages.
     #[inline(never)]
-    fn poll_general(&mut self) -> Result<Option<Incoming>, ProtocolError> {
+    pub(crate) fn poll_general(&mut self) -> Result<Option<Incoming>, ProtocolError> {
         if self.failed {
             return Ok(None);
         }
         let result = self.poll_next();
         if result.is_err() {
-            self.discard_all();
+            self.failed = true;
+            self.buffer = BytesMut::new();
+            self.frame = None;
+            self.message = None;
         } else {
             self.release_idle_buffer();
         }
         result
-    }
-
-    /// After a violation: nothing more is processed.
-    fn discard_all(&mut self) {
-        self.failed = true;
-        self.buffer = BytesMut::new();
-        self.frame = None;
-        self.message = None;
     }
 
     /// Gives the read buffer back while idle: an idle connection holds no heap here.
@@ -529,43 +524,87 @@ impl Reassembler {
         }
     }
 
-    /// The common case, first: between messages, a whole valid single-frame Text or Binary
-    /// message in the buffer, within the limits and without RSV bits, is split off, unmasked,
-    /// validated and handed over. `None` for anything else (nothing is touched), which
-    /// [`Reassembler::poll_general`] then handles; `Some(Err(_))` for invalid UTF-8.
-    #[inline(always)]
-    fn take_single_frame_message(&mut self) -> Option<Result<Message, ProtocolError>> {
+    /// The common case, in bulk: between messages, every whole single-frame Text or Binary
+    /// message at the front of the buffer (valid header, no RSV bits, within the limits, valid
+    /// UTF-8 for Text) is unmasked in place, and the run of them is split off the buffer at once
+    /// into `ready`. Returns whether any was; the first frame that is anything else stays in the
+    /// buffer, untouched, for [`Reassembler::poll_general`].
+    #[inline(never)]
+    fn prepare_ready(&mut self) -> bool {
         if self.frame.is_some() || self.message.is_some() || self.streaming || self.failed {
+            return false;
+        }
+        if self.limits.max_fragments == 0 {
+            return false;
+        }
+        let (rules, max_message_size) = (self.rules, self.limits.max_message_size);
+        let buffer: &mut [u8] = &mut self.buffer;
+        let mut end = 0;
+        while let Some(rest) = buffer.get_mut(end..) {
+            let Some((header, header_len)) = decode_valid(rest, &rules) else { break };
+            // Byte 0 of a valid header: FIN, no RSV bit, and Text or Binary.
+            let text = match rest[0] {
+                0x81 => true,
+                0x82 => false,
+                _ => break,
+            };
+            if header.payload_len > max_message_size {
+                break;
+            }
+            let Ok(payload_len) = usize::try_from(header.payload_len) else { break };
+            let Some(payload) = rest.get_mut(header_len..).and_then(|rest| rest.get_mut(..payload_len)) else {
+                break;
+            };
+            if let Some(key) = header.masking_key {
+                apply_mask(key, payload, 0);
+            }
+            if text && std::str::from_utf8(payload).is_err() {
+                // Masked again (masking is its own inverse): the general path fails on it.
+                if let Some(key) = header.masking_key {
+                    apply_mask(key, payload, 0);
+                }
+                break;
+            }
+            end += header_len + payload_len;
+        }
+        if end == 0 {
+            return false;
+        }
+        self.ready = self.buffer.split_to(end).freeze();
+        self.release_idle_buffer();
+        true
+    }
+
+    /// Hands over the next message of `ready`. In streaming mode (switched on since it was
+    /// prepared), as the one chunk the general path would give for it.
+    #[inline]
+    fn take_ready(&mut self) -> Incoming {
+        let (kind, payload) = split_ready(&mut self.ready);
+        if self.streaming {
+            let len = payload.len() as u64;
+            let chunk = MessageChunk {
+                kind,
+                data: payload,
+                frame_offset: 0,
+                frame_len: len,
+                message_offset: 0,
+                ends_frame: true,
+                ends_message: true,
+            };
+            return Incoming::Chunk(chunk);
+        }
+        Incoming::Message(finish_message(kind, payload))
+    }
+
+    /// For the connection: every whole single-frame message at the front of the input, split off
+    /// at once (see [`Reassembler::prepare_ready`]), or `None` if the next item is anything else:
+    /// then [`Reassembler::poll_general`] gives it.
+    #[inline]
+    pub(crate) fn take_ready_messages(&mut self) -> Option<ReadyMessages> {
+        if self.ready.is_empty() && !self.prepare_ready() {
             return None;
         }
-        let (header, header_len) = decode_valid(&self.buffer, &self.rules)?;
-        let kind = match header.opcode {
-            Opcode::Text => MessageKind::Text,
-            Opcode::Binary => MessageKind::Binary,
-            _ => return None,
-        };
-        if !header.fin || header.rsv1 || header.rsv2 || header.rsv3 {
-            return None;
-        }
-        let available = (self.buffer.len() - header_len) as u64;
-        if available < header.payload_len
-            || header.payload_len > self.limits.max_message_size
-            || self.limits.max_fragments == 0
-        {
-            return None;
-        }
-        // payload_len <= available: it fits in usize.
-        let mut frame = self.buffer.split_to(header_len + header.payload_len as usize);
-        let payload = &mut frame[header_len..];
-        if let Some(key) = header.masking_key {
-            apply_mask(key, payload, 0);
-        }
-        if kind == MessageKind::Text && std::str::from_utf8(payload).is_err() {
-            return Some(Err(ProtocolError::InvalidUtf8));
-        }
-        let mut payload = frame.freeze();
-        payload.advance(header_len);
-        Some(Ok(finish_message(kind, payload)))
+        Some(ReadyMessages(std::mem::take(&mut self.ready)))
     }
 
     fn poll_next(&mut self) -> Result<Option<Incoming>, ProtocolError> {
@@ -791,6 +830,53 @@ impl Reassembler {
         self.message = None;
         Ok(Progress::Item(Incoming::Message(finish_message(kind, payload))))
     }
+}
+
+/// Whole single-frame messages split off the input together, headers included, already
+/// unmasked and validated by [`Reassembler::prepare_ready`]: handed out one at a time.
+#[derive(Debug)]
+pub(crate) struct ReadyMessages(Bytes);
+
+impl ReadyMessages {
+    /// The next message; once the last one is out, the read buffer is released.
+    #[inline]
+    pub(crate) fn next_message(&mut self) -> Option<Message> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let (kind, payload) = split_ready(&mut self.0);
+        Some(finish_message(kind, payload))
+    }
+
+    /// Whether every message has been handed out.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Splits the next message off a run prepared by [`Reassembler::prepare_ready`]: its header was
+/// checked there, so only the lengths are read again. Releases the run's buffer after the last.
+#[inline]
+fn split_ready(ready: &mut Bytes) -> (MessageKind, Bytes) {
+    let (kind, header_len, payload_len) = match ready[..] {
+        [first, second, ref rest @ ..] => {
+            let kind = if first & OPCODE_BITS == 0x1 { MessageKind::Text } else { MessageKind::Binary };
+            let (payload_len, length_len) = match second & PAYLOAD_LEN_BITS {
+                PAYLOAD_LEN_16 => (rest.first_chunk::<2>().map_or(0, |len| u16::from_be_bytes(*len) as usize), 2),
+                PAYLOAD_LEN_64 => (rest.first_chunk::<8>().map_or(0, |len| u64::from_be_bytes(*len) as usize), 8),
+                len => (usize::from(len), 0),
+            };
+            let mask_len = if second & MASK_BIT != 0 { 4 } else { 0 };
+            (kind, 2 + length_len + mask_len, payload_len)
+        }
+        _ => (MessageKind::Binary, 0, 0),
+    };
+    ready.advance(header_len.min(ready.len()));
+    let payload = ready.split_to(payload_len.min(ready.len()));
+    if ready.is_empty() {
+        *ready = Bytes::new();
+    }
+    (kind, payload)
 }
 
 /// What processing the current frame's data gave.
