@@ -674,6 +674,7 @@ impl Connection {
         }
     }
 
+    #[inline]
     fn send_whole(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
         self.check_open()?;
         if self.sending.is_some() {
@@ -764,8 +765,10 @@ impl Connection {
 
     /// Encodes one frame into the output buffer, masked with a fresh key by a client (§5.3: "a
     /// new masking key MUST be chosen for each frame").
+    #[inline]
     fn write_frame(&mut self, fin: bool, opcode: Opcode, rsv: u8, payload: &[u8]) {
-        let first = if fin { FIN_BIT } else { 0 } | (rsv & (RSV1_BIT | RSV2_BIT | RSV3_BIT)) | opcode.encode();
+        let first =
+            if fin { FIN_BIT } else { 0 } | (rsv & (RSV1_BIT | RSV2_BIT | RSV3_BIT)) | opcode.encode();
         let masking_key = match self.role {
             // §5.1: "a client MUST mask all frames that it sends to the server".
             Role::Client => {

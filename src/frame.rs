@@ -348,7 +348,10 @@ impl FrameHeader {
     /// finds which rule an invalid or incomplete header breaks first.
     #[cold]
     #[inline(never)]
-    fn decode_in_wire_order(input: &[u8], rules: &DecodeRules) -> Result<Decoded<FrameHeader>, ProtocolError> {
+    fn decode_in_wire_order(
+        input: &[u8],
+        rules: &DecodeRules,
+    ) -> Result<Decoded<FrameHeader>, ProtocolError> {
         let Some(&first) = input.first() else {
             return Ok(Decoded::Incomplete { needed: 2 });
         };
@@ -644,32 +647,42 @@ const SMALL_PAYLOAD_LEN: usize = 64;
 /// The encoder of [`crate::Connection`]: a small payload is framed and masked in a stack buffer
 /// appended with one fixed-size copy; a larger one is copied once and masked in place.
 #[inline]
-pub(crate) fn encode_frame_to_buffer(out: &mut BytesMut, first: u8, masking_key: Option<[u8; 4]>, payload: &[u8]) {
+pub(crate) fn encode_frame_to_buffer(
+    out: &mut BytesMut,
+    first: u8,
+    masking_key: Option<[u8; 4]>,
+    payload: &[u8],
+) {
     let old_len = out.len();
     let len = payload.len();
     if len <= SMALL_PAYLOAD_LEN {
-        let mut frame = [0u8; 6 + SMALL_PAYLOAD_LEN];
+        // Room made with constant zero stores, then the frame written straight into it, the
+        // payload masked as it is copied, word by word: nothing is staged on the stack and read
+        // back at another width (which would stall store-to-load forwarding).
+        let (mask, header_len) = if masking_key.is_some() { (MASK_BIT, 6) } else { (0, 2) };
+        out.extend_from_slice(&[0u8; 6 + SMALL_PAYLOAD_LEN]);
+        out.truncate(old_len + header_len + len);
+        let frame = &mut out[old_len..];
         frame[0] = first;
-        let start = match masking_key {
-            Some(key) => {
-                frame[1] = MASK_BIT | len as u8;
-                frame[2..6].copy_from_slice(&key);
-                6
-            }
-            None => {
-                frame[1] = len as u8;
-                2
-            }
-        };
-        frame[start..start + len].copy_from_slice(payload);
-        if let Some(key) = masking_key {
-            // Bytes past the payload are masked too, then cut off: a fixed-size loop.
-            if let Some(block) = frame.last_chunk_mut::<SMALL_PAYLOAD_LEN>() {
-                crate::mask::apply_mask_block(key, block);
-            }
+        frame[1] = mask | len as u8;
+        let key = masking_key.unwrap_or_default();
+        let (header, body) = frame.split_at_mut(header_len);
+        if let Some(key_bytes) = header.get_mut(2..6) {
+            key_bytes.copy_from_slice(&key);
         }
-        out.extend_from_slice(&frame);
-        out.truncate(old_len + start + len);
+        let word_key = crate::mask::word_key(key);
+        let mut words = body.chunks_exact_mut(8);
+        let mut source = payload.chunks_exact(8);
+        for (word, from) in (&mut words).zip(&mut source) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(from);
+            word.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word_key).to_ne_bytes());
+        }
+        // Whole words are multiples of 4 bytes: the key is still aligned.
+        let tail = words.into_remainder().iter_mut().zip(source.remainder());
+        for (i, (octet, from)) in tail.enumerate() {
+            *octet = from ^ key[i % 4];
+        }
         return;
     }
     let mut header = FrameHeader::new(false, Opcode::Continuation, len as u64);

@@ -97,7 +97,7 @@ fn rotate_key(masking_key: [u8; 4], offset: usize) -> [u8; 4] {
 
 /// The key repeated over a 64-bit word.
 #[inline(always)]
-fn word_key(key: [u8; 4]) -> u64 {
+pub(crate) fn word_key(key: [u8; 4]) -> u64 {
     let key = u64::from(u32::from_ne_bytes(key));
     key | (key << 32)
 }
@@ -122,16 +122,6 @@ fn apply_mask_words(key: [u8; 4], payload: &mut [u8]) {
     // Whole words are multiples of 4 bytes, so the key is still aligned at index 0.
     for (i, octet) in words.into_remainder().iter_mut().enumerate() {
         *octet ^= key[i % 4];
-    }
-}
-
-/// Masks exactly 64 bytes (one [`BLOCK`]) with `key` (rotated to `block[0]`): a fixed-size loop
-/// the compiler unrolls into a few vector instructions. For small frames framed on the stack.
-#[inline(always)]
-pub(crate) fn apply_mask_block(key: [u8; 4], block: &mut [u8; BLOCK]) {
-    let word_key = word_key(key);
-    for word in block.chunks_exact_mut(8) {
-        xor_word(word, word_key);
     }
 }
 

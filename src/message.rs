@@ -24,8 +24,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use crate::error::ProtocolError;
 use crate::extension::ExtensionCodec;
 use crate::frame::{
-    decode_valid, DecodeRules, Frame, FrameHeader, Opcode, MASK_BIT, OPCODE_BITS, PAYLOAD_LEN_16, PAYLOAD_LEN_64,
-    PAYLOAD_LEN_BITS,
+    decode_valid, DecodeRules, Frame, FrameHeader, Opcode, MASK_BIT, OPCODE_BITS, PAYLOAD_LEN_16,
+    PAYLOAD_LEN_64, PAYLOAD_LEN_BITS,
 };
 use crate::mask::apply_mask;
 use crate::{Decoded, Role};
@@ -552,7 +552,8 @@ impl Reassembler {
                 break;
             }
             let Ok(payload_len) = usize::try_from(header.payload_len) else { break };
-            let Some(payload) = rest.get_mut(header_len..).and_then(|rest| rest.get_mut(..payload_len)) else {
+            let Some(payload) = rest.get_mut(header_len..).and_then(|rest| rest.get_mut(..payload_len))
+            else {
                 break;
             };
             if let Some(key) = header.masking_key {
@@ -839,7 +840,7 @@ pub(crate) struct ReadyMessages(Bytes);
 
 impl ReadyMessages {
     /// The next message; once the last one is out, the read buffer is released.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next_message(&mut self) -> Option<Message> {
         if self.0.is_empty() {
             return None;
@@ -856,14 +857,18 @@ impl ReadyMessages {
 
 /// Splits the next message off a run prepared by [`Reassembler::prepare_ready`]: its header was
 /// checked there, so only the lengths are read again. Releases the run's buffer after the last.
-#[inline]
+#[inline(always)]
 fn split_ready(ready: &mut Bytes) -> (MessageKind, Bytes) {
     let (kind, header_len, payload_len) = match ready[..] {
         [first, second, ref rest @ ..] => {
             let kind = if first & OPCODE_BITS == 0x1 { MessageKind::Text } else { MessageKind::Binary };
             let (payload_len, length_len) = match second & PAYLOAD_LEN_BITS {
-                PAYLOAD_LEN_16 => (rest.first_chunk::<2>().map_or(0, |len| u16::from_be_bytes(*len) as usize), 2),
-                PAYLOAD_LEN_64 => (rest.first_chunk::<8>().map_or(0, |len| u64::from_be_bytes(*len) as usize), 8),
+                PAYLOAD_LEN_16 => {
+                    (rest.first_chunk::<2>().map_or(0, |len| u16::from_be_bytes(*len) as usize), 2)
+                }
+                PAYLOAD_LEN_64 => {
+                    (rest.first_chunk::<8>().map_or(0, |len| u64::from_be_bytes(*len) as usize), 8)
+                }
                 len => (usize::from(len), 0),
             };
             let mask_len = if second & MASK_BIT != 0 { 4 } else { 0 };
