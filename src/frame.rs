@@ -273,6 +273,20 @@ impl FrameHeader {
             | (if self.rsv3 { RSV3_BIT } else { 0 })
     }
 
+    /// A header from byte 0 (FIN and RSV bits), the opcode it holds, the masking key and the
+    /// payload length.
+    fn from_wire(first: u8, opcode: Opcode, masking_key: Option<[u8; 4]>, payload_len: u64) -> FrameHeader {
+        FrameHeader {
+            fin: first & FIN_BIT != 0,
+            rsv1: first & RSV1_BIT != 0,
+            rsv2: first & RSV2_BIT != 0,
+            rsv3: first & RSV3_BIT != 0,
+            opcode,
+            masking_key,
+            payload_len,
+        }
+    }
+
     /// Number of bytes of the encoded header: 2, plus 2 or 8 of extended length, plus 4 of key.
     pub fn encoded_len(&self) -> usize {
         let length_len = match self.payload_len {
@@ -429,15 +443,7 @@ impl FrameHeader {
         } else {
             None
         };
-        let header = FrameHeader {
-            fin,
-            rsv1: first & RSV1_BIT != 0,
-            rsv2: first & RSV2_BIT != 0,
-            rsv3: first & RSV3_BIT != 0,
-            opcode,
-            masking_key,
-            payload_len,
-        };
+        let header = FrameHeader::from_wire(first, opcode, masking_key, payload_len);
         Ok(Decoded::Complete { value: header, consumed: header_len })
     }
 }
@@ -505,16 +511,7 @@ pub(crate) fn decode_valid(input: &[u8], rules: &DecodeRules) -> Option<(FrameHe
     } else {
         (None, length_end)
     };
-    let header = FrameHeader {
-        fin: first & FIN_BIT != 0,
-        rsv1: first & RSV1_BIT != 0,
-        rsv2: first & RSV2_BIT != 0,
-        rsv3: first & RSV3_BIT != 0,
-        opcode,
-        masking_key,
-        payload_len,
-    };
-    Some((header, header_len))
+    Some((FrameHeader::from_wire(first, opcode, masking_key, payload_len), header_len))
 }
 
 /// A whole frame: its header and its payload, unmasked.
