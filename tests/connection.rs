@@ -2404,7 +2404,10 @@ fn answers_earlier_messages_before_failing(role: Role) {
     let sent = frames(&output(&mut conn), role);
     let opcodes: Vec<Opcode> = sent.iter().map(|frame| frame.header.opcode).collect();
     assert_eq!(opcodes, [Opcode::Text, Opcode::Close]);
-    assert_eq!(CloseFrame::decode(&sent[1].payload).unwrap().unwrap().code, CloseCode::INVALID_FRAME_PAYLOAD_DATA);
+    assert_eq!(
+        CloseFrame::decode(&sent[1].payload).unwrap().unwrap().code,
+        CloseCode::INVALID_FRAME_PAYLOAD_DATA
+    );
     assert!(conn.should_close_transport());
 }
 both_roles!(
