@@ -398,6 +398,9 @@ pub struct Reassembler {
     limits: MessageLimits,
     streaming: bool,
     buffer: BytesMut,
+    /// Bytes received after the end of the frame being completed in `buffer`: a large frame is
+    /// completed where it started, never moved to make room for what follows it.
+    overflow: BytesMut,
     /// Whole single-frame messages from the front of the buffer, headers included, already
     /// unmasked and validated: handed over, in order, before anything in `buffer`.
     ready: Bytes,
@@ -436,6 +439,7 @@ impl Reassembler {
             limits,
             streaming: false,
             buffer: BytesMut::new(),
+            overflow: BytesMut::new(),
             ready: Bytes::new(),
             frame: None,
             message: None,
@@ -464,19 +468,47 @@ impl Reassembler {
 
     /// Appends bytes received from the peer. Nothing is decoded until [`Reassembler::poll`].
     pub fn receive(&mut self, bytes: &[u8]) {
-        if !self.failed {
-            self.buffer.extend_from_slice(bytes);
+        if self.failed {
+            return;
         }
+        if self.overflow.is_empty() {
+            if let Some(missing) = self.missing_in_current_frame().filter(|missing| *missing < bytes.len()) {
+                // The end of the frame being read goes where its start is; what follows starts a
+                // buffer of its own, so the frame's bytes are never moved.
+                let (end, rest) = bytes.split_at(missing);
+                self.buffer.extend_from_slice(end);
+                append_sized(&mut self.overflow, rest, &self.rules);
+                return;
+            }
+            append_sized(&mut self.buffer, bytes, &self.rules);
+        } else {
+            self.overflow.extend_from_slice(bytes);
+        }
+    }
+
+    /// How many bytes the single-frame message or control frame being read still misses, when
+    /// the buffer holds exactly the part of its payload received so far.
+    fn missing_in_current_frame(&self) -> Option<usize> {
+        let frame = self.frame.as_ref()?;
+        let in_place =
+            self.message.as_ref().map_or(frame.header.opcode.is_control(), |message| message.in_place);
+        if !in_place {
+            return None;
+        }
+        let missing = frame.header.payload_len.checked_sub(self.buffer.len() as u64)?;
+        usize::try_from(missing).ok().filter(|missing| *missing > 0)
     }
 
     /// Bytes received but not yet handed over.
     pub fn buffered_len(&self) -> usize {
-        self.ready.len() + self.buffer.len()
+        self.ready.len() + self.buffer.len() + self.overflow.len()
     }
 
     /// Heap bytes held by the reassembler's buffers (for memory accounting).
     pub fn capacity(&self) -> usize {
-        self.buffer.capacity() + self.message.as_ref().map_or(0, |message| message.parts.capacity())
+        self.buffer.capacity()
+            + self.overflow.capacity()
+            + self.message.as_ref().map_or(0, |message| message.parts.capacity())
     }
 
     /// Whether a data message has started and not ended.
@@ -504,16 +536,26 @@ impl Reassembler {
         if self.failed {
             return Ok(None);
         }
+        self.refill();
         let result = self.poll_next();
         if result.is_err() {
             self.failed = true;
             self.buffer = BytesMut::new();
+            self.overflow = BytesMut::new();
             self.frame = None;
             self.message = None;
         } else {
             self.release_idle_buffer();
         }
         result
+    }
+
+    /// Once the frame completed in the buffer is taken, what followed it becomes the buffer.
+    #[inline]
+    fn refill(&mut self) {
+        if self.buffer.is_empty() && !self.overflow.is_empty() {
+            self.buffer = std::mem::take(&mut self.overflow);
+        }
     }
 
     /// Gives the read buffer back while idle: an idle connection holds no heap here.
@@ -531,6 +573,7 @@ impl Reassembler {
     /// buffer, untouched, for [`Reassembler::poll_general`].
     #[inline(never)]
     fn prepare_ready(&mut self) -> bool {
+        self.refill();
         if self.frame.is_some() || self.message.is_some() || self.streaming || self.failed {
             return false;
         }
@@ -634,6 +677,7 @@ impl Reassembler {
     /// handed over at once ([`Progress::Item`]); otherwise the frame becomes the current one
     /// ([`Progress::Continue`]). [`Progress::NeedMore`] if the header is incomplete.
     fn begin_frame(&mut self) -> Result<Progress, ProtocolError> {
+        self.refill();
         let (header, consumed) = match FrameHeader::decode(&self.buffer, &self.rules)? {
             Decoded::Complete { value, consumed } => (value, consumed),
             Decoded::Incomplete { .. } => return Ok(Progress::NeedMore),
@@ -892,6 +936,20 @@ enum Progress {
     Continue,
     /// More bytes are needed.
     NeedMore,
+}
+
+/// Appends `bytes` to `buffer`. Into an empty buffer, when `bytes` starts with the header of a
+/// frame longer than itself, room is made for the whole frame, up to twice the bytes received
+/// (never more: the announced length is not trusted), so the frame is not moved as it grows.
+fn append_sized(buffer: &mut BytesMut, bytes: &[u8], rules: &DecodeRules) {
+    if buffer.is_empty() {
+        if let Ok(Decoded::Complete { value: header, consumed }) = FrameHeader::decode(bytes, rules) {
+            let frame_len = (consumed as u64).saturating_add(header.payload_len);
+            let room = frame_len.min(2 * bytes.len() as u64) as usize;
+            buffer.reserve(room.max(bytes.len()));
+        }
+    }
+    buffer.extend_from_slice(bytes);
 }
 
 /// Checks a message's fragment count and announced size against the limits.
