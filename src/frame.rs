@@ -689,11 +689,24 @@ pub(crate) fn encode_frame_to_buffer(
     out.reserve(MAX_HEADER_LEN + len);
     out.extend_from_slice(&bytes);
     out.truncate(old_len + header_len);
-    out.extend_from_slice(payload);
-    if let Some(key) = masking_key {
-        apply_mask(key, &mut out[old_len + header_len..], 0);
+    match masking_key {
+        None => out.extend_from_slice(payload),
+        Some(key) => {
+            // Copied and masked a few KiB at a time, so the masking pass finds the bytes it
+            // just copied still in the L1 cache.
+            let mut offset = 0;
+            for piece in payload.chunks(MASK_PIECE_LEN) {
+                let start = out.len();
+                out.extend_from_slice(piece);
+                apply_mask(key, &mut out[start..], offset);
+                offset += piece.len();
+            }
+        }
     }
 }
+
+/// Size of the pieces a large masked payload is copied and masked in.
+const MASK_PIECE_LEN: usize = 4096;
 
 /// Decodes the header and checks the whole frame is in `input`: (header, header length, frame
 /// length).
