@@ -92,6 +92,12 @@ struct Sending {
     transformed: bool,
 }
 
+impl Sending {
+    fn new(kind: MessageKind) -> Sending {
+        Sending { kind, utf8: Utf8Validator::new(), started: false, transformed: false }
+    }
+}
+
 /// Keepalive Pings (§5.5.2: "A Ping frame MAY serve either as a keepalive").
 #[derive(Debug)]
 struct Keepalive {
@@ -358,7 +364,7 @@ impl Connection {
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        self.sending = Some(Sending { kind, utf8: Utf8Validator::new(), started: false, transformed: false });
+        self.sending = Some(Sending::new(kind));
         Ok(())
     }
 
@@ -685,7 +691,7 @@ impl Connection {
             self.write_frame(true, kind.opcode(), 0, data);
             return Ok(());
         }
-        self.sending = Some(Sending { kind, utf8: Utf8Validator::new(), started: false, transformed: false });
+        self.sending = Some(Sending::new(kind));
         self.write_part(data, true);
         self.sending = None;
         Ok(())

@@ -108,14 +108,19 @@ impl Opcode {
     /// [`ProtocolError::ReservedOpcode`] for 0x3-0x7 and 0xB-0xF (§5.2: "If an unknown opcode is
     /// received, the receiving endpoint MUST _Fail the WebSocket Connection_").
     pub fn decode(value: u8) -> Result<Opcode, ProtocolError> {
+        Opcode::from_bits(value).ok_or(ProtocolError::ReservedOpcode(value & OPCODE_BITS))
+    }
+
+    /// The opcode of a 4-bit value (higher bits ignored), `None` if reserved.
+    const fn from_bits(value: u8) -> Option<Opcode> {
         match value & OPCODE_BITS {
-            0x0 => Ok(Opcode::Continuation),
-            0x1 => Ok(Opcode::Text),
-            0x2 => Ok(Opcode::Binary),
-            0x8 => Ok(Opcode::Close),
-            0x9 => Ok(Opcode::Ping),
-            0xA => Ok(Opcode::Pong),
-            reserved => Err(ProtocolError::ReservedOpcode(reserved)),
+            0x0 => Some(Opcode::Continuation),
+            0x1 => Some(Opcode::Text),
+            0x2 => Some(Opcode::Binary),
+            0x8 => Some(Opcode::Close),
+            0x9 => Some(Opcode::Ping),
+            0xA => Some(Opcode::Pong),
+            _ => None,
         }
     }
 
@@ -455,15 +460,7 @@ const FIRST_BYTE: [Option<Opcode>; 256] = {
     let mut table = [None; 256];
     let mut byte = 0;
     while byte < 256 {
-        let opcode = match byte as u8 & OPCODE_BITS {
-            0x0 => Some(Opcode::Continuation),
-            0x1 => Some(Opcode::Text),
-            0x2 => Some(Opcode::Binary),
-            0x8 => Some(Opcode::Close),
-            0x9 => Some(Opcode::Ping),
-            0xA => Some(Opcode::Pong),
-            _ => None,
-        };
+        let opcode = Opcode::from_bits(byte as u8);
         let fragmented_control = byte as u8 & 0x8 != 0 && byte as u8 & FIN_BIT == 0;
         table[byte] = if fragmented_control { None } else { opcode };
         byte += 1;
@@ -635,14 +632,14 @@ pub fn encode_frame<B: BufMut + DerefMut<Target = [u8]>>(header: &FrameHeader, p
     }
 }
 
-/// Largest payload that [`encode_frame_to_buffer`] frames in a stack buffer.
+/// Largest payload that [`encode_frame_to_buffer`] masks word by word as it copies it.
 const SMALL_PAYLOAD_LEN: usize = 64;
 
 /// Appends a frame to `out`: byte 0 as given (FIN, RSV bits, opcode), the payload length in its
 /// minimal encoding, the masking key if any, and the payload masked with it.
 ///
-/// The encoder of [`crate::Connection`]: a small payload is framed and masked in a stack buffer
-/// appended with one fixed-size copy; a larger one is copied once and masked in place.
+/// The encoder of [`crate::Connection`]: a small payload is written straight into `out`, masked
+/// as it is copied; a larger one is copied and masked in place a few KiB at a time.
 #[inline]
 pub(crate) fn encode_frame_to_buffer(
     out: &mut BytesMut,

@@ -673,9 +673,9 @@ impl Reassembler {
 
     /// Decodes the next frame header and checks it against §5.4 and the limits.
     ///
-    /// The common case, a whole control frame or single-frame message already in the buffer, is
-    /// handed over at once ([`Progress::Item`]); otherwise the frame becomes the current one
-    /// ([`Progress::Continue`]). [`Progress::NeedMore`] if the header is incomplete.
+    /// A whole control frame already in the buffer is handed over at once ([`Progress::Item`]);
+    /// otherwise the frame becomes the current one ([`Progress::Continue`]).
+    /// [`Progress::NeedMore`] if the header is incomplete.
     fn begin_frame(&mut self) -> Result<Progress, ProtocolError> {
         self.refill();
         let (header, consumed) = match FrameHeader::decode(&self.buffer, &self.rules)? {
@@ -708,17 +708,8 @@ impl Reassembler {
             (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
             (opcode, None) => {
                 let kind = if opcode == Opcode::Text { MessageKind::Text } else { MessageKind::Binary };
+                // (Whole valid single-frame messages never get here: prepare_ready takes them.)
                 let transformed = rsv != 0;
-                if whole && header.fin && !transformed && !self.streaming {
-                    // A whole single-frame message: split off, unmasked, validated, handed over.
-                    check_size(1, header.payload_len, &self.limits)?;
-                    self.buffer.advance(consumed);
-                    let payload = self.take_payload(&header);
-                    if kind == MessageKind::Text && std::str::from_utf8(&payload).is_err() {
-                        return Err(ProtocolError::InvalidUtf8);
-                    }
-                    return Ok(Progress::Item(Incoming::Message(finish_message(kind, payload))));
-                }
                 let message = MessageProgress {
                     kind,
                     size: header.payload_len,
