@@ -147,6 +147,7 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, settings: Settings, shut
         &mut connection,
         settings.high_water_mark,
         shutdown,
+        None,
         |connection, event| {
             match event {
                 // Err only once the connection is closing: the message is then dropped, as the RFC asks.

@@ -51,7 +51,7 @@ async fn greet(mut stream: TcpStream, peer: SocketAddr, shutdown: watch::Receive
     else {
         return;
     };
-    let _ = adapter::drive(&mut stream, &mut connection, 16 * 1024, shutdown, |connection, event| {
+    let _ = adapter::drive(&mut stream, &mut connection, 16 * 1024, shutdown, None, |connection, event| {
         if let Event::Message(Message::Text(name)) = event {
             eprintln!("{peer}: <<< {name}");
             let greeting = format!("Hello {name}!");

@@ -6,18 +6,22 @@
 //!
 //! Memory per idle connection stays small: the read chunk lives on the stack only while a read
 //! is being handled, never across an `.await`.
+//!
+//! Other tasks send into a connection through an [`Outbox`] (the ESP-IDF server's
+//! `httpd_ws_send_frame_async`): each [`Command`] is one call of the core's send API, made by the
+//! task that owns the connection.
 
 #![allow(dead_code)] // each example uses part of this module
 
 use std::io;
 use std::time::{Duration, Instant};
 
-use rfc6455::handshake::server::{encode_rejection, AcceptResponse, UpgradeRequest};
+use rfc6455::handshake::server::{encode_rejection, AcceptResponse, Request, UpgradeRequest};
 use rfc6455::handshake::HeadLimits;
-use rfc6455::{CloseCode, Connection, Decoded, Event, HandshakeError};
+use rfc6455::{CloseCode, Connection, Decoded, Event, HandshakeError, MessageKind, SendError};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// Bytes handed to the connection per read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -32,34 +36,156 @@ pub enum Handshake {
     Closed,
 }
 
+/// What a request head turned out to be, from [`read_head`].
+pub enum Head {
+    /// A plain HTTP request (no `Upgrade: websocket`): the caller answers it and closes.
+    Http(Request),
+    /// An opening handshake, or its end.
+    WebSocket(Handshake),
+}
+
 /// Reads an upgrade request; answers a bad one (400, 426, 431...) and closes.
 pub async fn read_request(stream: &mut TcpStream, limits: &HeadLimits) -> io::Result<Handshake> {
+    match read_head(stream, limits).await? {
+        Head::Http(_) => reject(stream, HandshakeError::NotWebSocketUpgrade).await,
+        Head::WebSocket(handshake) => Ok(handshake),
+    }
+}
+
+/// Reads a request head: an upgrade, or a plain HTTP request for the caller to serve (a page
+/// and its WebSocket on one port). A bad upgrade is answered (400, 426, 431...) and closed.
+pub async fn read_head(stream: &mut TcpStream, limits: &HeadLimits) -> io::Result<Head> {
     let mut head = Vec::new();
     loop {
         stream.readable().await?;
         {
             let mut chunk = [0u8; 4096];
             match stream.try_read(&mut chunk) {
-                Ok(0) => return Ok(Handshake::Closed),
+                Ok(0) => return Ok(Head::WebSocket(Handshake::Closed)),
                 Ok(read) => head.extend_from_slice(&chunk[..read]),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(error) => return Err(error),
             }
         }
-        match UpgradeRequest::decode(&head, limits) {
+        let request = match Request::decode(&head, limits) {
             Ok(Decoded::Complete { value, consumed }) => {
                 let leftover = head.split_off(consumed);
-                return Ok(Handshake::Upgrade { request: value, leftover });
+                (value, leftover)
             }
-            Ok(Decoded::Incomplete { .. }) => {}
-            Err(error) => {
-                let mut response = Vec::new();
-                encode_rejection(&error, &mut response);
-                stream.write_all(&response).await?;
-                let _ = stream.shutdown().await;
-                return Ok(Handshake::Rejected(error));
-            }
+            Ok(Decoded::Incomplete { .. }) => continue,
+            Err(error) => return reject(stream, error).await.map(Head::WebSocket),
+        };
+        let (request, leftover) = request;
+        if !request.is_websocket_upgrade() {
+            return Ok(Head::Http(request));
         }
+        let handshake = match UpgradeRequest::validate(request) {
+            Ok(request) => Handshake::Upgrade { request, leftover },
+            Err(error) => reject(stream, error).await?,
+        };
+        return Ok(Head::WebSocket(handshake));
+    }
+}
+
+/// Writes the answer the core chose for `error` and closes.
+async fn reject(stream: &mut TcpStream, error: HandshakeError) -> io::Result<Handshake> {
+    let mut response = Vec::new();
+    encode_rejection(&error, &mut response);
+    stream.write_all(&response).await?;
+    let _ = stream.shutdown().await;
+    Ok(Handshake::Rejected(error))
+}
+
+/// Something another task asks a connection to send: one call of the core's send API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// [`Connection::send_text`].
+    Text(String),
+    /// [`Connection::send_binary`].
+    Binary(Vec<u8>),
+    /// One message sent as several frames ([`Connection::begin_message`], then
+    /// [`Connection::send_part`] per part, the last with FIN).
+    Fragments(MessageKind, Vec<Vec<u8>>),
+    /// [`Connection::send_ping`].
+    Ping(Vec<u8>),
+    /// [`Connection::close`].
+    Close(CloseCode, String),
+}
+
+impl Command {
+    /// Makes the core call this command stands for.
+    ///
+    /// # Errors
+    ///
+    /// The core's [`SendError`], e.g. once the connection is closing.
+    pub fn apply(self, connection: &mut Connection) -> Result<(), SendError> {
+        match self {
+            Command::Text(text) => connection.send_text(&text),
+            Command::Binary(data) => connection.send_binary(&data),
+            Command::Fragments(kind, parts) => {
+                connection.begin_message(kind)?;
+                let count = parts.len();
+                for (index, part) in parts.into_iter().enumerate() {
+                    connection.send_part(&part, index + 1 == count)?;
+                }
+                if count == 0 {
+                    connection.send_part(&[], true)?;
+                }
+                Ok(())
+            }
+            Command::Ping(payload) => connection.send_ping(&payload),
+            Command::Close(code, reason) => connection.close(Instant::now(), code, &reason),
+        }
+    }
+}
+
+/// The sending half of a connection's mailbox: clone it into any task.
+#[derive(Debug, Clone)]
+pub struct Outbox(mpsc::Sender<Command>);
+
+/// The receiving half of a connection's mailbox, given to [`drive`].
+#[derive(Debug)]
+pub struct Inbox(mpsc::Receiver<Command>);
+
+/// A mailbox holding at most `capacity` commands not yet taken by the connection's task.
+///
+/// The task takes commands only while the connection's unsent output is under the high-water
+/// mark, so a peer that does not read fills the mailbox and [`Outbox::try_send`] reports it:
+/// the sender decides what to do with a slow peer (drop the message, or close it).
+pub fn mailbox(capacity: usize) -> (Outbox, Inbox) {
+    let (sender, receiver) = mpsc::channel(capacity);
+    (Outbox(sender), Inbox(receiver))
+}
+
+/// Why [`Outbox::try_send`] did not take a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxError {
+    /// The mailbox is full: the peer is not reading fast enough.
+    Full,
+    /// The connection's task has ended.
+    Closed,
+}
+
+impl Outbox {
+    /// Queues `command` without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`OutboxError::Full`] for a slow peer, [`OutboxError::Closed`] once the connection ended.
+    pub fn try_send(&self, command: Command) -> Result<(), OutboxError> {
+        self.0.try_send(command).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(_) => OutboxError::Full,
+            mpsc::error::TrySendError::Closed(_) => OutboxError::Closed,
+        })
+    }
+
+    /// Queues `command`, waiting while the mailbox is full.
+    ///
+    /// # Errors
+    ///
+    /// [`OutboxError::Closed`] once the connection's task has ended.
+    pub async fn send(&self, command: Command) -> Result<(), OutboxError> {
+        self.0.send(command).await.map_err(|_| OutboxError::Closed)
     }
 }
 
@@ -79,14 +205,16 @@ pub async fn accept(
 
 /// Drives `connection` over `stream` until the transport is to be closed, then closes it.
 ///
-/// `on_event` sees every event and may send through the connection. Reading pauses while more
-/// than `high_water_mark` bytes wait to be written (backpressure). When `shutdown` turns true,
-/// the connection is closed with 1001 (Going Away).
+/// `on_event` sees every event and may send through the connection; other tasks send through
+/// the `inbox`'s [`Outbox`], if given. Reading, and taking commands, pause while more than
+/// `high_water_mark` bytes wait to be written (backpressure). When `shutdown` turns true, the
+/// connection is closed with 1001 (Going Away).
 pub async fn drive(
     stream: &mut TcpStream,
     connection: &mut Connection,
     high_water_mark: usize,
     mut shutdown: watch::Receiver<bool>,
+    mut inbox: Option<Inbox>,
     mut on_event: impl FnMut(&mut Connection, Event),
 ) -> io::Result<()> {
     let mut shutting_down = false;
@@ -121,6 +249,11 @@ pub async fn drive(
                     Err(_) => connection.receive_eof(Instant::now()),
                 }
             }
+            command = recv(&mut inbox), if want_read && inbox.is_some() => match command {
+                // Err only once the connection is closing: the command is then moot.
+                Some(command) => drop(command.apply(connection)),
+                None => inbox = None,
+            },
             _ = tokio::time::sleep_until(sleep_until), if deadline.is_some() => {}
             changed = shutdown.changed(), if !shutting_down => {
                 shutting_down = true;
@@ -132,6 +265,13 @@ pub async fn drive(
         }
         // Deadlines are handled whatever woke us: the call is idempotent and cheap.
         connection.handle_timeout(Instant::now());
+    }
+}
+
+async fn recv(inbox: &mut Option<Inbox>) -> Option<Command> {
+    match inbox {
+        Some(Inbox(receiver)) => receiver.recv().await,
+        None => None,
     }
 }
 
