@@ -23,9 +23,10 @@
 //!    message), counted, and the count asserted to be N.
 //!
 //! In detail:
-//! - `rfc6455`: `Connection::send_binary(&payload)` (or `send_text`) N times, and after each one
-//!   if `unsent_len() > 128 KiB`, `bytes_to_send` appended to the wire `Vec` and `mark_sent`;
-//!   the same once more at the end. Then for each 64 KiB piece of the wire,
+//! - `rfc6455`: `Connection::send_message(&message)` N times (the message holds its payload as
+//!   `Bytes`, as tungstenite's does), and after each one if `unsent_len() > 128 KiB`, the pieces
+//!   of `bytes_to_send_vectored` appended to the wire `Vec` (a vectored socket write) and
+//!   `mark_sent`; the same once more at the end. Then for each 64 KiB piece of the wire,
 //!   `Connection::receive(now, piece)` and `poll_event` until `None`, each `Event::Message`
 //!   counted.
 //! - `tungstenite`: `WebSocket::write(message.clone())` N times (a `Bytes`/`Utf8Bytes` clone, a
@@ -51,11 +52,12 @@
 //! with `--bench --profile-time 2 '^connection/client_to_server/16B/rfc6455$'`.
 
 use std::hint::black_box;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rfc6455::{Config, Connection, Event, Role};
+use bytes::Bytes;
+use rfc6455::{Config, Connection, Event, Message, Role};
 use tungstenite::protocol::{Role as TungsteniteRole, WebSocket};
 
 /// The most a simulated socket read hands over at once.
@@ -83,6 +85,13 @@ impl Payload<'_> {
         match self {
             Payload::Binary(bytes) => bytes,
             Payload::Text(text) => text.as_bytes(),
+        }
+    }
+
+    fn rfc6455(&self) -> Message {
+        match self {
+            Payload::Binary(bytes) => Message::Binary(Bytes::copy_from_slice(bytes)),
+            Payload::Text(text) => Message::Text(text.to_string().into()),
         }
     }
 
@@ -138,17 +147,13 @@ fn rfc6455_round(
     sender: &mut Connection,
     receiver: &mut Connection,
     wire: &mut Vec<u8>,
-    payload: Payload<'_>,
+    message: &Message,
     count: usize,
     mut on_message: impl FnMut(&[u8]),
 ) -> usize {
     wire.clear();
     for _ in 0..count {
-        match payload {
-            Payload::Binary(bytes) => sender.send_binary(bytes),
-            Payload::Text(text) => sender.send_text(text),
-        }
-        .expect("the connection is open");
+        sender.send_message(message).expect("the connection is open");
         // Written out once over the threshold, as tungstenite's `write` does.
         if sender.unsent_len() > WRITE_BUFFER_SIZE {
             write_out(sender, wire);
@@ -172,12 +177,18 @@ fn rfc6455_round(
     received
 }
 
-/// The socket write: everything `sender` has to send is appended to `wire`.
+/// The socket write, vectored: everything `sender` has to send is appended to `wire`.
 fn write_out(sender: &mut Connection, wire: &mut Vec<u8>) {
-    let bytes = sender.bytes_to_send();
-    let len = bytes.len();
-    wire.extend_from_slice(bytes);
-    sender.mark_sent(len);
+    while sender.unsent_len() > 0 {
+        let mut slices = [IoSlice::new(&[]); 64];
+        let count = sender.bytes_to_send_vectored(&mut slices);
+        let mut written = 0;
+        for slice in &slices[..count] {
+            wire.extend_from_slice(slice);
+            written += slice.len();
+        }
+        sender.mark_sent(written);
+    }
 }
 
 /// One iteration with tungstenite, as [`rfc6455_round`].
@@ -237,12 +248,13 @@ fn bench_group(
     let mut receiver = Connection::new(sender_role.peer(), Config::default(), now);
     let mut wire = Vec::new();
     let check = |bytes: &[u8]| assert_eq!(bytes, payload.bytes());
-    let received = rfc6455_round(now, &mut sender, &mut receiver, &mut wire, payload, count, check);
+    let message = payload.rfc6455();
+    let received = rfc6455_round(now, &mut sender, &mut receiver, &mut wire, &message, count, check);
     assert_eq!(received, count);
     group.bench_function(BenchmarkId::from_parameter("rfc6455"), |b| {
         b.iter(|| {
             let received =
-                rfc6455_round(now, &mut sender, &mut receiver, &mut wire, payload, count, |bytes| {
+                rfc6455_round(now, &mut sender, &mut receiver, &mut wire, &message, count, |bytes| {
                     black_box(bytes);
                 });
             assert_eq!(received, count);

@@ -33,10 +33,12 @@ pub struct Config {
     pub streaming: bool,
     /// Answer every Ping with a Pong (§5.5.2: "Upon receipt of a Ping frame, an endpoint MUST
     /// send a Pong frame in response"). Unsent Pongs are coalesced into one for the latest Ping,
-    /// as §5.5.3 allows. Default `true`.
+    /// as §5.5.3 allows. Default `true`. When `false`, every Ping is reported as
+    /// [`crate::Event::Ping`] (whatever [`Config::deliver_control_frames`] says), and answering
+    /// it with [`crate::Connection::send_pong`] is the application's duty.
     pub auto_pong: bool,
     /// Report received Pings and Pongs as [`crate::Event::Ping`] / [`crate::Event::Pong`].
-    /// Default `false`.
+    /// Default `false`. (Pings are reported anyway when [`Config::auto_pong`] is off.)
     pub deliver_control_frames: bool,
     /// Split outgoing messages into frames of at most this many payload bytes. Default `None`:
     /// one frame per message.

@@ -20,9 +20,10 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::io::IoSlice;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::config::Config;
@@ -34,6 +35,7 @@ use crate::frame::{
 };
 use crate::mask::{generate_masking_key, OsSeededRng, RandomSource};
 use crate::message::{Incoming, Message, MessageKind, ReadyMessages, Reassembler, Utf8Validator};
+use crate::output::{Output, SHARED_PAYLOAD_MIN};
 use crate::Role;
 
 /// Shortest keepalive interval and timeout: shorter settings are raised to it.
@@ -149,7 +151,7 @@ pub struct Connection {
     role: Role,
     config: Config,
     reassembler: Reassembler,
-    out: BytesMut,
+    out: Output,
     pending_pong: Option<Bytes>,
     events: VecDeque<Queued>,
     state: State,
@@ -198,7 +200,7 @@ impl Connection {
             role,
             config,
             reassembler,
-            out: BytesMut::new(),
+            out: Output::default(),
             pending_pong: None,
             events: VecDeque::new(),
             state: State::Open,
@@ -343,13 +345,34 @@ impl Connection {
         self.send_whole(MessageKind::Binary, data)
     }
 
-    /// Sends a message as it was received (an echo).
+    /// Sends a message: one received (an echo), or one made from [`Bytes`] the application
+    /// holds.
+    ///
+    /// A server queues a large payload (4 KiB or more, not transformed by an extension, sent as
+    /// one frame) by reference instead of copying it: the transport's write copies it, once,
+    /// from [`Connection::bytes_to_send_vectored`]. (A client copies it anyway, to mask it.)
     ///
     /// # Errors
     ///
     /// As [`Connection::send_text`].
     pub fn send_message(&mut self, message: &Message) -> Result<(), SendError> {
-        self.send_whole(message.kind(), message.payload())
+        let payload = message.payload();
+        let shareable = self.role == Role::Server
+            && payload.len() >= SHARED_PAYLOAD_MIN
+            && self.config.max_send_frame_size.is_none_or(|max| payload.len() <= max)
+            && self.reassembler.extension_mut().is_none();
+        if !shareable {
+            return self.send_whole(message.kind(), payload);
+        }
+        self.check_open()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.flush_pong();
+        let first = FIN_BIT | message.kind().opcode().encode();
+        crate::frame::encode_header_to_buffer(self.out.tail(), first, None, payload.len());
+        self.out.push_shared(payload.clone());
+        Ok(())
     }
 
     /// Begins a message to be sent in parts with [`Connection::send_part`] (the ESP-IDF server's
@@ -433,23 +456,52 @@ impl Connection {
     // ----------------------------------------------------------------------------------------
     // Outputs.
 
-    /// The bytes to write to the transport, in order. Write as many as the transport takes, then
-    /// call [`Connection::mark_sent`]. Many small messages accumulate here, ready for one write.
+    /// The bytes to write to the transport, in order, as one slice. Write as many as the
+    /// transport takes, then call [`Connection::mark_sent`]. Many small messages accumulate
+    /// here, ready for one write.
+    ///
+    /// Payloads a server queued by reference ([`Connection::send_message`]) are copied into one
+    /// buffer for this; [`Connection::bytes_to_send_vectored`] hands them out without a copy.
     pub fn bytes_to_send(&mut self) -> &[u8] {
         self.flush_pong();
-        &self.out
+        self.out.contiguous()
     }
 
-    /// Reports that the first `count` bytes of [`Connection::bytes_to_send`] were written.
+    /// The bytes to write to the transport, in order, as pieces for a vectored write
+    /// (`write_vectored`, `writev`): fills `slices` with as many pieces as fit and returns how
+    /// many. Write them, then call [`Connection::mark_sent`] with the number of bytes written.
+    /// The pieces cover all of [`Connection::unsent_len`] when `slices` is long enough (a
+    /// queued payload and its header take two pieces; 64 slices is plenty).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{IoSlice, Write};
+    /// use std::time::Instant;
+    /// use bytes::Bytes;
+    /// use rfc6455::{Config, Connection, Message, Role};
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default(), Instant::now());
+    /// server.send_message(&Message::Binary(Bytes::from(vec![7u8; 65536])))?;
+    /// let mut socket = Vec::new(); // anything that implements Write
+    /// while server.unsent_len() > 0 {
+    ///     let mut slices = [IoSlice::new(&[]); 64];
+    ///     let count = server.bytes_to_send_vectored(&mut slices);
+    ///     let written = socket.write_vectored(&slices[..count]).unwrap();
+    ///     server.mark_sent(written);
+    /// }
+    /// assert_eq!(socket.len(), 4 + 65536); // the header with a 16-bit length, then the payload
+    /// # Ok::<(), rfc6455::SendError>(())
+    /// ```
+    pub fn bytes_to_send_vectored<'a>(&'a mut self, slices: &mut [IoSlice<'a>]) -> usize {
+        self.flush_pong();
+        self.out.io_slices(slices)
+    }
+
+    /// Reports that the first `count` bytes of [`Connection::bytes_to_send`] (or of the pieces
+    /// of [`Connection::bytes_to_send_vectored`]) were written.
     pub fn mark_sent(&mut self, count: usize) {
-        if count < self.out.len() {
-            self.out.advance(count);
-        } else {
-            // All written: give the buffer back, so an idle connection holds no output memory.
-            // (After `advance`, `capacity` no longer tells the allocation's size, so no
-            // threshold: the next send allocates afresh.)
-            self.out = BytesMut::new();
-        }
+        self.out.advance(count);
     }
 
     /// How many bytes wait to be written: stop reading from the peer while this is above a
@@ -564,7 +616,8 @@ impl Connection {
                 self.write_frame(true, Opcode::Pong, 0, &payload);
             }
         }
-        if self.config.deliver_control_frames {
+        // Without auto_pong the application answers: it must see every Ping.
+        if self.config.deliver_control_frames || !self.config.auto_pong {
             self.events.push_back(Queued::Event(Event::Ping(payload)));
         }
     }
@@ -783,6 +836,6 @@ impl Connection {
             }
             Role::Server => None,
         };
-        encode_frame_to_buffer(&mut self.out, first, masking_key, payload);
+        encode_frame_to_buffer(self.out.tail(), first, masking_key, payload);
     }
 }

@@ -679,13 +679,8 @@ pub(crate) fn encode_frame_to_buffer(
         }
         return;
     }
-    let mut header = FrameHeader::new(false, Opcode::Continuation, len as u64);
-    header.masking_key = masking_key;
-    let (mut bytes, header_len) = header.to_bytes();
-    bytes[0] = first;
     out.reserve(MAX_HEADER_LEN + len);
-    out.extend_from_slice(&bytes);
-    out.truncate(old_len + header_len);
+    encode_header_to_buffer(out, first, masking_key, len);
     match masking_key {
         None => out.extend_from_slice(payload),
         Some(key) => {
@@ -700,6 +695,22 @@ pub(crate) fn encode_frame_to_buffer(
             }
         }
     }
+}
+
+/// Appends a frame header whose first byte is `first` (FIN, RSV and opcode bits) for a payload
+/// of `payload_len` bytes, masked with `masking_key` if given; the payload is the caller's to
+/// append.
+pub(crate) fn encode_header_to_buffer(
+    out: &mut BytesMut,
+    first: u8,
+    masking_key: Option<[u8; 4]>,
+    payload_len: usize,
+) {
+    let mut header = FrameHeader::new(false, Opcode::Continuation, payload_len as u64);
+    header.masking_key = masking_key;
+    let (mut bytes, header_len) = header.to_bytes();
+    bytes[0] = first;
+    out.extend_from_slice(&bytes[..header_len]);
 }
 
 /// Size of the pieces a large masked payload is copied and masked in.

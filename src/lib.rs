@@ -113,6 +113,7 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod message;
+mod output;
 
 pub use close::{CloseCode, CloseCodeRange, CloseFrame};
 pub use config::Config;

@@ -11,6 +11,7 @@
 //! - keepalive, backpressure, streaming mode;
 //! - proptest: chunking invariance and fragmentation invariance.
 
+use std::io::IoSlice;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -1865,6 +1866,102 @@ both_roles!(
     client_unsent_len_counts_a_pending_pong_exactly,
     server_unsent_len_counts_a_pending_pong_exactly,
     unsent_len_counts_a_pending_pong_exactly
+);
+
+/// Collects every piece `bytes_to_send_vectored` gives with `slots` slices, and checks they are
+/// non-empty and, with enough slices, add up to `unsent_len`.
+fn vectored(conn: &mut Connection, slots: usize) -> Vec<Vec<u8>> {
+    let unsent = conn.unsent_len();
+    let mut slices = vec![IoSlice::new(&[]); slots];
+    let count = conn.bytes_to_send_vectored(&mut slices);
+    let pieces: Vec<Vec<u8>> = slices[..count].iter().map(|slice| slice.to_vec()).collect();
+    assert!(pieces.iter().all(|piece| !piece.is_empty()), "an empty piece");
+    let total: usize = pieces.iter().map(Vec::len).sum();
+    if count < slots {
+        assert_eq!(total, unsent, "the pieces cover all that is unsent");
+    }
+    pieces
+}
+
+/// A large payload sent with `send_message` goes out exactly as if copied: the vectored pieces,
+/// joined, are the contiguous bytes, and written in uneven pieces (across the boundaries between
+/// header, payload and the frames after it) the peer gets every message. A server hands the
+/// payload out by reference: header, payload and the next frames are separate pieces.
+fn sends_large_messages_by_reference_in_order(role: Role) {
+    let t0 = Instant::now();
+    let (mut conn, mut peer) = pair(role, Config::default(), Config::default(), t0);
+    let large = Bytes::from((0..70_000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+    let long_text: String = "é".repeat(3000); // 6000 bytes
+    conn.send_text("before").unwrap();
+    conn.send_message(&Message::Binary(large.clone())).unwrap();
+    conn.send_ping(b"between").unwrap();
+    conn.send_message(&Message::Text(long_text.clone().into())).unwrap();
+    conn.send_text("after").unwrap();
+
+    let pieces = vectored(&mut conn, 64);
+    let joined = pieces.concat();
+    if role == Role::Server {
+        // "before" + the header of the 70000 bytes, the payload itself, the ping + the next
+        // header, the text, "after".
+        assert_eq!(pieces.len(), 5, "pieces {:?}", pieces.iter().map(Vec::len).collect::<Vec<_>>());
+        assert_eq!(pieces[1], large[..], "the payload, not copied into the buffer");
+    }
+    // Only the first piece with one slice; the rest after it is marked sent.
+    assert_eq!(vectored(&mut conn, 1), vec![pieces[0].clone()]);
+
+    let mut written = 0;
+    for step in [1usize, 3, 7, 4096, 65_000, 11, 100_000].iter().cycle() {
+        let pieces = vectored(&mut conn, 3);
+        if pieces.is_empty() {
+            break;
+        }
+        let available: Vec<u8> = pieces.concat();
+        assert_eq!(available[..], joined[written..written + available.len()], "the rest, in order");
+        let n = (*step).min(available.len());
+        peer.receive(t0, &available[..n]);
+        conn.mark_sent(n);
+        written += n;
+        assert_eq!(conn.unsent_len(), joined.len() - written);
+    }
+    assert_eq!(written, joined.len());
+    let expected = vec![
+        text("before"),
+        Event::Message(Message::Binary(large)),
+        text(&long_text),
+        text("after"),
+    ];
+    assert_eq!(events(&mut peer), expected);
+    let ping = &frames(&joined, role)[2];
+    assert_eq!((ping.header.opcode, &ping.payload[..]), (Opcode::Ping, &b"between"[..]));
+    assert_eq!(conn.buffered_capacity(), 0, "nothing held once all is written");
+}
+both_roles!(
+    client_sends_large_messages_by_reference_in_order,
+    server_sends_large_messages_by_reference_in_order,
+    sends_large_messages_by_reference_in_order
+);
+
+/// `bytes_to_send` after `send_message` of a large payload gives the same bytes as the pieces,
+/// in one slice; a Pong owed for a Ping goes after what was queued before it.
+fn bytes_to_send_joins_the_pieces(role: Role) {
+    let t0 = Instant::now();
+    let mut conn = Connection::new(role, Config::default(), t0);
+    let large = Bytes::from(vec![b'x'; 5000]);
+    conn.send_message(&Message::Binary(large.clone())).unwrap();
+    conn.receive(t0, &frame_from(role.peer(), true, Opcode::Ping, b"ping"));
+    let joined = vectored(&mut conn, 64).concat();
+    assert_eq!(conn.bytes_to_send(), &joined[..]);
+    assert_eq!(conn.unsent_len(), joined.len());
+    let sent: Vec<(Opcode, Vec<u8>)> =
+        frames(&joined, role).into_iter().map(|frame| (frame.header.opcode, frame.payload.to_vec())).collect();
+    assert_eq!(sent, vec![(Opcode::Binary, large.to_vec()), (Opcode::Pong, b"ping".to_vec())]);
+    conn.mark_sent(joined.len() - 3);
+    assert_eq!(vectored(&mut conn, 64).concat(), joined[joined.len() - 3..]);
+}
+both_roles!(
+    client_bytes_to_send_joins_the_pieces,
+    server_bytes_to_send_joins_the_pieces,
+    bytes_to_send_joins_the_pieces
 );
 
 // ---------------------------------------------------------------------------------------------

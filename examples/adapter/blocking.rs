@@ -18,6 +18,9 @@ use rfc6455::{Connection, Decoded, Event, HandshakeError};
 /// Bytes handed to the connection per read.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Pieces of output per vectored write.
+const WRITE_SLICES: usize = 64;
+
 /// How an opening handshake ended.
 pub enum Handshake {
     /// A valid upgrade request, and the bytes that followed its head (the client's first frames).
@@ -80,7 +83,11 @@ pub fn drive(
     loop {
         // 1. Write everything the connection has to send (a partial write is reported as such).
         while connection.unsent_len() > 0 {
-            match stream.write(connection.bytes_to_send()) {
+            // Vectored: a large payload the connection holds by reference is written from where
+            // it is, without being copied into the output buffer first.
+            let mut slices = [io::IoSlice::new(&[]); WRITE_SLICES];
+            let count = connection.bytes_to_send_vectored(&mut slices);
+            match stream.write_vectored(&slices[..count]) {
                 Ok(written) => connection.mark_sent(written),
                 Err(_) => {
                     connection.receive_eof(Instant::now());

@@ -1,0 +1,111 @@
+//! The bytes a [`crate::Connection`] has to send, in order: frames encoded into one growing
+//! buffer, and large payloads the application already holds as [`Bytes`] kept by reference, so
+//! they are copied once, by the transport's write, instead of into the buffer first.
+//!
+//! ```text
+//!   segments (written first, in order)                  tail (being encoded into)
+//!   [ header bytes ][ payload: the application's Bytes ]  [ more frames ... ]
+//! ```
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Payloads at least this long are queued by reference; shorter ones are cheaper to copy.
+pub(crate) const SHARED_PAYLOAD_MIN: usize = 4096;
+
+/// Unsent output: frozen segments, then the tail buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    segments: VecDeque<Bytes>,
+    segments_len: usize,
+    tail: BytesMut,
+}
+
+impl Output {
+    /// The buffer the next frame is encoded into.
+    #[inline]
+    pub(crate) fn tail(&mut self) -> &mut BytesMut {
+        &mut self.tail
+    }
+
+    /// Queues `payload` by reference after everything encoded so far (its frame's header
+    /// included).
+    pub(crate) fn push_shared(&mut self, payload: Bytes) {
+        if !self.tail.is_empty() {
+            let encoded = self.tail.split().freeze();
+            self.segments_len += encoded.len();
+            self.segments.push_back(encoded);
+        }
+        self.segments_len += payload.len();
+        self.segments.push_back(payload);
+    }
+
+    /// How many bytes wait to be written.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.segments_len + self.tail.len()
+    }
+
+    /// Whether nothing waits to be written.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Everything unsent as one slice. Queued payloads are copied into the buffer for it, once;
+    /// [`Output::io_slices`] avoids that copy.
+    pub(crate) fn contiguous(&mut self) -> &[u8] {
+        if !self.segments.is_empty() {
+            let mut all = BytesMut::with_capacity(self.len());
+            for segment in self.segments.drain(..) {
+                all.extend_from_slice(&segment);
+            }
+            all.extend_from_slice(&self.tail);
+            self.tail = all;
+            self.segments = VecDeque::new();
+            self.segments_len = 0;
+        }
+        &self.tail
+    }
+
+    /// Fills `slices` with the unsent bytes in order, as many pieces as fit; returns how many.
+    pub(crate) fn io_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        let pieces = self.segments.iter().map(|segment| &segment[..]).chain([&self.tail[..]]);
+        let mut filled = 0;
+        for (slot, piece) in slices.iter_mut().zip(pieces.filter(|piece| !piece.is_empty())) {
+            *slot = IoSlice::new(piece);
+            filled += 1;
+        }
+        filled
+    }
+
+    /// Drops the first `count` unsent bytes (all of them if `count` is larger).
+    pub(crate) fn advance(&mut self, mut count: usize) {
+        if count >= self.len() {
+            // All written: give the memory back, so an idle connection holds no output buffer.
+            // (After `advance`, `capacity` no longer tells the allocation's size, so no
+            // threshold: the next send allocates afresh.)
+            *self = Output::default();
+            return;
+        }
+        while let Some(front) = self.segments.front_mut() {
+            if count < front.len() {
+                front.advance(count);
+                self.segments_len -= count;
+                return;
+            }
+            count -= front.len();
+            self.segments_len -= front.len();
+            self.segments.pop_front();
+        }
+        self.tail.advance(count);
+    }
+
+    /// The heap the output holds, as far as it can tell: the tail's capacity and the queued
+    /// segments' lengths.
+    pub(crate) fn capacity(&self) -> usize {
+        self.tail.capacity() + self.segments_len
+    }
+}
