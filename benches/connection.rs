@@ -55,8 +55,8 @@ use std::hint::black_box;
 use std::io::{self, IoSlice, Read, Write};
 use std::time::Instant;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rfc6455::{Config, Connection, Event, Message, Role};
 use tungstenite::protocol::{Role as TungsteniteRole, WebSocket};
 
