@@ -26,6 +26,9 @@ use tokio::sync::{mpsc, watch};
 /// Bytes handed to the connection per read.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Pieces of output per vectored write.
+const WRITE_SLICES: usize = 64;
+
 /// How an opening handshake ended.
 pub enum Handshake {
     /// A valid upgrade request, and the bytes that followed its head (the client's first frames).
@@ -233,7 +236,11 @@ pub async fn drive(
         tokio::select! {
             ready = stream.writable(), if want_write => {
                 ready?;
-                match stream.try_write(connection.bytes_to_send()) {
+                // Vectored: a large payload the connection holds by reference is written from
+                // where it is, without being copied into the output buffer first.
+                let mut slices = [io::IoSlice::new(&[]); WRITE_SLICES];
+                let count = connection.bytes_to_send_vectored(&mut slices);
+                match stream.try_write_vectored(&slices[..count]) {
                     Ok(written) => connection.mark_sent(written),
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
                     Err(_) => connection.receive_eof(Instant::now()),
@@ -277,4 +284,51 @@ async fn recv(inbox: &mut Option<Inbox>) -> Option<Command> {
 
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400)
+}
+
+/// Connects to `authority` (`host:port`, e.g. `WsUrl::authority` from the blocking adapter),
+/// performs the opening handshake, and returns the stream, the connection (fed with any bytes
+/// that followed the server's response) and the server's answer: the blocking adapter's
+/// `connect`, for tokio. Drive the connection with [`drive`].
+///
+/// # Errors
+///
+/// The connection's I/O errors; a rejected handshake as an `io::Error` wrapping the core's
+/// [`HandshakeError`] (`error.get_ref()` and `downcast_ref` find it).
+pub async fn connect(
+    authority: &str,
+    request: rfc6455::handshake::client::ClientRequest,
+    config: rfc6455::Config,
+) -> io::Result<(TcpStream, Connection, rfc6455::handshake::client::Accepted)> {
+    let mut stream = TcpStream::connect(authority).await?;
+    let _ = stream.set_nodelay(true);
+    let mut head = Vec::new();
+    request.encode(&mut head);
+    stream.write_all(&head).await?;
+    let limits = HeadLimits::default();
+    let mut response = Vec::new();
+    loop {
+        stream.readable().await?;
+        {
+            let mut chunk = [0u8; 4096];
+            match stream.try_read(&mut chunk) {
+                Ok(0) => {
+                    let message = "server closed during the handshake";
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, message));
+                }
+                Ok(read) => response.extend_from_slice(&chunk[..read]),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        match request.decode_response(&response, &limits) {
+            Ok(Decoded::Complete { value, consumed }) => {
+                let mut connection = Connection::new(rfc6455::Role::Client, config, Instant::now());
+                connection.receive(Instant::now(), &response[consumed..]);
+                return Ok((stream, connection, value));
+            }
+            Ok(Decoded::Incomplete { .. }) => {}
+            Err(error) => return Err(io::Error::other(error)),
+        }
+    }
 }

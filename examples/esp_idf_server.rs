@@ -1,0 +1,319 @@
+//! ESP-IDF's `ws_echo_server` example (`examples/protocols/http_server/ws_echo_server`), on
+//! `rfc6455` and tokio: what the ESP32's `esp_http_server` does, on a desktop.
+//!
+//! ```text
+//! cargo run --example esp_idf_server                     # ws://[::]:8080/ws
+//! BIND_ADDRESS=127.0.0.1 BIND_PORT=9000 cargo run --example esp_idf_server
+//! scripts/esp-idf-check.sh                               # a raw-socket client checks it all
+//! ```
+//!
+//! | ESP-IDF (`httpd_uri_t` and friends)                   | here                                           |
+//! |-------------------------------------------------------|------------------------------------------------|
+//! | `.uri = "/ws"`, `.is_websocket = true`                | only `/ws` upgrades; any other path gets 404, a plain request for `/ws` 426 |
+//! | `.supported_subprotocol = "chat"`                     | `UpgradeRequest::select_protocol(&["chat"])`, `AcceptResponse::with_protocol` |
+//! | `.handle_ws_control_frames = true`                    | `Config { deliver_control_frames: true, .. }`: every Ping, Pong and Close is logged |
+//! | `httpd_ws_send_frame` (echo)                          | `Connection::send_message` in the event handler |
+//! | "Trigger async": `httpd_queue_work` + `httpd_ws_send_frame_async` | a spawned tokio task sends "Async data" through the connection's `Outbox` |
+//! | "Ping": `ws_ping_send` from the work queue            | the same, with `Command::Ping`                 |
+//! | `ws_pkt.fragmented` / `ws_pkt.final`                  | "Trigger fragments": `begin_message` + three `send_part` calls |
+//!
+//! Differences, on purpose:
+//! - every text message is echoed, triggers included (ESP-IDF's handler returns without echoing
+//!   a trigger), so a client always knows its message arrived;
+//! - Pings are answered and Closes echoed by the core even though the application sees them
+//!   (ESP-IDF leaves both to the handler once it asks for control frames): RFC 6455 §5.5.1 and
+//!   §5.5.2 make them MUSTs, and this crate does every MUST itself;
+//! - the port defaults to 8080, not 80, so no privileges are needed;
+//! - triggers match the whole message, not a prefix (`strncmp` in the C code).
+//!
+//! The log imitates ESP-IDF's `ESP_LOGI` lines on stderr (`I (milliseconds) tag: message`), one
+//! per frame the handler sees, with the peer's address where ESP-IDF has a socket number:
+//!
+//! ```text
+//! I (3051) ws_echo_server: 127.0.0.1:50312: Got packet with message: Trigger async
+//! I (3051) ws_echo_server: 127.0.0.1:50312: Packet type: 1
+//! I (3052) ws_echo_server: 127.0.0.1:50312: Received PING message, payload "hi"
+//! I (3060) ws_echo_server: 127.0.0.1:50312: Received CLOSE message, code 1000
+//! ```
+//!
+//! Try it from a browser's console (browsers answer Pings but never send them):
+//!
+//! ```text
+//! ws = new WebSocket("ws://localhost:8080/ws", ["chat"]);
+//! ws.onmessage = (event) => console.log(event.data);
+//! ws.onopen = () => { console.log("protocol:", ws.protocol); ws.send("Trigger async"); };
+//! ws.send("Trigger fragments");   // arrives as one message: the browser reassembles it
+//! ws.close(1000);
+//! ```
+//!
+//! or from Python with only the standard library, as `scripts/python/esp_idf_check.py` does (it
+//! sends Pings and reads the frames of the fragmented message one by one).
+//!
+//! Environment:
+//!
+//! | variable       | default | meaning                                                      |
+//! |----------------|---------|--------------------------------------------------------------|
+//! | `BIND_ADDRESS` | `::`    | address to listen on (`::` also accepts IPv4 on Linux)       |
+//! | `BIND_PORT`    | `8080`  | port (0: any free port; the log's first line says which)     |
+
+#[path = "adapter/tokio.rs"]
+mod adapter;
+#[path = "adapter/http.rs"]
+mod http;
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use adapter::{Command, Head, Outbox};
+use rfc6455::handshake::server::{encode_rejection, UpgradeRequest};
+use rfc6455::handshake::HeadLimits;
+use rfc6455::{CloseOutcome, Config, Connection, Event, HandshakeError, Message, MessageKind, Role};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// The ESP-IDF example's log tag.
+const TAG: &str = "ws_echo_server";
+/// The one WebSocket path, as registered with `httpd_register_uri_handler`.
+const WS_PATH: &str = "/ws";
+/// The handler's `.supported_subprotocol`.
+const SUPPORTED_SUBPROTOCOLS: &[&str] = &["chat"];
+/// Stop reading from a client while more than this many bytes wait to be sent to it.
+const HIGH_WATER_MARK: usize = 16 * 1024;
+/// Commands other tasks may queue for one connection before `Outbox::try_send` says it is full.
+const MAILBOX_CAPACITY: usize = 16;
+/// What "Trigger fragments" sends: one text message, three frames.
+const FRAGMENTS: [&str; 3] = ["This message ", "was sent as ", "three fragments"];
+
+/// ESP-IDF's `ESP_LOGI`: `I (milliseconds since start) tag: message`, on stderr.
+#[derive(Debug, Clone, Copy)]
+struct Log {
+    start: Instant,
+}
+
+impl Log {
+    fn info(&self, peer: &SocketAddr, message: impl std::fmt::Display) {
+        eprintln!("I ({}) {TAG}: {peer}: {message}", self.start.elapsed().as_millis());
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let log = Log { start: Instant::now() };
+    let address: IpAddr = match variable("BIND_ADDRESS", IpAddr::from([0u16; 8])) {
+        Ok(address) => address,
+        Err(message) => return usage(&message),
+    };
+    let port: u16 = match variable("BIND_PORT", 8080) {
+        Ok(port) => port,
+        Err(message) => return usage(&message),
+    };
+    let listener = match TcpListener::bind(SocketAddr::new(address, port)).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("E (0) {TAG}: cannot listen on {address}:{port}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(local) => eprintln!("I (0) {TAG}: listening on ws://{local}{WS_PATH}"),
+        Err(error) => eprintln!("I (0) {TAG}: listening ({error})"),
+    }
+
+    let (shutdown, shutdown_signal) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(serve(stream, peer, log, shutdown_signal.clone()));
+                }
+                Err(error) => eprintln!("E ({}) {TAG}: accept failed: {error}", log.start.elapsed().as_millis()),
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    eprintln!("I ({}) {TAG}: stopping webserver", log.start.elapsed().as_millis());
+    let _ = shutdown.send(true);
+    let all_closed = async { while connections.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(Duration::from_secs(3), all_closed).await;
+    ExitCode::SUCCESS
+}
+
+/// Reads `name` from the environment, or `default` if unset.
+fn variable<T: FromStr>(name: &str, default: T) -> Result<T, String> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(value) => value.trim().parse().map_err(|_| format!("invalid {name}: {value:?}")),
+    }
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("esp_idf_server: {message}");
+    ExitCode::from(2)
+}
+
+/// The handler's configuration: `.handle_ws_control_frames = true`.
+fn config() -> Config {
+    Config { deliver_control_frames: true, ..Config::default() }
+}
+
+/// One client: the URI match and the opening handshake, then the `/ws` handler.
+async fn serve(mut stream: TcpStream, peer: SocketAddr, log: Log, shutdown: watch::Receiver<bool>) {
+    let _ = stream.set_nodelay(true);
+    let (request, leftover) = match adapter::read_head(&mut stream, &HeadLimits::default()).await {
+        Ok(Head::WebSocket(adapter::Handshake::Upgrade { request, leftover })) => (request, leftover),
+        Ok(Head::WebSocket(adapter::Handshake::Rejected(error))) => {
+            let status = error.status().unwrap_or(400);
+            return log.info(&peer, format_args!("answered {status}: {error}"));
+        }
+        Ok(Head::WebSocket(adapter::Handshake::Closed)) => return,
+        Ok(Head::Http(request)) if request.path() == WS_PATH => {
+            // A plain GET /ws: the handler exists but only speaks WebSocket.
+            let mut answer = Vec::new();
+            encode_rejection(&HandshakeError::NotWebSocketUpgrade, &mut answer);
+            let _ = stream.write_all(&answer).await;
+            let _ = stream.shutdown().await;
+            return log.info(&peer, format_args!("answered 426: plain HTTP request for {WS_PATH}"));
+        }
+        Ok(Head::Http(request)) => return not_found(&mut stream, &peer, log, &request).await,
+        Err(error) => return log.info(&peer, format_args!("error during the handshake: {error}")),
+    };
+    if request.path() != WS_PATH {
+        return not_found(&mut stream, &peer, log, request.request()).await;
+    }
+    let response = accept(&request);
+    match response.protocol() {
+        Some(protocol) => log.info(&peer, format_args!("handshake done, subprotocol {protocol:?}")),
+        None => log
+            .info(&peer, format_args!("handshake done, no subprotocol (offered {:?})", request.protocols())),
+    }
+    let connection = Connection::new(Role::Server, config(), Instant::now());
+    let mut connection = match adapter::accept(&mut stream, &response, connection, &leftover).await {
+        Ok(connection) => connection,
+        Err(error) => return log.info(&peer, format_args!("error: {error}")),
+    };
+    let (outbox, inbox) = adapter::mailbox(MAILBOX_CAPACITY);
+    let result = adapter::drive(
+        &mut stream,
+        &mut connection,
+        HIGH_WATER_MARK,
+        shutdown,
+        Some(inbox),
+        |connection, event| echo_handler(connection, event, &outbox, &peer, log),
+    )
+    .await;
+    if let Err(error) = result {
+        log.info(&peer, format_args!("error: {error}"));
+    }
+}
+
+/// The 101 answer, with `chat` if the client offered it (§4.2.2: no header otherwise).
+fn accept(request: &UpgradeRequest) -> rfc6455::handshake::server::AcceptResponse {
+    let response = request.accept();
+    match request.select_protocol(SUPPORTED_SUBPROTOCOLS) {
+        Some(protocol) => response.with_protocol(protocol),
+        None => response,
+    }
+}
+
+/// Any path but `/ws`: ESP-IDF's "Nothing matches the given URI" 404.
+async fn not_found(
+    stream: &mut TcpStream,
+    peer: &SocketAddr,
+    log: Log,
+    request: &rfc6455::handshake::server::Request,
+) {
+    match http::respond(stream, request, &[]).await {
+        Ok(status) => log.info(peer, format_args!("answered {status}: {}", request.path())),
+        Err(error) => log.info(peer, format_args!("error: {error}")),
+    }
+}
+
+/// ESP-IDF's `echo_handler`: sees every frame (control frames too), echoes data, and acts on the
+/// triggers. It runs on the connection's task, so it calls the core directly; the async sends go
+/// through `outbox` from another task, as `httpd_queue_work` does.
+fn echo_handler(connection: &mut Connection, event: Event, outbox: &Outbox, peer: &SocketAddr, log: Log) {
+    match event {
+        Event::Message(message) => {
+            match &message {
+                Message::Text(text) => log.info(peer, format_args!("Got packet with message: {text}")),
+                Message::Binary(data) => log.info(peer, format_args!("Got packet with {} bytes", data.len())),
+            }
+            let opcode = match message.kind() {
+                MessageKind::Text => 1,
+                MessageKind::Binary => 2,
+            };
+            log.info(peer, format_args!("Packet type: {opcode}"));
+            // Err only once the connection is closing: the echo is then dropped, as the RFC asks.
+            let _ = connection.send_message(&message);
+            if let Message::Text(text) = &message {
+                match text.as_str() {
+                    "Trigger async" => {
+                        trigger_async_send(outbox, Command::Text("Async data".into()), peer, log)
+                    }
+                    "Ping" => trigger_async_send(outbox, Command::Ping(Vec::new()), peer, log),
+                    "Trigger fragments" => send_fragments(connection, peer, log),
+                    _ => {}
+                }
+            }
+        }
+        Event::Ping(payload) => log.info(
+            peer,
+            format_args!("Received PING message, payload {:?}", String::from_utf8_lossy(&payload)),
+        ),
+        Event::Pong(payload) => log.info(
+            peer,
+            format_args!("Received PONG message, payload {:?}", String::from_utf8_lossy(&payload)),
+        ),
+        Event::Closed(outcome) => log_close(&outcome, peer, log),
+        _ => {}
+    }
+}
+
+/// `trigger_async_send` / `trigger_ping_send`: another task makes the send, later.
+fn trigger_async_send(outbox: &Outbox, command: Command, peer: &SocketAddr, log: Log) {
+    let outbox = outbox.clone();
+    let peer = *peer;
+    tokio::spawn(async move {
+        let what = format!("{command:?}");
+        // Err only once the connection's task has ended: nobody to send to.
+        match outbox.send(command).await {
+            Ok(()) => log.info(&peer, format_args!("async send queued: {what}")),
+            Err(error) => log.info(&peer, format_args!("async send dropped ({error:?}): {what}")),
+        }
+    });
+}
+
+/// One text message as three frames: `fragmented = true`, `final` on the last (§5.4).
+fn send_fragments(connection: &mut Connection, peer: &SocketAddr, log: Log) {
+    let sent = connection.begin_message(MessageKind::Text).and_then(|()| {
+        FRAGMENTS
+            .iter()
+            .enumerate()
+            .try_for_each(|(index, part)| connection.send_part(part.as_bytes(), index + 1 == FRAGMENTS.len()))
+    });
+    match sent {
+        Ok(()) => log.info(peer, format_args!("Sent fragmented message: {} frames", FRAGMENTS.len())),
+        Err(error) => log.info(peer, format_args!("fragmented send failed: {error}")),
+    }
+}
+
+/// The peer's Close (Packet type 8) or how the connection otherwise ended.
+fn log_close(outcome: &CloseOutcome, peer: &SocketAddr, log: Log) {
+    match &outcome.received {
+        Some(received) if received.reason.is_empty() => {
+            log.info(peer, format_args!("Received CLOSE message, code {}", received.code))
+        }
+        Some(received) => log.info(
+            peer,
+            format_args!("Received CLOSE message, code {}, reason {:?}", received.code, received.reason),
+        ),
+        None => {}
+    }
+    log.info(peer, format_args!("connection {outcome}"));
+}
