@@ -322,7 +322,10 @@ pub enum HandshakeError {
 }
 
 impl HandshakeError {
-    /// The HTTP status a server answers this error with, or `None` for client-side errors.
+    /// The HTTP status a server answers this error with, or `None` for the errors only a client
+    /// meets (about the server's response). Errors both sides can meet (a malformed head, an
+    /// invalid `Sec-WebSocket-Protocol` or `Sec-WebSocket-Extensions`) have the server's status;
+    /// a client ignores it.
     ///
     /// 400 for a malformed or non-conforming request (§4.2.1), 426 for a plain HTTP request or an
     /// unsupported version (§4.4), 431 for an oversized head (RFC 6585 §5).
