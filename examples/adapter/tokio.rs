@@ -209,7 +209,9 @@ pub async fn accept(
 /// Drives `connection` over `stream` until the transport is to be closed, then closes it.
 ///
 /// `on_event` sees every event and may send through the connection; other tasks send through
-/// the `inbox`'s [`Outbox`], if given. Reading, and taking commands, pause while more than
+/// the `inbox`'s [`Outbox`], if given. What `on_event` sends goes out before commands still
+/// waiting in the mailbox: a task that needs one order for both sends everything through the
+/// mailbox. Reading, and taking commands, pause while more than
 /// `high_water_mark` bytes wait to be written (backpressure). When `shutdown` turns true, the
 /// connection is closed with 1001 (Going Away).
 pub async fn drive(

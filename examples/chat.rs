@@ -1,0 +1,592 @@
+//! The course's chat, on `rfc6455` and tokio: a replacement for the Flask-SocketIO chat of the
+//! lab. One port serves the page and its WebSocket; pick a name, then send each message either
+//! back to yourself ("echo to me") or to everyone, and watch who is connected.
+//!
+//! ```text
+//! cargo run --release --example chat
+//! ```
+//!
+//! then open <http://localhost:5000/> in two browser windows. `scripts/chat-check.sh` does that
+//! in headless Chromium and checks what both pages show.
+//!
+//! # What is served
+//!
+//! | path          | what                                                                   |
+//! |---------------|------------------------------------------------------------------------|
+//! | `/`           | the page (`examples/chat/index.html`), with `/chat.css` and `/chat.js` |
+//! | `/ws`         | the WebSocket, subprotocol `chat`; a plain HTTP request gets 426       |
+//! | anything else | 404; a method other than GET or HEAD gets 405                          |
+//!
+//! The files are compiled in (`include_bytes!`), so a request can name only one of them: there
+//! is no file system path to traverse.
+//!
+//! # Subprotocol
+//!
+//! The page offers `chat` (`new WebSocket(url, ["chat"])`) and the server selects it. A client
+//! that offers no subprotocol is served the same way (handy with `websocat`). A client that
+//! offers only other subprotocols gets a 101 *without* `Sec-WebSocket-Protocol`: §4.2.2 lets a
+//! server select one of the offered subprotocols or none, and it is then the client's call; a
+//! browser fails the connection itself (close code 1006 on its side), as the WebSocket API
+//! requires. This is what Node's `ws` and Python `websockets` (legacy server) do by default; a
+//! 400 would tell the browser less ("unexpected response code"). The server log says which
+//! subprotocols were declined.
+//!
+//! A WebSocket whose `Origin` is not this server (another site's page) is refused with 403, as
+//! Flask-SocketIO refuses cross-origin clients by default; clients that send no `Origin`
+//! (non-browser tools) are accepted.
+//!
+//! # Messages
+//!
+//! JSON text messages both ways. From the client:
+//!
+//! ```text
+//! {"type":"join","name":"Ada"}
+//! {"type":"message","text":"hello","to":"all"}      "to": "me" (echo to me) or "all"
+//! ```
+//!
+//! From the server, through each client's mailbox in the order the server made them (so a client
+//! never sees an old user list after a newer one):
+//!
+//! ```text
+//! {"type":"users","users":["Ada","Grace"]}          on connecting and whenever the list changes
+//! {"type":"welcome","name":"Ada"}                   to the client that joined
+//! {"type":"joined","name":"Ada"}                    to everyone else
+//! {"type":"left","name":"Ada"}                      to everyone
+//! {"type":"message","from":"Ada","text":"hello","to":"all"}
+//! {"type":"error","text":"the name Ada is taken"}   a refused request; the connection stays open
+//! ```
+//!
+//! Incoming messages are checked strictly: exactly the fields above, each of the right type.
+//! Anything else closes that client:
+//!
+//! | received                                          | close code                      |
+//! |---------------------------------------------------|---------------------------------|
+//! | text that is not JSON, or JSON of the wrong shape | 1008 Policy Violation           |
+//! | a binary message                                  | 1003 Unsupported Data           |
+//! | a message over 16 KiB                             | 1009 Message Too Big (the core) |
+//! | text that is not UTF-8                            | 1007 Invalid Payload (the core) |
+//!
+//! The reason says what was wrong, such as `invalid JSON: expected value at line 1 column 1`,
+//! `field "text" must be a string`, `unexpected field "admin" in "join"` (and the server logs it).
+//!
+//! 1008 rather than 1007: §7.4.1 keeps 1007 for data "not consistent with the type of the
+//! message" (text that is not UTF-8, which the core already fails); valid text that breaks the
+//! chat's rules is a policy violation, "a generic status code ... when there is no other more
+//! suitable status code".
+//!
+//! Requests that are well formed but cannot be granted get an `error` message and the connection
+//! stays open: an empty name, a name over 32 characters or with control characters, a name taken
+//! (ignoring case), joining twice, sending before joining, an empty message or one over 2000
+//! characters.
+//!
+//! # Slow clients
+//!
+//! Each client has a mailbox of 64 messages; its task takes from it only while less than 64 KiB
+//! wait to be written to it. A message for a client whose mailbox is full is dropped for that
+//! client and logged (as Python `websockets`' `broadcast()` skips a connection whose buffer is
+//! full): one slow reader never holds up the others. A client that stops reading altogether also
+//! stops answering pings, and is closed with 1011 at the next one (every 30 seconds).
+//!
+//! The disconnect button closes with 1000; the others see the user leave. One line per request,
+//! connection, join, refusal and close on stderr. Ctrl-C closes every connection with 1001 (Going
+//! Away) and exits once they are closed, or after 3 seconds.
+//!
+//! # Environment
+//!
+//! | variable       | default | meaning                                                |
+//! |----------------|---------|--------------------------------------------------------|
+//! | `BIND_ADDRESS` | `::`    | address to listen on (`::` also accepts IPv4 on Linux) |
+//! | `BIND_PORT`    | `5000`  | port (Flask's default)                                 |
+
+#[path = "adapter/tokio.rs"]
+mod adapter;
+#[path = "adapter/http.rs"]
+mod http;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use adapter::{Command, Handshake, Head, Outbox, OutboxError};
+use http::Asset;
+use rfc6455::close::MAX_REASON_LEN;
+use rfc6455::handshake::server::{encode_rejection, AcceptResponse, UpgradeRequest};
+use rfc6455::handshake::HeadLimits;
+use rfc6455::{CloseCode, Config, Connection, Event, HandshakeError, Message, MessageLimits, Role};
+use serde_json::{json, Map, Value};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// The page and its assets, compiled in.
+const ASSETS: &[Asset] = &[
+    Asset { path: "/", content_type: "text/html; charset=utf-8", body: include_bytes!("chat/index.html") },
+    Asset {
+        path: "/chat.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("chat/chat.css"),
+    },
+    Asset {
+        path: "/chat.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("chat/chat.js"),
+    },
+];
+
+/// Where the WebSocket is.
+const WEBSOCKET_PATH: &str = "/ws";
+/// The subprotocol the page offers and the server selects.
+const PROTOCOL: &str = "chat";
+/// Longest name, in characters.
+const MAX_NAME_CHARS: usize = 32;
+/// Longest chat message, in characters.
+const MAX_TEXT_CHARS: usize = 2000;
+/// Largest WebSocket message; a larger one closes the connection with 1009.
+const MAX_MESSAGE_SIZE: u64 = 16 * 1024;
+/// Messages waiting for a client before more are dropped for it.
+const MAILBOX_CAPACITY: usize = 64;
+/// A client's task stops reading, and taking from its mailbox, while more than this many bytes
+/// wait to be written to it.
+const HIGH_WATER_MARK: usize = 64 * 1024;
+/// Time between pings; a client that did not answer the previous one is closed with 1011.
+const HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// The server's settings, from the environment.
+#[derive(Debug, Clone)]
+struct Settings {
+    address: IpAddr,
+    port: u16,
+}
+
+impl Settings {
+    fn from_env() -> Result<Settings, String> {
+        Ok(Settings {
+            address: variable("BIND_ADDRESS", IpAddr::from([0u16; 8]))?,
+            port: variable("BIND_PORT", 5000)?,
+        })
+    }
+}
+
+/// Reads `name` from the environment, or `default` if unset.
+fn variable<T: FromStr>(name: &str, default: T) -> Result<T, String> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(value) => value.trim().parse().map_err(|_| format!("invalid {name}: {value:?}")),
+    }
+}
+
+fn config() -> Config {
+    Config {
+        limits: MessageLimits {
+            max_frame_size: MAX_MESSAGE_SIZE,
+            max_message_size: MAX_MESSAGE_SIZE,
+            ..MessageLimits::default()
+        },
+        keepalive_interval: Some(HEARTBEAT),
+        ..Config::default()
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("chat: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match TcpListener::bind(SocketAddr::new(settings.address, settings.port)).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("chat: cannot listen on {}:{}: {error}", settings.address, settings.port);
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(address) => {
+            eprintln!("chat: listening on http://{address}/ (open http://localhost:{}/)", address.port())
+        }
+        Err(error) => eprintln!("chat: listening ({error})"),
+    }
+
+    let hub = Arc::new(Mutex::new(Hub::default()));
+    let (shutdown, shutdown_signal) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(serve(stream, peer, Arc::clone(&hub), shutdown_signal.clone()));
+                }
+                Err(error) => eprintln!("chat: accept failed: {error}"),
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    eprintln!("chat: shutting down, closing {} connection(s) with 1001", connections.len());
+    let _ = shutdown.send(true);
+    let all_closed = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(3), all_closed).await.is_err() {
+        eprintln!("chat: {} connection(s) did not close in time", connections.len());
+    }
+    ExitCode::SUCCESS
+}
+
+/// One client, from its HTTP request to the end of its WebSocket connection.
+async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    hub: Arc<Mutex<Hub>>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let (request, leftover) = match adapter::read_head(&mut stream, &HeadLimits::default()).await {
+        Ok(Head::Http(request)) if request.path() == WEBSOCKET_PATH => {
+            // A plain request for the WebSocket: 426 Upgrade Required, as §4.4 suggests.
+            let mut response = Vec::new();
+            encode_rejection(&HandshakeError::NotWebSocketUpgrade, &mut response);
+            let _ = stream.write_all(&response).await;
+            let _ = stream.shutdown().await;
+            return eprintln!("{peer}: {} {} 426", request.method, request.target);
+        }
+        Ok(Head::Http(request)) => {
+            return match http::respond(&mut stream, &request, ASSETS).await {
+                Ok(status) => eprintln!("{peer}: {} {} {status}", request.method, request.target),
+                Err(error) => eprintln!("{peer}: {} {}: {error}", request.method, request.target),
+            };
+        }
+        Ok(Head::WebSocket(Handshake::Upgrade { request, leftover })) => (request, leftover),
+        Ok(Head::WebSocket(Handshake::Rejected(error))) => {
+            let status = error.status().unwrap_or(400);
+            return eprintln!("{peer}: answered {status}: {error}");
+        }
+        Ok(Head::WebSocket(Handshake::Closed)) => return,
+        Err(error) => return eprintln!("{peer}: error during the handshake: {error}"),
+    };
+    let origin = request.origin().unwrap_or("-");
+    if request.path() != WEBSOCKET_PATH {
+        // A WebSocket anywhere else is a resource that does not exist: 404, like a page.
+        let status = http::respond(&mut stream, request.request(), &[]).await;
+        return eprintln!(
+            "{peer}: upgrade to {} answered {}",
+            request.request().target,
+            status.unwrap_or(404)
+        );
+    }
+    if !is_same_origin(&request) {
+        let _ = forbid(&mut stream, "cross-origin WebSocket refused\n").await;
+        return eprintln!("{peer}: answered 403: cross-origin WebSocket from {origin}");
+    }
+    let response = negotiate(&request, peer);
+    let protocol = response.protocol().unwrap_or("none").to_owned();
+    let connection = Connection::new(Role::Server, config(), Instant::now());
+    let mut connection = match adapter::accept(&mut stream, &response, connection, &leftover).await {
+        Ok(connection) => connection,
+        Err(error) => return eprintln!("{peer}: error: {error}"),
+    };
+    eprintln!("{peer}: connected to {WEBSOCKET_PATH} (origin {origin}, subprotocol {protocol})");
+
+    let (outbox, inbox) = adapter::mailbox(MAILBOX_CAPACITY);
+    let id = lock(&hub).connect(peer, outbox);
+    let result = adapter::drive(
+        &mut stream,
+        &mut connection,
+        HIGH_WATER_MARK,
+        shutdown,
+        Some(inbox),
+        |connection, event| match event {
+            Event::Message(Message::Text(text)) => match Request::decode(text.as_str()) {
+                Ok(request) => lock(&hub).handle(id, request),
+                Err(reason) => fail(connection, peer, CloseCode::POLICY_VIOLATION, &reason),
+            },
+            // §7.4.1: "1003 indicates that an endpoint is terminating the connection because it
+            // has received a type of data it cannot accept (e.g., an endpoint that understands
+            // only text data MAY send this if it receives a binary message)."
+            Event::Message(Message::Binary(_)) => fail(
+                connection,
+                peer,
+                CloseCode::UNSUPPORTED_DATA,
+                "binary messages are not part of the chat protocol",
+            ),
+            Event::Closed(outcome) => eprintln!("{peer}: {outcome}"),
+            _ => {}
+        },
+    )
+    .await;
+    if let Err(error) = result {
+        eprintln!("{peer}: error: {error}");
+    }
+    lock(&hub).disconnect(id);
+}
+
+/// The 101 response: `chat` if offered; no subprotocol otherwise (§4.2.2 item 5.4).
+fn negotiate(request: &UpgradeRequest, peer: SocketAddr) -> AcceptResponse {
+    let response = request.accept();
+    match request.select_protocol(&[PROTOCOL]) {
+        Some(protocol) => response.with_protocol(protocol),
+        None => {
+            if !request.protocols().is_empty() {
+                // §4.2.2: "The value chosen MUST be derived from the client's handshake ... If
+                // the server does not wish to agree to one of the suggested subprotocols, it
+                // MUST NOT send back a |Sec-WebSocket-Protocol| header field in its response."
+                eprintln!("{peer}: offered only {:?}, answering without a subprotocol", request.protocols());
+            }
+            response
+        }
+    }
+}
+
+/// Whether a browser's `Origin` is this server (scheme aside); true when there is no `Origin`.
+fn is_same_origin(request: &UpgradeRequest) -> bool {
+    let Some(origin) = request.origin() else { return true };
+    let host = request.headers().get("Host").unwrap_or_default();
+    let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    authority.is_some_and(|authority| authority.eq_ignore_ascii_case(host))
+}
+
+/// Answers 403 Forbidden and closes.
+async fn forbid(stream: &mut TcpStream, body: &str) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+/// Closes a client that broke the chat protocol, and says so in the log.
+fn fail(connection: &mut Connection, peer: SocketAddr, code: CloseCode, reason: &str) {
+    let reason = truncate(reason, MAX_REASON_LEN);
+    eprintln!("{peer}: closing with {code}: {reason}");
+    // Err only once the connection is closing: it is closing anyway.
+    let _ = connection.close(Instant::now(), code, reason);
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn lock(hub: &Mutex<Hub>) -> MutexGuard<'_, Hub> {
+    // A panic elsewhere leaves the hub consistent: every change is one map operation.
+    hub.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A message from a client, checked against the chat protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Request {
+    /// `{"type":"join","name":..}`
+    Join { name: String },
+    /// `{"type":"message","text":..,"to":"me"|"all"}`
+    Message { text: String, to: Audience },
+}
+
+/// Who a chat message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    /// Echoed to its sender only.
+    Me,
+    /// Everyone connected, sender included.
+    All,
+}
+
+impl Audience {
+    fn as_str(self) -> &'static str {
+        match self {
+            Audience::Me => "me",
+            Audience::All => "all",
+        }
+    }
+}
+
+impl Request {
+    /// Decodes a client's text message.
+    ///
+    /// # Errors
+    ///
+    /// What is wrong with it, as the close reason: not JSON, not an object, an unknown `type`,
+    /// a missing, mistyped or unexpected field.
+    fn decode(text: &str) -> Result<Request, String> {
+        let value: Value = serde_json::from_str(text).map_err(|error| format!("invalid JSON: {error}"))?;
+        let Value::Object(mut fields) = value else {
+            return Err("expected a JSON object".to_owned());
+        };
+        let kind = match fields.remove("type") {
+            Some(Value::String(kind)) => kind,
+            _ => return Err("expected a string field \"type\"".to_owned()),
+        };
+        let request = match kind.as_str() {
+            "join" => Request::Join { name: take_string(&mut fields, "name")? },
+            "message" => {
+                let text = take_string(&mut fields, "text")?;
+                let to = match take_string(&mut fields, "to")?.as_str() {
+                    "me" => Audience::Me,
+                    "all" => Audience::All,
+                    _ => return Err("field \"to\" must be \"me\" or \"all\"".to_owned()),
+                };
+                Request::Message { text, to }
+            }
+            other => return Err(format!("unknown type {other:?}")),
+        };
+        match fields.keys().next() {
+            Some(extra) => Err(format!("unexpected field {extra:?} in {kind:?}")),
+            None => Ok(request),
+        }
+    }
+}
+
+/// Removes the string field `name` from `fields`.
+fn take_string(fields: &mut Map<String, Value>, name: &str) -> Result<String, String> {
+    match fields.remove(name) {
+        Some(Value::String(value)) => Ok(value),
+        Some(_) => Err(format!("field {name:?} must be a string")),
+        None => Err(format!("missing field {name:?}")),
+    }
+}
+
+/// Everyone connected: the shared state of the chat.
+#[derive(Debug, Default)]
+struct Hub {
+    next_id: u64,
+    /// By connection order, which is the order of the user list.
+    clients: BTreeMap<u64, Client>,
+}
+
+#[derive(Debug)]
+struct Client {
+    peer: SocketAddr,
+    /// `None` until the client joined.
+    name: Option<String>,
+    outbox: Outbox,
+}
+
+impl Hub {
+    /// Adds a connected client, sends it the user list and returns its id.
+    fn connect(&mut self, peer: SocketAddr, outbox: Outbox) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.clients.insert(id, Client { peer, name: None, outbox });
+        self.send(id, &self.users());
+        id
+    }
+
+    /// Removes a client; if it had joined, tells the others it left.
+    fn disconnect(&mut self, id: u64) {
+        let Some(Client { peer, name: Some(name), .. }) = self.clients.remove(&id) else { return };
+        eprintln!("{peer}: {name:?} left");
+        self.broadcast(&json!({ "type": "left", "name": name }), None);
+        self.broadcast(&self.users(), None);
+    }
+
+    /// Acts on a well-formed request from client `id`.
+    fn handle(&mut self, id: u64, request: Request) {
+        match request {
+            Request::Join { name } => match self.join(id, &name) {
+                Ok(name) => {
+                    self.send(id, &json!({ "type": "welcome", "name": name }));
+                    self.broadcast(&json!({ "type": "joined", "name": name }), Some(id));
+                    self.broadcast(&self.users(), None);
+                }
+                Err(refusal) => self.refuse(id, &refusal),
+            },
+            Request::Message { text, to } => {
+                let Some(from) = self.clients.get(&id).and_then(|client| client.name.clone()) else {
+                    return self.refuse(id, "join before sending messages");
+                };
+                if text.trim().is_empty() {
+                    return self.refuse(id, "empty message");
+                }
+                if text.chars().count() > MAX_TEXT_CHARS {
+                    return self.refuse(id, &format!("messages are at most {MAX_TEXT_CHARS} characters"));
+                }
+                let message = json!({ "type": "message", "from": from, "text": text, "to": to.as_str() });
+                match to {
+                    Audience::Me => self.send(id, &message),
+                    Audience::All => self.broadcast(&message, None),
+                }
+            }
+        }
+    }
+
+    /// Gives client `id` the name it asked for, trimmed.
+    ///
+    /// # Errors
+    ///
+    /// Why not, for the client.
+    fn join(&mut self, id: u64, name: &str) -> Result<String, String> {
+        let name = name.trim();
+        if let Some(current) = self.clients.get(&id).and_then(|client| client.name.as_ref()) {
+            return Err(format!("you already joined as {current}"));
+        }
+        if name.is_empty() {
+            return Err("choose a name".to_owned());
+        }
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(format!("names are at most {MAX_NAME_CHARS} characters"));
+        }
+        if name.chars().any(char::is_control) {
+            return Err("names cannot contain control characters".to_owned());
+        }
+        let taken = self.names().any(|other| other.to_lowercase() == name.to_lowercase());
+        if taken {
+            return Err(format!("the name {name} is taken"));
+        }
+        let client = self.clients.get_mut(&id).ok_or("not connected")?;
+        client.name = Some(name.to_owned());
+        eprintln!("{}: joined as {name:?}", client.peer);
+        Ok(name.to_owned())
+    }
+
+    fn refuse(&self, id: u64, refusal: &str) {
+        if let Some(client) = self.clients.get(&id) {
+            eprintln!("{}: refused: {refusal}", client.peer);
+        }
+        self.send(id, &json!({ "type": "error", "text": refusal }));
+    }
+
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.clients.values().filter_map(|client| client.name.as_deref())
+    }
+
+    fn users(&self) -> Value {
+        json!({ "type": "users", "users": self.names().collect::<Vec<_>>() })
+    }
+
+    fn send(&self, id: u64, message: &Value) {
+        if let Some(client) = self.clients.get(&id) {
+            client.post(message.to_string());
+        }
+    }
+
+    /// Sends `message` to every client, except `except`.
+    fn broadcast(&self, message: &Value, except: Option<u64>) {
+        let text = message.to_string();
+        for (_, client) in self.clients.iter().filter(|(id, _)| Some(**id) != except) {
+            client.post(text.clone());
+        }
+    }
+}
+
+impl Client {
+    /// Queues `text` in this client's mailbox; drops it if the mailbox is full.
+    fn post(&self, text: String) {
+        match self.outbox.try_send(Command::Text(text)) {
+            Ok(()) => {}
+            Err(OutboxError::Full) => eprintln!("{}: mailbox full, message dropped (slow reader)", self.peer),
+            // The client's task ended; it is about to leave the hub.
+            Err(OutboxError::Closed) => {}
+        }
+    }
+}
