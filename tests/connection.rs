@@ -1924,12 +1924,8 @@ fn sends_large_messages_by_reference_in_order(role: Role) {
         assert_eq!(conn.unsent_len(), joined.len() - written);
     }
     assert_eq!(written, joined.len());
-    let expected = vec![
-        text("before"),
-        Event::Message(Message::Binary(large)),
-        text(&long_text),
-        text("after"),
-    ];
+    let expected =
+        vec![text("before"), Event::Message(Message::Binary(large)), text(&long_text), text("after")];
     assert_eq!(events(&mut peer), expected);
     let ping = &frames(&joined, role)[2];
     assert_eq!((ping.header.opcode, &ping.payload[..]), (Opcode::Ping, &b"between"[..]));
@@ -1952,8 +1948,10 @@ fn bytes_to_send_joins_the_pieces(role: Role) {
     let joined = vectored(&mut conn, 64).concat();
     assert_eq!(conn.bytes_to_send(), &joined[..]);
     assert_eq!(conn.unsent_len(), joined.len());
-    let sent: Vec<(Opcode, Vec<u8>)> =
-        frames(&joined, role).into_iter().map(|frame| (frame.header.opcode, frame.payload.to_vec())).collect();
+    let sent: Vec<(Opcode, Vec<u8>)> = frames(&joined, role)
+        .into_iter()
+        .map(|frame| (frame.header.opcode, frame.payload.to_vec()))
+        .collect();
     assert_eq!(sent, vec![(Opcode::Binary, large.to_vec()), (Opcode::Pong, b"ping".to_vec())]);
     conn.mark_sent(joined.len() - 3);
     assert_eq!(vectored(&mut conn, 64).concat(), joined[joined.len() - 3..]);

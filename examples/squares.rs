@@ -1,0 +1,529 @@
+//! The course's squares demo, on `rfc6455` and tokio: a replacement for the lab's Tornado app,
+//! where every browser drags its own coloured square and sees everyone else's move.
+//!
+//! ```text
+//! cargo run --release --example squares
+//! ```
+//!
+//! then open <http://localhost:8888/> in two browser windows (or on a phone on the same network)
+//! and drag the square with the dark outline, with the mouse or a finger.
+//!
+//! One port serves the page at `/`, its assets (`/squares.js`, `/squares.css`, compiled in from
+//! `examples/squares/`, so no file system path can be named) and the WebSocket at `/ws`. Any
+//! other path gets 404, an upgrade request included: the server accepts WebSocket connections
+//! only at `/ws`, and a plain request for `/ws` gets 426 (Upgrade Required). A method other than
+//! GET or HEAD gets 405. Any `Origin` is accepted: the board is public and holds no secrets.
+//!
+//! The messages are JSON text, one object each:
+//!
+//! | direction       | message                                                              |
+//! |-----------------|----------------------------------------------------------------------|
+//! | server → client | `{"type":"welcome","id":1,"colour":"#d9534f","board":{"width":800,"height":500,"square":60},"squares":[{"id":1,"colour":"#d9534f","x":40,"y":40},...]}` |
+//! | server → client | `{"type":"join","id":2,"colour":"#3fbf7f","x":170,"y":130}`           |
+//! | server → client | `{"type":"moves","squares":[{"id":2,"x":300,"y":200},...]}`             |
+//! | server → client | `{"type":"leave","id":2}`                                              |
+//! | client → server | `{"type":"move","x":300,"y":200}`                                     |
+//!
+//! A client gets a `welcome` with its id, its colour and every square (its own included); the
+//! others get a `join`, and a `leave` when it goes. Moves are collected and sent every 20 ms: one
+//! `moves` message per client with the latest position of every square that moved, but its own.
+//! So however fast a client sends moves (the page sends at most one per animation frame), each
+//! client gets at most 50 `moves` a second, and one client cannot flood the others' mailboxes.
+//! Positions are the top left corner of the square in board units, integers in
+//! `0..=width-square` and `0..=height-square`.
+//!
+//! A client's messages are checked strictly, and a bad one closes that client (logged):
+//!
+//! | what the client sent                                   | close code                   |
+//! |--------------------------------------------------------|------------------------------|
+//! | text that is not JSON                                  | 1007 (Invalid Frame Payload Data: the data does not match the message type, JSON) |
+//! | JSON of the wrong shape: not exactly `type` `"move"`, `x`, `y`; a position that is not an integer or is off the board | 1008 (Policy Violation) |
+//! | a binary message                                       | 1003 (Unsupported Data)      |
+//! | more than 1024 bytes                                   | 1009 (Message Too Big), by the core |
+//!
+//! Messages go to each client through its mailbox (the adapter's `Outbox`, without waiting).
+//! A client whose mailbox is full has stopped reading: dropping a message would leave its
+//! picture of the board wrong for good, so it is closed with 1008 ("too slow") instead, and the
+//! others see it leave. The default 256 messages is five seconds of `moves`, so a client that is
+//! merely busy is not affected.
+//!
+//! Ctrl-C closes every connection with 1001 (Going Away) and exits once they are closed, or
+//! after 3 seconds. One line per connection, HTTP request, join, leave and close on stderr.
+//!
+//! `scripts/squares-check.sh` checks all of this with two headless Chromium pages.
+//!
+//! Environment:
+//!
+//! | variable             | default | meaning                                                  |
+//! |----------------------|---------|----------------------------------------------------------|
+//! | `BIND_ADDRESS`       | `::`    | address to listen on (`::` also accepts IPv4 on Linux)   |
+//! | `BIND_PORT`          | `8888`  | port (Tornado's default; 0 picks a free one, printed at start) |
+//! | `HEARTBEAT_INTERVAL` | `30000` | ms between pings; a client that did not answer the previous ping is dropped (0: off) |
+//! | `HIGH_WATER_MARK`    | `16384` | stop reading from a client while more than this many bytes wait to be sent to it |
+//! | `MAILBOX_CAPACITY`   | `256`   | messages that may wait for a client before it counts as too slow |
+
+#[path = "adapter/tokio.rs"]
+mod adapter;
+#[path = "adapter/http.rs"]
+mod http;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use adapter::{Command, Handshake, Head, Outbox, OutboxError};
+use http::Asset;
+use rfc6455::close::MAX_REASON_LEN;
+use rfc6455::handshake::server::encode_rejection;
+use rfc6455::handshake::HeadLimits;
+use rfc6455::{CloseCode, Config, Connection, Event, HandshakeError, Message, MessageLimits, Role};
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
+
+/// The board's size and the squares' side, in board units (CSS pixels at full size).
+const BOARD_WIDTH: u64 = 800;
+const BOARD_HEIGHT: u64 = 500;
+const SQUARE_SIZE: u64 = 60;
+/// How often moves are sent: each client gets at most one `moves` message per tick.
+const TICK: Duration = Duration::from_millis(20);
+/// The largest message a client may send: a move is about 30 bytes.
+const MAX_MESSAGE_SIZE: u64 = 1024;
+
+/// The page and its assets, compiled in.
+const ASSETS: &[Asset] = &[
+    Asset { path: "/", content_type: "text/html; charset=utf-8", body: include_bytes!("squares/index.html") },
+    Asset {
+        path: "/squares.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("squares/squares.js"),
+    },
+    Asset {
+        path: "/squares.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("squares/squares.css"),
+    },
+];
+
+/// The server's settings, from the environment.
+#[derive(Debug, Clone)]
+struct Settings {
+    address: IpAddr,
+    port: u16,
+    heartbeat: Option<Duration>,
+    high_water_mark: usize,
+    mailbox_capacity: usize,
+}
+
+impl Settings {
+    fn from_env() -> Result<Settings, String> {
+        let heartbeat_ms: u64 = variable("HEARTBEAT_INTERVAL", 30_000)?;
+        let mailbox_capacity = variable("MAILBOX_CAPACITY", 256)?;
+        if mailbox_capacity == 0 {
+            return Err("invalid MAILBOX_CAPACITY: must be at least 1".into());
+        }
+        Ok(Settings {
+            address: variable("BIND_ADDRESS", IpAddr::from([0u16; 8]))?,
+            port: variable("BIND_PORT", 8888)?,
+            heartbeat: (heartbeat_ms > 0).then(|| Duration::from_millis(heartbeat_ms)),
+            high_water_mark: variable("HIGH_WATER_MARK", 16_384)?,
+            mailbox_capacity,
+        })
+    }
+
+    fn config(&self) -> Config {
+        Config {
+            limits: MessageLimits {
+                max_frame_size: MAX_MESSAGE_SIZE,
+                max_message_size: MAX_MESSAGE_SIZE,
+                ..MessageLimits::default()
+            },
+            keepalive_interval: self.heartbeat,
+            ..Config::default()
+        }
+    }
+}
+
+/// Reads `name` from the environment, or `default` if unset.
+fn variable<T: FromStr>(name: &str, default: T) -> Result<T, String> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(value) => value.trim().parse().map_err(|_| format!("invalid {name}: {value:?}")),
+    }
+}
+
+/// One client's square, and the way to reach its connection.
+struct Square {
+    peer: SocketAddr,
+    hue: f64,
+    colour: String,
+    x: u64,
+    y: u64,
+    outbox: Outbox,
+}
+
+impl Square {
+    fn to_json(&self, id: u64) -> Value {
+        json!({ "id": id, "colour": self.colour, "x": self.x, "y": self.y })
+    }
+}
+
+/// Every connected square. Messages are sent while the lock is held, so each client sees them
+/// in the order the board changed (its `welcome` before anything after it).
+#[derive(Default)]
+struct Hub {
+    next_id: u64,
+    squares: BTreeMap<u64, Square>,
+    /// Squares moved since the last [`Hub::send_moves`].
+    moved: BTreeSet<u64>,
+}
+
+type SharedHub = Arc<Mutex<Hub>>;
+
+/// Locks the hub. Nothing panics while holding it, but a poisoned lock still holds a valid board.
+fn lock(hub: &SharedHub) -> MutexGuard<'_, Hub> {
+    hub.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Hub {
+    /// Adds a square for a new client; returns its id and the `welcome` to send it.
+    fn join(&mut self, peer: SocketAddr, outbox: Outbox) -> (u64, String) {
+        self.next_id += 1;
+        let id = self.next_id;
+        let hue = self.free_hue();
+        let square = Square {
+            peer,
+            hue,
+            colour: colour(hue),
+            x: 40 + (id - 1) * 130 % (BOARD_WIDTH - SQUARE_SIZE - 80),
+            y: 40 + (id - 1) * 90 % (BOARD_HEIGHT - SQUARE_SIZE - 80),
+            outbox,
+        };
+        eprintln!("{peer}: square {id} joined ({}) at {},{}", square.colour, square.x, square.y);
+        let mut join = square.to_json(id);
+        join["type"] = "join".into();
+        let welcome = json!({
+            "type": "welcome",
+            "id": id,
+            "colour": square.colour,
+            "board": { "width": BOARD_WIDTH, "height": BOARD_HEIGHT, "square": SQUARE_SIZE },
+            "squares": self.squares.iter().chain([(&id, &square)]).map(|(id, square)| square.to_json(*id))
+                .collect::<Vec<_>>(),
+        });
+        self.squares.insert(id, square);
+        let join = join.to_string();
+        self.send_each(|to| (to != id).then(|| join.clone()));
+        (id, welcome.to_string())
+    }
+
+    /// Moves a square; the others are told at the next [`Hub::send_moves`]. A square already
+    /// gone is ignored.
+    fn update(&mut self, id: u64, x: u64, y: u64) {
+        if let Some(square) = self.squares.get_mut(&id) {
+            (square.x, square.y) = (x, y);
+            self.moved.insert(id);
+        }
+    }
+
+    /// Sends every client one `moves` message with the squares moved since the last call, but
+    /// its own. However fast clients send moves, each client gets one message per tick.
+    fn send_moves(&mut self) {
+        let moved = std::mem::take(&mut self.moved);
+        let positions: Vec<(u64, Value)> = moved
+            .iter()
+            .filter_map(|&id| {
+                self.squares.get(&id).map(|square| (id, json!({ "id": id, "x": square.x, "y": square.y })))
+            })
+            .collect();
+        let message_except = |except: Option<u64>| {
+            let squares: Vec<&Value> = positions
+                .iter()
+                .filter(|(id, _)| Some(*id) != except)
+                .map(|(_, position)| position)
+                .collect();
+            (!squares.is_empty()).then(|| json!({ "type": "moves", "squares": squares }).to_string())
+        };
+        let everyone = message_except(None);
+        self.send_each(|to| if moved.contains(&to) { message_except(Some(to)) } else { everyone.clone() });
+    }
+
+    /// Removes a square and tells the others; does nothing if it is already gone.
+    fn leave(&mut self, id: u64) {
+        if let Some(square) = self.squares.remove(&id) {
+            eprintln!("{}: square {id} left", square.peer);
+            self.moved.remove(&id);
+            let leave = json!({ "type": "leave", "id": id }).to_string();
+            self.send_each(|_| Some(leave.clone()));
+        }
+    }
+
+    /// Sends each client the message `message_for` its square's id gives, if any. A client whose
+    /// mailbox is full is closed with 1008 and leaves, which the others are told in turn.
+    fn send_each(&mut self, message_for: impl Fn(u64) -> Option<String>) {
+        let mut slow = self.try_send_each(message_for);
+        while let Some(id) = slow.pop() {
+            let Some(square) = self.squares.remove(&id) else { continue };
+            eprintln!("{}: square {id} is too slow (mailbox full), closing with 1008", square.peer);
+            self.moved.remove(&id);
+            // The Close waits behind the messages already queued, for as long as the peer takes
+            // to read them; the core's keepalive ends a peer that never does.
+            let outbox = square.outbox;
+            let close = Command::Close(CloseCode::POLICY_VIOLATION, "too slow".into());
+            // Err if the connection ended meanwhile: nothing left to close.
+            tokio::spawn(async move {
+                let _ = outbox.send(close).await;
+            });
+            let leave = json!({ "type": "leave", "id": id }).to_string();
+            slow.extend(self.try_send_each(|_| Some(leave.clone())));
+        }
+    }
+
+    /// Queues each client's message without waiting; returns the clients whose mailbox is full.
+    fn try_send_each(&self, message_for: impl Fn(u64) -> Option<String>) -> Vec<u64> {
+        let mut slow = Vec::new();
+        for (&id, square) in &self.squares {
+            let Some(text) = message_for(id) else { continue };
+            match square.outbox.try_send(Command::Text(text)) {
+                // Closed: its task is ending and will leave by itself.
+                Ok(()) | Err(OutboxError::Closed) => {}
+                Err(OutboxError::Full) => slow.push(id),
+            }
+        }
+        slow
+    }
+
+    /// A hue far from those in use: the best of a few steps along the golden angle.
+    fn free_hue(&self) -> f64 {
+        let distance = |hue: f64| {
+            let nearest = |other: &Square| {
+                let apart = (hue - other.hue).rem_euclid(360.0);
+                apart.min(360.0 - apart)
+            };
+            self.squares.values().map(nearest).fold(360.0, f64::min)
+        };
+        (0..16)
+            .map(|step| ((self.next_id + step) as f64 * 137.507_764).rem_euclid(360.0))
+            .fold((0.0, -1.0), |best, hue| if distance(hue) > best.1 { (hue, distance(hue)) } else { best })
+            .0
+    }
+}
+
+/// `hue` (degrees) at 65% saturation and 50% lightness, as `#rrggbb`.
+fn colour(hue: f64) -> String {
+    let (saturation, lightness) = (0.65, 0.5);
+    let chroma = (1.0 - f64::abs(2.0 * lightness - 1.0)) * saturation;
+    let channel = |n: f64| {
+        let k = (n + hue / 30.0).rem_euclid(12.0);
+        let value = lightness - chroma / 2.0 * (k - 3.0).min(9.0 - k).clamp(-1.0, 1.0);
+        (value * 255.0).round() as u8
+    };
+    format!("#{:02x}{:02x}{:02x}", channel(0.0), channel(8.0), channel(4.0))
+}
+
+/// Why a client's message was refused: the close code and reason it is closed with.
+#[derive(Debug)]
+struct Violation {
+    code: CloseCode,
+    reason: String,
+}
+
+impl Violation {
+    /// `reason` is cut to what a Close frame can carry.
+    fn new(code: CloseCode, reason: impl Into<String>) -> Violation {
+        let mut reason = reason.into();
+        if reason.len() > MAX_REASON_LEN {
+            let mut end = MAX_REASON_LEN;
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            reason.truncate(end);
+        }
+        Violation { code, reason }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, closing with {}", self.reason, self.code)
+    }
+}
+
+/// Decodes a client's `{"type":"move","x":..,"y":..}`: exactly these fields, the position on the
+/// board.
+fn decode_move(message: &Message) -> Result<(u64, u64), Violation> {
+    let Message::Text(text) = message else {
+        return Err(Violation::new(CloseCode::UNSUPPORTED_DATA, "binary messages are not accepted"));
+    };
+    let value: Value = serde_json::from_str(text.as_str()).map_err(|error| {
+        Violation::new(CloseCode::INVALID_FRAME_PAYLOAD_DATA, format!("invalid JSON: {error}"))
+    })?;
+    let shape = |reason: String| Violation::new(CloseCode::POLICY_VIOLATION, reason);
+    let Value::Object(fields) = value else {
+        return Err(shape("expected a JSON object".into()));
+    };
+    if let Some(unknown) = fields.keys().find(|key| !["type", "x", "y"].contains(&key.as_str())) {
+        return Err(shape(format!("unexpected field {unknown:?}")));
+    }
+    match fields.get("type") {
+        Some(Value::String(kind)) if kind == "move" => {}
+        Some(Value::String(kind)) => return Err(shape(format!("unknown type {kind:?}"))),
+        Some(_) => return Err(shape("\"type\" must be a string".into())),
+        None => return Err(shape("missing field \"type\"".into())),
+    }
+    let coordinate = |name: &str, max: u64| match fields.get(name) {
+        Some(number) => number
+            .as_u64()
+            .filter(|value| *value <= max)
+            .ok_or_else(|| shape(format!("\"{name}\" must be an integer in 0..={max}"))),
+        None => Err(shape(format!("missing field \"{name}\""))),
+    };
+    Ok((coordinate("x", BOARD_WIDTH - SQUARE_SIZE)?, coordinate("y", BOARD_HEIGHT - SQUARE_SIZE)?))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("squares: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match TcpListener::bind(SocketAddr::new(settings.address, settings.port)).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("squares: cannot listen on {}:{}: {error}", settings.address, settings.port);
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(address) => eprintln!("squares: listening on http://{address}/ (WebSocket at /ws)"),
+        Err(error) => eprintln!("squares: listening ({error})"),
+    }
+
+    let hub = SharedHub::default();
+    tokio::spawn(send_moves(hub.clone()));
+    let (shutdown, shutdown_signal) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let task = serve(stream, peer, settings.clone(), hub.clone(), shutdown_signal.clone());
+                    connections.spawn(task);
+                }
+                Err(error) => eprintln!("squares: accept failed: {error}"),
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    eprintln!("squares: shutting down, closing {} connection(s) with 1001", connections.len());
+    let _ = shutdown.send(true);
+    let all_closed = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(3), all_closed).await.is_err() {
+        eprintln!("squares: {} connection(s) did not close in time", connections.len());
+    }
+    ExitCode::SUCCESS
+}
+
+/// Sends the moves every [`TICK`].
+async fn send_moves(hub: SharedHub) {
+    let mut ticks = tokio::time::interval(TICK);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        ticks.tick().await;
+        lock(&hub).send_moves();
+    }
+}
+
+/// One client, from its HTTP request to the end of its WebSocket connection.
+async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    settings: Settings,
+    hub: SharedHub,
+    shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let (request, leftover) = match adapter::read_head(&mut stream, &HeadLimits::default()).await {
+        Ok(Head::Http(request)) if request.path() == "/ws" => {
+            // A plain request for the WebSocket: 426 Upgrade Required, as §4.4 suggests.
+            let mut response = Vec::new();
+            encode_rejection(&HandshakeError::NotWebSocketUpgrade, &mut response);
+            let _ = stream.write_all(&response).await;
+            let _ = stream.shutdown().await;
+            return eprintln!("{peer}: {} {} 426", request.method, request.path());
+        }
+        Ok(Head::Http(request)) => {
+            return match http::respond(&mut stream, &request, ASSETS).await {
+                Ok(status) => eprintln!("{peer}: {} {} {status}", request.method, request.path()),
+                Err(error) => eprintln!("{peer}: {} {}: {error}", request.method, request.path()),
+            };
+        }
+        Ok(Head::WebSocket(Handshake::Upgrade { request, leftover })) if request.path() == "/ws" => {
+            (request, leftover)
+        }
+        Ok(Head::WebSocket(Handshake::Upgrade { request, .. })) => {
+            // No assets: every path is 404. An upgrade is always a GET (the core checked).
+            return match http::respond(&mut stream, request.request(), &[]).await {
+                Ok(status) => eprintln!("{peer}: upgrade at {} refused with {status}", request.path()),
+                Err(error) => eprintln!("{peer}: upgrade at {}: {error}", request.path()),
+            };
+        }
+        Ok(Head::WebSocket(Handshake::Rejected(error))) => {
+            let status = error.status().unwrap_or(400);
+            return eprintln!("{peer}: answered {status}: {error}");
+        }
+        Ok(Head::WebSocket(Handshake::Closed)) => return,
+        Err(error) => return eprintln!("{peer}: error during the handshake: {error}"),
+    };
+    let origin = request.origin().unwrap_or("-");
+    eprintln!("{peer}: connected to /ws (origin {origin})");
+    let connection = Connection::new(Role::Server, settings.config(), Instant::now());
+    let mut connection = match adapter::accept(&mut stream, &request.accept(), connection, &leftover).await {
+        Ok(connection) => connection,
+        Err(error) => return eprintln!("{peer}: error: {error}"),
+    };
+    let (outbox, inbox) = adapter::mailbox(settings.mailbox_capacity);
+    let (id, welcome) = lock(&hub).join(peer, outbox);
+    // Err only if the client's first bytes already closed the connection: nothing to welcome.
+    drop(connection.send_text(&welcome));
+    let result = adapter::drive(
+        &mut stream,
+        &mut connection,
+        settings.high_water_mark,
+        shutdown,
+        Some(inbox),
+        |connection, event| match event {
+            // Once this server has closed the connection, what the client still sends is moot.
+            Event::Message(_) if !connection.is_open() => {}
+            Event::Message(message) => match decode_move(&message) {
+                Ok((x, y)) => lock(&hub).update(id, x, y),
+                Err(violation) => {
+                    eprintln!("{peer}: square {id}: {violation}");
+                    lock(&hub).leave(id);
+                    // Err only once the connection is closing: it is going already.
+                    drop(connection.close(Instant::now(), violation.code, &violation.reason));
+                }
+            },
+            Event::Closed(outcome) => {
+                eprintln!("{peer}: square {id} {outcome}");
+                lock(&hub).leave(id);
+            }
+            _ => {}
+        },
+    )
+    .await;
+    if let Err(error) = result {
+        eprintln!("{peer}: error: {error}");
+    }
+    lock(&hub).leave(id);
+}
