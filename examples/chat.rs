@@ -113,7 +113,7 @@ use std::time::{Duration, Instant};
 use adapter::{Command, Handshake, Head, Outbox, OutboxError};
 use http::Asset;
 use rfc6455::close::MAX_REASON_LEN;
-use rfc6455::handshake::server::{encode_rejection, AcceptResponse, UpgradeRequest};
+use rfc6455::handshake::server::{AcceptResponse, UpgradeRequest};
 use rfc6455::handshake::HeadLimits;
 use rfc6455::{CloseCode, Config, Connection, Event, HandshakeError, Message, MessageLimits, Role};
 use serde_json::{json, Map, Value};
@@ -249,10 +249,7 @@ async fn serve(
     let (request, leftover) = match adapter::read_head(&mut stream, &HeadLimits::default()).await {
         Ok(Head::Http(request)) if request.path() == WEBSOCKET_PATH => {
             // A plain request for the WebSocket: 426 Upgrade Required, as §4.4 suggests.
-            let mut response = Vec::new();
-            encode_rejection(&HandshakeError::NotWebSocketUpgrade, &mut response);
-            let _ = stream.write_all(&response).await;
-            let _ = stream.shutdown().await;
+            let _ = adapter::reject(&mut stream, HandshakeError::NotWebSocketUpgrade).await;
             return eprintln!("{peer}: {} {} 426", request.method, request.target);
         }
         Ok(Head::Http(request)) => {

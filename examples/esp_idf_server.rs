@@ -67,10 +67,9 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use adapter::{Command, Head, Outbox};
-use rfc6455::handshake::server::{encode_rejection, UpgradeRequest};
+use rfc6455::handshake::server::UpgradeRequest;
 use rfc6455::handshake::HeadLimits;
 use rfc6455::{CloseOutcome, Config, Connection, Event, HandshakeError, Message, MessageKind, Role};
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -174,10 +173,7 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, log: Log, shutdown: watc
         Ok(Head::WebSocket(adapter::Handshake::Closed)) => return,
         Ok(Head::Http(request)) if request.path() == WS_PATH => {
             // A plain GET /ws: the handler exists but only speaks WebSocket.
-            let mut answer = Vec::new();
-            encode_rejection(&HandshakeError::NotWebSocketUpgrade, &mut answer);
-            let _ = stream.write_all(&answer).await;
-            let _ = stream.shutdown().await;
+            let _ = adapter::reject(&mut stream, HandshakeError::NotWebSocketUpgrade).await;
             return log.info(&peer, format_args!("answered 426: plain HTTP request for {WS_PATH}"));
         }
         Ok(Head::Http(request)) => return not_found(&mut stream, &peer, log, &request).await,

@@ -78,11 +78,9 @@ use std::time::{Duration, Instant};
 use adapter::{Command, Handshake, Head, Outbox, OutboxError};
 use http::Asset;
 use rfc6455::close::MAX_REASON_LEN;
-use rfc6455::handshake::server::encode_rejection;
 use rfc6455::handshake::HeadLimits;
 use rfc6455::{CloseCode, Config, Connection, Event, HandshakeError, Message, MessageLimits, Role};
 use serde_json::{json, Value};
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -456,10 +454,7 @@ async fn serve(
     let (request, leftover) = match adapter::read_head(&mut stream, &HeadLimits::default()).await {
         Ok(Head::Http(request)) if request.path() == "/ws" => {
             // A plain request for the WebSocket: 426 Upgrade Required, as §4.4 suggests.
-            let mut response = Vec::new();
-            encode_rejection(&HandshakeError::NotWebSocketUpgrade, &mut response);
-            let _ = stream.write_all(&response).await;
-            let _ = stream.shutdown().await;
+            let _ = adapter::reject(&mut stream, HandshakeError::NotWebSocketUpgrade).await;
             return eprintln!("{peer}: {} {} 426", request.method, request.path());
         }
         Ok(Head::Http(request)) => {

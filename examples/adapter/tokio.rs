@@ -90,8 +90,8 @@ pub async fn read_head(stream: &mut TcpStream, limits: &HeadLimits) -> io::Resul
     }
 }
 
-/// Writes the answer the core chose for `error` and closes.
-async fn reject(stream: &mut TcpStream, error: HandshakeError) -> io::Result<Handshake> {
+/// Writes the answer the core chose for `error` (400, 426, 431...) and closes.
+pub async fn reject(stream: &mut TcpStream, error: HandshakeError) -> io::Result<Handshake> {
     let mut response = Vec::new();
     encode_rejection(&error, &mut response);
     stream.write_all(&response).await?;
