@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every end-to-end check of the course's systems (docs/course.md), each against the real
+# example over loopback: the echo page, squares and chat in headless Chromium, the telemetry
+# lab, the ESP-IDF server and the tap. Prints each check's result and exits 1 if any failed.
+#
+# usage: scripts/course-check.sh
+#
+# Installs what it needs: Debian's chromium package (apt-get, as root, if `chromium` is
+# missing) and playwright-core from npm under target/browser-check (by the browser checks).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "course-check: installing chromium (apt-get)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null ||
+            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+    else
+        echo "course-check: chromium not found; install Debian's chromium package (apt-get install chromium)" >&2
+        exit 2
+    fi
+fi
+command -v npm >/dev/null 2>&1 || { echo "course-check: npm not found (the browser checks need node and npm)" >&2; exit 2; }
+
+cargo build --release --quiet --examples
+
+failed=()
+for check in browser-check squares-check chat-check telemetry-check esp-idf-check tap-check; do
+    log=target/course-check/$check.log
+    mkdir -p target/course-check
+    start=$SECONDS
+    if timeout 600 "scripts/$check.sh" >"$log" 2>&1; then
+        echo "course-check: $check passed ($((SECONDS - start)) s)"
+    else
+        echo "course-check: $check FAILED ($((SECONDS - start)) s); its output:"
+        sed 's/^/    /' "$log"
+        failed+=("$check")
+    fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "course-check: failed: ${failed[*]}"
+    exit 1
+fi
+echo "course-check: every check passed (logs in target/course-check/)"
