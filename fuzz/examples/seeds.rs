@@ -490,6 +490,46 @@ fn connection_seeds(role: Role) -> Vec<Seed> {
             ],
             End::Clean(1),
         ),
+        (
+            // send_message of large payloads (a server queues them by reference: the pieces of
+            // bytes_to_send_vectored), a Ping answered under backpressure (its Pong pending,
+            // then written before the next message), partial vectored writes across pieces, a
+            // flattening bytes_to_send, then a clean close.
+            "send-message-vectored",
+            FuzzConfig::default(),
+            vec![
+                Op::SendText("hi".into()),
+                Op::SendMessage { kind: MessageKind::Binary, sliced: false, byte: 7, len: 5000 },
+                Op::SendMessage { kind: MessageKind::Text, sliced: true, byte: b'a', len: u16::MAX },
+                frames(vec![frame(Opcode::Ping, text("x"))]),
+                Op::SendMessage { kind: MessageKind::Binary, sliced: false, byte: 1, len: 4096 },
+                Op::SendMessage { kind: MessageKind::Binary, sliced: false, byte: 2, len: 100 },
+                Op::MarkSentVectored { slices: 1, flatten: false, count: 3 },
+                Op::MarkSentVectored { slices: 2, flatten: false, count: 5003 },
+                Op::MarkSentVectored { slices: 4, flatten: false, count: u16::MAX },
+                Op::MarkSentVectored { slices: 4, flatten: true, count: 10 },
+                Op::Close { code: 1000, reason: "done".into() },
+                Op::MarkSentVectored { slices: 3, flatten: false, count: u16::MAX },
+                frames(vec![frame(Opcode::Close, close_body(1000, ""))]),
+                Op::MarkAllSent,
+            ],
+            End::Clean(0),
+        ),
+        (
+            // A large send_message partly written, then invalid UTF-8 from the peer: the Close
+            // (1007) queued after the payload, the rest written in vectored writes once closed.
+            "send-message-then-failure",
+            FuzzConfig::default(),
+            vec![
+                Op::SendMessage { kind: MessageKind::Binary, sliced: true, byte: 0, len: 40000 },
+                Op::MarkSentVectored { slices: 2, flatten: false, count: 1000 },
+                frames(vec![frame(Opcode::Text, FuzzPayload::Bytes(b"ok\xff".to_vec()))]),
+                Op::MarkSentVectored { slices: 1, flatten: false, count: 30000 },
+                Op::MarkSentVectored { slices: 4, flatten: true, count: 0 },
+                Op::MarkSentVectored { slices: 4, flatten: false, count: u16::MAX },
+            ],
+            End::Failed(ConnectionError::Protocol(ProtocolError::InvalidUtf8)),
+        ),
     ];
     cases
         .into_iter()

@@ -15,7 +15,7 @@
 //!           flags: 0x01 streaming, 0x02 auto_pong OFF, 0x04 deliver_control_frames,
 //!           0x08 extension (RSV3, inverts Binary messages), 0x10 max_send_frame_size set,
 //!           0x20 keepalive_interval set, 0x40 keepalive_timeout set
-//! op     := tag u8 (tag % 14 picks the operation), then its fields:
+//! op     := tag u8 (tag % 16 picks the operation), then its fields:
 //!   0  receive raw      chunk u8, hold u8, len u8, bytes
 //!   1  receive frames   chunk u8, hold u8, count u8 (1 + count % 8 frames), frame*
 //!   2  receive EOF
@@ -30,6 +30,12 @@
 //!   11 send_part        last u8 (odd: last), len u8, bytes (raw: may be invalid UTF-8)
 //!   12 mark_sent        count u16
 //!   13 mark all sent
+//!   14 send_message     kind u8 (0x01: Text, 0x02: the Bytes is a slice of a larger buffer),
+//!                       byte u8, len u16: a `Message` of `len` bytes of the pattern
+//!                       `byte + i + i / 251` (mod 256; `& 0x7F` for Text, so ASCII); `len` is
+//!                       cut so that one input sends at most MAX_MESSAGE_BYTES this way
+//!   15 mark_sent_vectored slots u8 (bits 0-1: 1 + slots % 4 slices; 0x04: compare with
+//!                       `bytes_to_send` afterwards, which flattens), count u16
 //! frame  := head u8, masking key [u8; 4], payload
 //!           head: bits 0-2 opcode (FRAME_OPCODES), 0x08 not fin, 0x10 RSV3,
 //!           bits 5-7: 6 = mask as the wrong role, 7 = raw (opcode and RSV bits from key[0])
@@ -61,36 +67,50 @@
 //!   what: the peer's Close, a protocol error, EOF, the close timeout, the keepalive timeout.
 //!   Commands never produce events.
 //! - **Commands** succeed exactly when the connection is open (and, for whole messages, no
-//!   message is being sent in parts), and fail with the documented error otherwise: a control
-//!   payload over 125 bytes, an unsendable close code, a reason over 123 bytes, invalid UTF-8 in
-//!   a Text part.
-//! - **Output**: everything written (what `bytes_to_send` returned, as far as `mark_sent`
-//!   consumed it, then the rest at the end) decodes as whole, valid frames for the peer's role
-//!   (masked from a client, unmasked from a server) with well-formed fragmentation, at most one
-//!   Close with a valid body and after it nothing but Pongs (answering Pings that arrive while
-//!   waiting for the peer's Close after `close()`); its data messages are exactly those the
-//!   application sent (the extension's transform undone), in frames no larger than
-//!   `max_send_frame_size`; the Close written is the outcome's `sent`; the application's Pings
-//!   and Pongs are there in order, other Pings are keepalives, other Pongs answer a Ping
-//!   received, and the last Ping received while open is answered unless the connection failed
-//!   or met EOF. Once `Closed` is reported, nothing more is queued.
+//!   message is being sent in parts; `send_message` exactly as `send_text`/`send_binary` of the
+//!   same data), and fail with the documented error otherwise: a control payload over 125 bytes,
+//!   an unsendable close code, a reason over 123 bytes, invalid UTF-8 in a Text part.
+//! - **Output**: everything written (what `bytes_to_send` returned or the pieces of
+//!   `bytes_to_send_vectored`, as far as `mark_sent` consumed them, then the rest at the end)
+//!   decodes as whole, valid frames for the peer's role (masked from a client, unmasked from a
+//!   server) with well-formed fragmentation, at most one Close with a valid body and after it
+//!   nothing but Pongs (answering Pings that arrive while waiting for the peer's Close after
+//!   `close()`); its data messages are exactly those the application sent (the extension's
+//!   transform undone; `send_message` counts as `send_text`/`send_binary` of its payload), in
+//!   frames no larger than `max_send_frame_size`; the Close written is the outcome's `sent`; the
+//!   application's Pings and Pongs are there in order, other Pings are keepalives, other Pongs
+//!   answer a Ping received, and the last Ping received while open is answered unless the
+//!   connection failed or met EOF. Once `Closed` is reported, nothing more is queued.
 //! - **Buffers**: `unsent_len() == bytes_to_send().len()` right after `bytes_to_send`, and right
 //!   before it too until `Closed` (after it, only an upper bound: a Pong still pending then is
 //!   counted, and dropped); `mark_sent(n)` removes exactly the first `n` bytes.
+//! - **Pieces** (`bytes_to_send_vectored`, also used instead of `bytes_to_send` to measure the
+//!   output once `Closed`, so as not to flatten it): no more pieces than slices, none empty; with
+//!   enough slices they hold `unsent_len()` bytes (equal to it before the call as above), and a
+//!   short call gives the first of those same pieces. Against a model: a server's `send_message`
+//!   of [`SHARED_PAYLOAD_MIN`] bytes or more (no extension, one frame) grows `unsent_len` by
+//!   exactly its header and payload, and until `bytes_to_send` flattens the output, that payload
+//!   is a piece of its own at the address of the application's `Bytes` (no copy), with
+//!   everything else in one piece between two such payloads, before the first and after the last
+//!   (so `2k + 1` pieces for `k` of them; a client, or a small or transformed payload, adds no
+//!   piece). `mark_sent(n)` of at most the pieces' total leaves the same pieces less their first
+//!   `n` bytes; the bytes written are the first `n` of the pieces, and `bytes_to_send` after is
+//!   the rest of them.
 //! - **Time**: `handle_timeout(now)` before the deadline of `poll_timeout` changes nothing;
 //!   after it, `poll_timeout` is `None` or later than `now` (unless a keepalive duration is 0, see
 //!   [`FuzzConfig::zero_keepalive`]); `poll_timeout` is `None` once closed or when open without
 //!   keepalive, and never later than the close deadline while the closing handshake waits; the
 //!   close timeout and the client's wait for the server's EOF do fire.
 
+use std::io::IoSlice;
 use std::time::{Duration, Instant};
 
 use arbitrary::{Arbitrary, Unstructured};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use rfc6455::{
     CloseCode, CloseFrame, CloseInitiator, CloseOutcome, CloseStatus, Config, Connection, ConnectionError,
     DecodeRules, Decoded, Event, ExtensionCodec, Frame, FrameHeader, Message, MessageChunk, MessageKind,
-    MessageLimits, Opcode, ProtocolError, Role, SendError, RSV1_BIT, RSV2_BIT, RSV3_BIT,
+    MessageLimits, Opcode, ProtocolError, Role, SendError, Utf8Bytes, RSV1_BIT, RSV2_BIT, RSV3_BIT,
 };
 
 /// Most operations read from one input.
@@ -98,6 +118,15 @@ pub const MAX_OPS: usize = 1024;
 
 /// Most `receive` calls one receive operation makes (its chunks grow beyond that).
 pub const MAX_RECEIVES_PER_OP: usize = 1024;
+
+/// Most payload bytes the `send_message` operations of one input send together (their `len` is
+/// cut to what is left), so that the checks of every operation, which copy what is unsent, stay
+/// fast: four messages of 64 KiB - 1.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// The payloads a server queues by reference in `send_message` (when sent as one frame, without
+/// an extension) are at least this long; shorter ones are copied (the library's `output` module).
+pub const SHARED_PAYLOAD_MIN: usize = 4096;
 
 /// The opcodes of structured frames, by the low 3 bits of their head byte: continuations twice,
 /// so that fragmented messages are common.
@@ -471,11 +500,39 @@ pub enum Op {
     MarkSent(u16),
     /// The transport takes everything.
     MarkAllSent,
+    /// `send_message` of a [`Message`] built from a pattern (see [`Op::message_data`]).
+    SendMessage {
+        /// Text or Binary.
+        kind: MessageKind,
+        /// The message's `Bytes` is a slice, one byte into a larger buffer.
+        sliced: bool,
+        /// The pattern's first byte.
+        byte: u8,
+        /// The payload's length.
+        len: u16,
+    },
+    /// `bytes_to_send_vectored` into `slices` slices; the transport takes at most `count` bytes
+    /// of the pieces.
+    MarkSentVectored {
+        /// 1 to 4.
+        slices: u8,
+        /// Then check the rest against `bytes_to_send` (which flattens the output).
+        flatten: bool,
+        /// Bytes written, at most the pieces' total.
+        count: u16,
+    },
 }
 
 impl Op {
+    /// The payload of a [`Op::SendMessage`]: `byte + i + i / 251` (mod 256) for byte `i`, made
+    /// ASCII for Text. (Not one repeated byte: a piece written twice, or out of place, shows.)
+    pub fn message_data(kind: MessageKind, byte: u8, len: u16) -> Vec<u8> {
+        let mask = if kind == MessageKind::Text { 0x7F } else { 0xFF };
+        (0..usize::from(len)).map(|i| (usize::from(byte) + i + i / 251) as u8 & mask).collect()
+    }
+
     fn read(reader: &mut Reader<'_>) -> Op {
-        match reader.u8() % 14 {
+        match reader.u8() % 16 {
             0 => Op::Receive { delivery: read_delivery(reader), bytes: reader.bytes_u8().to_vec() },
             1 => {
                 let delivery = read_delivery(reader);
@@ -499,7 +556,27 @@ impl Op {
                 Op::SendPart { data: reader.bytes_u8().to_vec(), last }
             }
             12 => Op::MarkSent(reader.u16()),
-            _ => Op::MarkAllSent,
+            13 => Op::MarkAllSent,
+            14 => {
+                let flags = reader.u8();
+                let byte = reader.u8();
+                let len = reader.u16().min(u16::try_from(reader.message_budget).unwrap_or(u16::MAX));
+                reader.message_budget -= usize::from(len);
+                Op::SendMessage {
+                    kind: if flags & 1 == 1 { MessageKind::Text } else { MessageKind::Binary },
+                    sliced: flags & 2 != 0,
+                    byte,
+                    len,
+                }
+            }
+            _ => {
+                let slots = reader.u8();
+                Op::MarkSentVectored {
+                    slices: 1 + slots % 4,
+                    flatten: slots & 0x04 != 0,
+                    count: reader.u16(),
+                }
+            }
         }
     }
 
@@ -554,6 +631,16 @@ impl Op {
                 out.extend_from_slice(&count.to_le_bytes());
             }
             Op::MarkAllSent => out.push(13),
+            Op::SendMessage { kind, sliced, byte, len } => {
+                let flags = u8::from(*kind == MessageKind::Text) | if *sliced { 0x02 } else { 0 };
+                out.extend_from_slice(&[14, flags, *byte]);
+                out.extend_from_slice(&len.to_le_bytes());
+            }
+            Op::MarkSentVectored { slices, flatten, count } => {
+                assert!((1..=4).contains(slices), "1 to 4 slices");
+                out.extend_from_slice(&[15, (slices - 1) | if *flatten { 0x04 } else { 0 }]);
+                out.extend_from_slice(&count.to_le_bytes());
+            }
         }
     }
 }
@@ -570,7 +657,7 @@ pub struct ConnectionInput {
 impl ConnectionInput {
     /// Reads an input from any bytes (see the module documentation for the format).
     pub fn parse(bytes: &[u8]) -> ConnectionInput {
-        let mut reader = Reader { data: bytes };
+        let mut reader = Reader { data: bytes, message_budget: MAX_MESSAGE_BYTES };
         let config = FuzzConfig::read(&mut reader);
         let mut ops = Vec::new();
         while !reader.data.is_empty() && ops.len() < MAX_OPS {
@@ -604,6 +691,8 @@ impl<'a> Arbitrary<'a> for ConnectionInput {
 /// Reads fields from the front; past the end, every number is 0 and every byte string empty.
 struct Reader<'a> {
     data: &'a [u8],
+    /// What the `send_message` operations may still send, of [`MAX_MESSAGE_BYTES`].
+    message_budget: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -683,7 +772,7 @@ impl ExtensionCodec for Invert {
     }
 
     fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
-        output.extend(input.iter().map(|byte| !byte));
+        append_inverted(input, output);
         Ok(())
     }
 
@@ -691,9 +780,17 @@ impl ExtensionCodec for Invert {
         if kind == MessageKind::Text {
             return 0;
         }
-        output.extend(input.iter().map(|byte| !byte));
+        append_inverted(input, output);
         RSV3_BIT
     }
+}
+
+/// Appends `input` with every bit inverted: copied, then inverted in place (a loop the compiler
+/// vectorizes, where pushing byte by byte is slow on 64 KiB payloads under the sanitizer).
+fn append_inverted(input: &[u8], output: &mut BytesMut) {
+    let start = output.len();
+    output.extend_from_slice(input);
+    invert(&mut output[start..]);
 }
 
 fn invert(bytes: &mut [u8]) {
@@ -1022,6 +1119,19 @@ impl Streamed {
 /// A data message the application sent: kind, data, whether its last part was sent.
 type Sent = (MessageKind, Vec<u8>, bool);
 
+/// A payload a server queued by reference ([`SHARED_PAYLOAD_MIN`]) and that has not been
+/// flattened by `bytes_to_send` since.
+#[derive(Debug)]
+struct SharedPayload {
+    /// Where it starts in the output stream (bytes written before it, sent or not).
+    start: usize,
+    /// The application's `Bytes` (a clone: the same memory).
+    bytes: Bytes,
+}
+
+/// A piece of `bytes_to_send_vectored`: its address, its length and (if asked for) its bytes.
+type Piece = (usize, usize, Vec<u8>);
+
 /// What a run did, for the seeds program to check its seeds do what they say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -1065,6 +1175,9 @@ struct Harness {
     pings_received: Vec<Vec<u8>>,
     last_open_ping: Option<Vec<u8>>,
     eof: bool,
+    /// The payloads queued by reference, not flattened since: the model of the pieces of
+    /// `bytes_to_send_vectored`.
+    shared: Vec<SharedPayload>,
 }
 
 /// Runs `input` on a connection of `role`, checking every oracle of the module documentation.
@@ -1114,6 +1227,7 @@ pub fn run(role: Role, input: &ConnectionInput) -> Report {
         pings_received: Vec::new(),
         last_open_ping: None,
         eof: false,
+        shared: Vec::new(),
     };
     for op in &input.ops {
         harness.apply(op);
@@ -1236,6 +1350,10 @@ impl Harness {
             }
             Op::MarkSent(count) => self.mark_sent(usize::from(*count)),
             Op::MarkAllSent => self.mark_sent(usize::MAX),
+            Op::SendMessage { kind, sliced, byte, len } => self.send_message(*kind, *sliced, *byte, *len),
+            Op::MarkSentVectored { slices, flatten, count } => {
+                self.mark_sent_vectored(usize::from(*slices), *flatten, usize::from(*count))
+            }
         }
         if !matches!(
             op,
@@ -1294,7 +1412,8 @@ impl Harness {
             if let Event::Closed(outcome) = &event {
                 check_outcome(outcome);
                 self.outcome = Some(outcome.clone());
-                let queued = self.conn.bytes_to_send().len();
+                // Without flattening the output: the pieces a server queued stay pieces.
+                let queued = self.queued_len();
                 self.queued_at_close = Some(self.wire.len() + queued);
             }
             events.push(event);
@@ -1525,9 +1644,16 @@ impl Harness {
         }
     }
 
+    /// `bytes_to_send` as a copy. It flattens the output: no piece is queued by reference after
+    /// it.
+    fn flatten(&mut self) -> Vec<u8> {
+        self.shared.clear();
+        self.conn.bytes_to_send().to_vec()
+    }
+
     fn mark_sent(&mut self, count: usize) {
         let unsent_before = self.conn.unsent_len();
-        let out = self.conn.bytes_to_send().to_vec();
+        let out = self.flatten();
         if self.outcome.is_none() {
             // Open or waiting for the peer's Close: a pending Pong counts with its real size.
             assert_eq!(unsent_before, out.len(), "unsent_len before bytes_to_send");
@@ -1542,6 +1668,182 @@ impl Harness {
         self.conn.mark_sent(count);
         assert_eq!(self.conn.unsent_len(), out.len() - taken, "unsent_len after mark_sent");
         assert_eq!(self.conn.bytes_to_send(), &out[taken..], "mark_sent did not consume the front");
+    }
+
+    /// `send_message` of `len` bytes of the pattern: as `send_text`/`send_binary` of the same
+    /// data, and a server's large payload is queued by reference.
+    fn send_message(&mut self, kind: MessageKind, sliced: bool, byte: u8, len: u16) {
+        let data = Op::message_data(kind, byte, len);
+        let bytes = if sliced {
+            let mut buffer = vec![0xA5];
+            buffer.extend_from_slice(&data);
+            buffer.push(0x5A);
+            Bytes::from(buffer).slice(1..1 + data.len())
+        } else {
+            Bytes::from(data.clone())
+        };
+        let message = match kind {
+            MessageKind::Text => Message::Text(Utf8Bytes::try_from(bytes.clone()).expect("ASCII is UTF-8")),
+            MessageKind::Binary => Message::Binary(bytes.clone()),
+        };
+        // The documented conditions of the shared path.
+        let shared = self.role == Role::Server
+            && data.len() >= SHARED_PAYLOAD_MIN
+            && !self.fuzz.extension
+            && self.fuzz.max_send_frame_size.is_none_or(|max| data.len() <= usize::from(max));
+        let expected = self.expected_whole_send();
+        let unsent_before = self.conn.unsent_len();
+        let result = self.conn.send_message(&message);
+        // The application lets go of its message at once.
+        drop(message);
+        assert_eq!(result, expected, "send_message");
+        if result.is_err() {
+            return;
+        }
+        if shared {
+            // Its frame: a header (a pending Pong written before it, as `unsent_len` counted
+            // it while open), then the payload.
+            let header_len = match data.len() {
+                0..=125 => 2,
+                126..=0xFFFF => 4,
+                _ => 10,
+            };
+            assert_eq!(
+                self.conn.unsent_len(),
+                unsent_before + header_len + data.len(),
+                "unsent_len after send_message"
+            );
+            let start = self.wire.len() + unsent_before + header_len;
+            self.shared.push(SharedPayload { start, bytes });
+        }
+        self.sent.push((kind, data, true));
+    }
+
+    /// `bytes_to_send_vectored` into `slots` slices: its pieces, copied if `copy`.
+    fn vectored(&mut self, slots: usize, copy: bool) -> Vec<Piece> {
+        let mut slices = vec![IoSlice::new(&[]); slots];
+        let filled = self.conn.bytes_to_send_vectored(&mut slices);
+        assert!(filled <= slots, "bytes_to_send_vectored filled {filled} of {slots} slices");
+        slices[..filled]
+            .iter()
+            .map(|slice| {
+                (slice.as_ptr() as usize, slice.len(), if copy { slice.to_vec() } else { Vec::new() })
+            })
+            .collect()
+    }
+
+    /// Enough slices for every piece the model expects, and one more (so that an extra piece
+    /// shows as a short total).
+    fn enough_slots(&self) -> usize {
+        2 * self.shared.len() + 2
+    }
+
+    /// All the pieces of `bytes_to_send_vectored`, checked against the model (see
+    /// [`Harness::check_pieces`]).
+    fn all_pieces(&mut self, copy: bool) -> Vec<Piece> {
+        let pieces = self.vectored(self.enough_slots(), copy);
+        self.check_pieces(&pieces);
+        pieces
+    }
+
+    /// What is unsent, counted from the pieces of `bytes_to_send_vectored` (which, unlike
+    /// `bytes_to_send`, does not flatten the output).
+    fn queued_len(&mut self) -> usize {
+        self.all_pieces(false).iter().map(|piece| piece.1).sum()
+    }
+
+    /// The pieces of a `bytes_to_send_vectored` that had enough slices, against the model: they
+    /// are not empty and hold `unsent_len` bytes in all; each payload queued by reference (and
+    /// not flattened since) is a piece of its own, the application's very memory (no copy); the
+    /// rest is one piece between two such payloads, before the first and after the last.
+    fn check_pieces(&mut self, pieces: &[Piece]) {
+        let base = self.wire.len();
+        let unsent = self.conn.unsent_len();
+        let end = base + unsent;
+        self.shared.retain(|shared| shared.start + shared.bytes.len() > base);
+        let mut starts = Vec::with_capacity(pieces.len());
+        let mut at = base;
+        for &(_, len, _) in pieces {
+            assert!(len > 0, "an empty piece: {pieces:?}");
+            starts.push(at);
+            at += len;
+        }
+        assert_eq!(at - base, unsent, "the pieces do not hold unsent_len bytes: {pieces:?}");
+        let mut expected: Vec<usize> = std::iter::once(base)
+            .chain(self.shared.iter().flat_map(|shared| [shared.start, shared.start + shared.bytes.len()]))
+            .filter(|&offset| offset < end)
+            .map(|offset| offset.max(base))
+            .collect();
+        expected.sort_unstable();
+        expected.dedup();
+        assert_eq!(
+            starts,
+            expected,
+            "pieces start at other offsets than the payloads queued by reference imply ({} of them)",
+            self.shared.len()
+        );
+        for shared in &self.shared {
+            assert!(shared.start + shared.bytes.len() <= end, "a payload queued by reference is gone");
+            let from = shared.start.max(base);
+            let index = starts.binary_search(&from).expect("checked above");
+            let (address, len, _) = pieces[index];
+            assert_eq!(
+                address,
+                shared.bytes.as_ptr() as usize + (from - shared.start),
+                "a payload queued by reference is not the application's memory"
+            );
+            assert_eq!(from + len, shared.start + shared.bytes.len(), "a payload piece of another length");
+        }
+    }
+
+    /// The transport writes the pieces of `slices` slices as far as `count` bytes.
+    fn mark_sent_vectored(&mut self, slices: usize, flatten: bool, count: usize) {
+        let unsent_before = self.conn.unsent_len();
+        let written = self.vectored(slices, true);
+        let all = self.all_pieces(false);
+        let unsent = self.conn.unsent_len();
+        if self.outcome.is_none() {
+            assert_eq!(unsent_before, unsent, "unsent_len before bytes_to_send_vectored");
+        } else {
+            // As for `bytes_to_send`: a pending Pong is dropped once closed.
+            assert!(unsent_before >= unsent, "unsent_len {unsent_before} below {unsent} bytes");
+        }
+        // Fewer slices: the first pieces, as many as fit.
+        assert_eq!(written.len(), slices.min(all.len()), "pieces given into {slices} slices");
+        for (short, whole) in written.iter().zip(&all) {
+            assert_eq!((short.0, short.1), (whole.0, whole.1), "a short call gives other pieces");
+        }
+
+        let total: usize = written.iter().map(|piece| piece.1).sum();
+        let taken = count.min(total);
+        let mut left = taken;
+        for (_, _, bytes) in &written {
+            let now = left.min(bytes.len());
+            self.wire.extend_from_slice(&bytes[..now]);
+            left -= now;
+        }
+        self.conn.mark_sent(taken);
+        assert_eq!(self.conn.unsent_len(), unsent - taken, "unsent_len after mark_sent");
+
+        // The same pieces, less the first `taken` bytes.
+        let mut expected = Vec::new();
+        let mut skip = taken;
+        for &(address, len, _) in &all {
+            if skip >= len {
+                skip -= len;
+            } else {
+                expected.push((address + skip, len - skip));
+                skip = 0;
+            }
+        }
+        let rest = self.all_pieces(flatten);
+        let rest_layout: Vec<(usize, usize)> = rest.iter().map(|piece| (piece.0, piece.1)).collect();
+        assert_eq!(rest_layout, expected, "mark_sent did not consume the front of the pieces");
+        if flatten {
+            let joined: Vec<u8> = rest.iter().flat_map(|piece| piece.2.iter().copied()).collect();
+            assert_eq!(self.flatten(), joined, "bytes_to_send differs from the pieces");
+            assert_eq!(self.conn.unsent_len(), joined.len(), "unsent_len after bytes_to_send");
+        }
     }
 
     /// Invariants between operations.
@@ -1578,7 +1880,7 @@ impl Harness {
             );
         }
         if let Some(queued) = self.queued_at_close {
-            let now_queued = self.wire.len() + self.conn.bytes_to_send().len();
+            let now_queued = self.wire.len() + self.queued_len();
             assert_eq!(now_queued, queued, "output queued after Closed");
         }
     }
