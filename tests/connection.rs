@@ -11,17 +11,20 @@
 //! - keepalive, backpressure, streaming mode;
 //! - proptest: chunking invariance and fragmentation invariance.
 
+mod common;
+
 use std::io::IoSlice;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{events, frames, output, pair, pump};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use rfc6455::{
     apply_mask, encode_frame, CloseCode, CloseFrame, CloseInitiator, CloseOutcome, CloseStatus, Config,
-    Connection, ConnectionError, DecodeRules, Decoded, Event, Frame, FrameHeader, Message, MessageChunk,
-    MessageKind, MessageLimits, Opcode, ProtocolError, RandomSource, Role, SendError, Utf8Bytes, MASK_BIT,
-    RSV1_BIT, RSV2_BIT, RSV3_BIT,
+    Connection, ConnectionError, Event, Frame, FrameHeader, Message, MessageChunk, MessageKind,
+    MessageLimits, Opcode, ProtocolError, RandomSource, Role, SendError, Utf8Bytes, MASK_BIT, RSV1_BIT,
+    RSV2_BIT, RSV3_BIT,
 };
 
 /// The masking key of every masked frame this file builds by hand (the §5.7 examples' key).
@@ -34,27 +37,6 @@ const TICK: Duration = Duration::from_nanos(1);
 // ---------------------------------------------------------------------------------------------
 // The in-memory pair
 // ---------------------------------------------------------------------------------------------
-
-/// An endpoint of `role` and its peer, both opened at `now`.
-fn pair(role: Role, config: Config, peer_config: Config, now: Instant) -> (Connection, Connection) {
-    (Connection::new(role, config, now), Connection::new(role.peer(), peer_config, now))
-}
-
-/// Takes everything `conn` has to send, and reports it all written.
-fn output(conn: &mut Connection) -> Vec<u8> {
-    let bytes = conn.bytes_to_send().to_vec();
-    conn.mark_sent(bytes.len());
-    bytes
-}
-
-/// Moves everything `from` has to send to `to` in one `receive`; returns the bytes moved.
-fn pump(from: &mut Connection, to: &mut Connection, now: Instant) -> Vec<u8> {
-    let bytes = output(from);
-    if !bytes.is_empty() {
-        to.receive(now, &bytes);
-    }
-    bytes
-}
 
 /// Moves everything `from` has to send to `to`, `chunk` bytes per write and per `receive`, as a
 /// transport that takes a little at a time; returns the bytes moved.
@@ -70,29 +52,6 @@ fn pump_chunked(from: &mut Connection, to: &mut Connection, now: Instant, chunk:
         to.receive(now, &piece);
         moved.extend_from_slice(&piece);
     }
-}
-
-/// Drains the events of `conn`.
-fn events(conn: &mut Connection) -> Vec<Event> {
-    std::iter::from_fn(|| conn.poll_event()).collect()
-}
-
-/// Decodes every frame in `bytes`, as sent by an endpoint of `sender` (so as its peer receives
-/// them), checking that the bytes hold whole frames only.
-fn frames(bytes: &[u8], sender: Role) -> Vec<Frame> {
-    let rules = DecodeRules::new(sender.peer()).with_max_payload_len(u64::MAX >> 1);
-    let mut frames = Vec::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        match Frame::decode(rest, &rules) {
-            Ok(Decoded::Complete { value, consumed }) => {
-                frames.push(value);
-                rest = &rest[consumed..];
-            }
-            other => panic!("{sender:?} sent bytes that are not whole valid frames: {other:?}"),
-        }
-    }
-    frames
 }
 
 /// The Close body of `frame`, checking it is a Close frame.
@@ -181,21 +140,6 @@ fn streaming() -> Config {
 
 fn with_control_frames() -> Config {
     Config { deliver_control_frames: true, ..Config::default() }
-}
-
-/// Runs a check for each role: `client_...` and `server_...` tests.
-macro_rules! both_roles {
-    ($client:ident, $server:ident, $check:ident) => {
-        #[test]
-        fn $client() {
-            $check(Role::Client);
-        }
-
-        #[test]
-        fn $server() {
-            $check(Role::Server);
-        }
-    };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,10 +10,13 @@
 //! | (none: ESP-IDF "does not automatically fragment")    | `Config::max_send_frame_size`          | §5.4            |
 //! | `httpd_queue_work` + `httpd_ws_send_frame_async`     | `Connection: Send`, moved to the task that sends | -     |
 
+mod common;
+
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{events, frames, output, pair, pump};
 use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::server::UpgradeRequest;
 use rfc6455::handshake::HeadLimits;
@@ -31,45 +34,6 @@ const SUPPORTED: &[&str] = &["chat"];
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// Takes everything `conn` has to send, and reports it all written.
-fn output(conn: &mut Connection) -> Vec<u8> {
-    let bytes = conn.bytes_to_send().to_vec();
-    conn.mark_sent(bytes.len());
-    bytes
-}
-
-/// Moves everything `from` has to send to `to`; returns the bytes moved.
-fn pump(from: &mut Connection, to: &mut Connection, now: Instant) -> Vec<u8> {
-    let bytes = output(from);
-    if !bytes.is_empty() {
-        to.receive(now, &bytes);
-    }
-    bytes
-}
-
-/// Drains the events of `conn`.
-fn events(conn: &mut Connection) -> Vec<Event> {
-    std::iter::from_fn(|| conn.poll_event()).collect()
-}
-
-/// Decodes every frame in `bytes` as sent by an endpoint of `sender` (so as its peer reads them,
-/// masked from a client, unmasked from a server), checking the bytes hold whole frames only.
-fn frames(bytes: &[u8], sender: Role) -> Vec<Frame> {
-    let rules = DecodeRules::new(sender.peer());
-    let mut frames = Vec::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        match Frame::decode(rest, &rules) {
-            Ok(Decoded::Complete { value, consumed }) => {
-                frames.push(value);
-                rest = &rest[consumed..];
-            }
-            other => panic!("{sender:?} sent bytes that are not whole valid frames: {other:?}"),
-        }
-    }
-    frames
-}
 
 /// Byte 0 (FIN, RSV1-3, opcode) of each frame in `bytes`, as sent by an endpoint of `sender`.
 fn first_bytes(bytes: &[u8], sender: Role) -> Vec<u8> {
@@ -108,26 +72,6 @@ fn pong(payload: &'static [u8]) -> Event {
 /// The ESP-IDF example's handler options: `.handle_ws_control_frames = true`.
 fn control_frames() -> Config {
     Config { deliver_control_frames: true, ..Config::default() }
-}
-
-/// An endpoint of `role` with `config` and its peer with `peer_config`, both opened at `now`.
-fn pair(role: Role, config: Config, peer_config: Config, now: Instant) -> (Connection, Connection) {
-    (Connection::new(role, config, now), Connection::new(role.peer(), peer_config, now))
-}
-
-/// Runs a check for each role: `client_...` and `server_...` tests.
-macro_rules! both_roles {
-    ($client:ident, $server:ident, $check:ident) => {
-        #[test]
-        fn $client() {
-            $check(Role::Client);
-        }
-
-        #[test]
-        fn $server() {
-            $check(Role::Server);
-        }
-    };
 }
 
 // ---------------------------------------------------------------------------------------------

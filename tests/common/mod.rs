@@ -1,0 +1,68 @@
+//! The in-memory pair the connection tests share: two endpoints, no sockets, the caller's clock.
+
+#![allow(dead_code)] // each test file uses part of this module
+
+use std::time::Instant;
+
+use rfc6455::{Config, Connection, DecodeRules, Decoded, Event, Frame, Role};
+
+/// An endpoint of `role` with `config` and its peer with `peer_config`, both opened at `now`.
+pub fn pair(role: Role, config: Config, peer_config: Config, now: Instant) -> (Connection, Connection) {
+    (Connection::new(role, config, now), Connection::new(role.peer(), peer_config, now))
+}
+
+/// Takes everything `conn` has to send, and reports it all written.
+pub fn output(conn: &mut Connection) -> Vec<u8> {
+    let bytes = conn.bytes_to_send().to_vec();
+    conn.mark_sent(bytes.len());
+    bytes
+}
+
+/// Moves everything `from` has to send to `to` in one `receive`; returns the bytes moved.
+pub fn pump(from: &mut Connection, to: &mut Connection, now: Instant) -> Vec<u8> {
+    let bytes = output(from);
+    if !bytes.is_empty() {
+        to.receive(now, &bytes);
+    }
+    bytes
+}
+
+/// Drains the events of `conn`.
+pub fn events(conn: &mut Connection) -> Vec<Event> {
+    std::iter::from_fn(|| conn.poll_event()).collect()
+}
+
+/// Decodes every frame in `bytes`, as sent by an endpoint of `sender` (so as its peer receives
+/// them: masked from a client, unmasked from a server), checking the bytes hold whole, valid
+/// frames only.
+pub fn frames(bytes: &[u8], sender: Role) -> Vec<Frame> {
+    let rules = DecodeRules::new(sender.peer()).with_max_payload_len(u64::MAX >> 1);
+    let mut frames = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match Frame::decode(rest, &rules) {
+            Ok(Decoded::Complete { value, consumed }) => {
+                frames.push(value);
+                rest = &rest[consumed..];
+            }
+            other => panic!("{sender:?} sent bytes that are not whole valid frames: {other:?}"),
+        }
+    }
+    frames
+}
+
+/// Runs a check for each role: `client_...` and `server_...` tests.
+#[macro_export]
+macro_rules! both_roles {
+    ($client:ident, $server:ident, $check:ident) => {
+        #[test]
+        fn $client() {
+            $check(Role::Client);
+        }
+
+        #[test]
+        fn $server() {
+            $check(Role::Server);
+        }
+    };
+}
