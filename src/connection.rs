@@ -482,7 +482,7 @@ impl Connection {
     /// use rfc6455::{Config, Connection, Message, Role};
     ///
     /// let mut server = Connection::new(Role::Server, Config::default(), Instant::now());
-    /// server.send_message(&Message::Binary(Bytes::from(vec![7u8; 65536])))?;
+    /// server.send_message(&Message::Binary(Bytes::from(vec![7u8; 60_000])))?;
     /// let mut socket = Vec::new(); // anything that implements Write
     /// while server.unsent_len() > 0 {
     ///     let mut slices = [IoSlice::new(&[]); 64];
@@ -490,7 +490,7 @@ impl Connection {
     ///     let written = socket.write_vectored(&slices[..count]).unwrap();
     ///     server.mark_sent(written);
     /// }
-    /// assert_eq!(socket.len(), 4 + 65536); // the header with a 16-bit length, then the payload
+    /// assert_eq!(socket.len(), 4 + 60_000); // the header with a 16-bit length, then the payload
     /// # Ok::<(), rfc6455::SendError>(())
     /// ```
     pub fn bytes_to_send_vectored<'a>(&'a mut self, slices: &mut [IoSlice<'a>]) -> usize {
