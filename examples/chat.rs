@@ -100,17 +100,19 @@
 
 #[path = "adapter/tokio.rs"]
 mod adapter;
+#[path = "adapter/env.rs"]
+mod env;
 #[path = "adapter/http.rs"]
 mod http;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use adapter::{Command, Handshake, Head, Outbox, OutboxError};
+use env::variable;
 use http::Asset;
 use rfc6455::close::MAX_REASON_LEN;
 use rfc6455::handshake::server::{AcceptResponse, UpgradeRequest};
@@ -118,9 +120,8 @@ use rfc6455::handshake::HeadLimits;
 use rfc6455::{CloseCode, Config, Connection, Event, HandshakeError, Message, MessageLimits, Role};
 use serde_json::{json, Map, Value};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 /// The page and its assets, compiled in.
 const ASSETS: &[Asset] = &[
@@ -171,14 +172,6 @@ impl Settings {
     }
 }
 
-/// Reads `name` from the environment, or `default` if unset.
-fn variable<T: FromStr>(name: &str, default: T) -> Result<T, String> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(value) => value.trim().parse().map_err(|_| format!("invalid {name}: {value:?}")),
-    }
-}
-
 fn config() -> Config {
     Config {
         limits: MessageLimits {
@@ -200,12 +193,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let listener = match TcpListener::bind(SocketAddr::new(settings.address, settings.port)).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("chat: cannot listen on {}:{}: {error}", settings.address, settings.port);
-            return ExitCode::FAILURE;
-        }
+    let Some(listener) = adapter::listen("chat", settings.address, settings.port).await else {
+        return ExitCode::FAILURE;
     };
     match listener.local_addr() {
         Ok(address) => {
@@ -215,26 +204,10 @@ async fn main() -> ExitCode {
     }
 
     let hub = Arc::new(Mutex::new(Hub::default()));
-    let (shutdown, shutdown_signal) = watch::channel(false);
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    connections.spawn(serve(stream, peer, Arc::clone(&hub), shutdown_signal.clone()));
-                }
-                Err(error) => eprintln!("chat: accept failed: {error}"),
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            _ = tokio::signal::ctrl_c() => break,
-        }
-    }
-    eprintln!("chat: shutting down, closing {} connection(s) with 1001", connections.len());
-    let _ = shutdown.send(true);
-    let all_closed = async { while connections.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(3), all_closed).await.is_err() {
-        eprintln!("chat: {} connection(s) did not close in time", connections.len());
-    }
+    adapter::serve_until_ctrl_c("chat", listener, |stream, peer, shutdown| {
+        serve(stream, peer, Arc::clone(&hub), shutdown)
+    })
+    .await;
     ExitCode::SUCCESS
 }
 

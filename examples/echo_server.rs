@@ -23,18 +23,19 @@
 
 #[path = "adapter/tokio.rs"]
 mod adapter;
+#[path = "adapter/env.rs"]
+mod env;
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use adapter::Handshake;
+use env::variable;
 use rfc6455::handshake::HeadLimits;
 use rfc6455::{Config, Connection, Event, MessageLimits, Role};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 /// The server's settings, from the environment.
 #[derive(Debug, Clone)]
@@ -71,14 +72,6 @@ impl Settings {
     }
 }
 
-/// Reads `name` from the environment, or `default` if unset.
-fn variable<T: FromStr>(name: &str, default: T) -> Result<T, String> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(value) => value.trim().parse().map_err(|_| format!("invalid {name}: {value:?}")),
-    }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let settings = match Settings::from_env() {
@@ -88,38 +81,18 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let listener = match TcpListener::bind(SocketAddr::new(settings.address, settings.port)).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("echo_server: cannot listen on {}:{}: {error}", settings.address, settings.port);
-            return ExitCode::FAILURE;
-        }
+    let Some(listener) = adapter::listen("echo_server", settings.address, settings.port).await else {
+        return ExitCode::FAILURE;
     };
     match listener.local_addr() {
         Ok(address) => eprintln!("echo_server: listening on ws://{address}"),
         Err(error) => eprintln!("echo_server: listening ({error})"),
     }
 
-    let (shutdown, shutdown_signal) = watch::channel(false);
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    connections.spawn(serve(stream, peer, settings.clone(), shutdown_signal.clone()));
-                }
-                Err(error) => eprintln!("echo_server: accept failed: {error}"),
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            _ = tokio::signal::ctrl_c() => break,
-        }
-    }
-    eprintln!("echo_server: shutting down, closing {} connection(s) with 1001", connections.len());
-    let _ = shutdown.send(true);
-    let all_closed = async { while connections.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(3), all_closed).await.is_err() {
-        eprintln!("echo_server: {} connection(s) did not close in time", connections.len());
-    }
+    adapter::serve_until_ctrl_c("echo_server", listener, |stream, peer, shutdown| {
+        serve(stream, peer, settings.clone(), shutdown)
+    })
+    .await;
     ExitCode::SUCCESS
 }
 

@@ -12,13 +12,15 @@
 
 #[path = "adapter/blocking.rs"]
 mod adapter;
+#[path = "adapter/env.rs"]
+mod env;
 
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use adapter::Handshake;
+use env::variable;
 use rfc6455::handshake::HeadLimits;
 use rfc6455::{Config, Connection, Event, MessageLimits, Role};
 
@@ -97,12 +99,4 @@ fn settings_from_env() -> Result<(SocketAddr, Config), String> {
         ..Config::default()
     };
     Ok((SocketAddr::new(address, port), config))
-}
-
-/// Reads `name` from the environment, or `default` if unset.
-fn variable<T: FromStr>(name: &str, default: T) -> Result<T, String> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(value) => value.trim().parse().map_err(|_| format!("invalid {name}: {value:?}")),
-    }
 }

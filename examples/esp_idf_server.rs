@@ -58,15 +58,17 @@
 
 #[path = "adapter/tokio.rs"]
 mod adapter;
+#[path = "adapter/env.rs"]
+mod env;
 #[path = "adapter/http.rs"]
 mod http;
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use adapter::{Command, Head, Outbox};
+use env::variable;
 use rfc6455::handshake::server::UpgradeRequest;
 use rfc6455::handshake::HeadLimits;
 use rfc6455::{CloseOutcome, Config, Connection, Event, HandshakeError, Message, MessageKind, Role};
@@ -141,14 +143,6 @@ async fn main() -> ExitCode {
     let all_closed = async { while connections.join_next().await.is_some() {} };
     let _ = tokio::time::timeout(Duration::from_secs(3), all_closed).await;
     ExitCode::SUCCESS
-}
-
-/// Reads `name` from the environment, or `default` if unset.
-fn variable<T: FromStr>(name: &str, default: T) -> Result<T, String> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(value) => value.trim().parse().map_err(|_| format!("invalid {name}: {value:?}")),
-    }
 }
 
 fn usage(message: &str) -> ExitCode {

@@ -64,6 +64,8 @@
 
 #[path = "adapter/tokio.rs"]
 mod adapter;
+#[path = "adapter/env.rs"]
+mod env;
 #[path = "adapter/http.rs"]
 mod http;
 
@@ -71,19 +73,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use adapter::{Command, Handshake, Head, Outbox, OutboxError};
+use env::variable;
 use http::Asset;
 use rfc6455::close::MAX_REASON_LEN;
 use rfc6455::handshake::HeadLimits;
 use rfc6455::{CloseCode, Config, Connection, Event, HandshakeError, Message, MessageLimits, Role};
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 
 /// The board's size and the squares' side, in board units (CSS pixels at full size).
@@ -146,14 +147,6 @@ impl Settings {
             keepalive_interval: self.heartbeat,
             ..Config::default()
         }
-    }
-}
-
-/// Reads `name` from the environment, or `default` if unset.
-fn variable<T: FromStr>(name: &str, default: T) -> Result<T, String> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(value) => value.trim().parse().map_err(|_| format!("invalid {name}: {value:?}")),
     }
 }
 
@@ -394,12 +387,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let listener = match TcpListener::bind(SocketAddr::new(settings.address, settings.port)).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("squares: cannot listen on {}:{}: {error}", settings.address, settings.port);
-            return ExitCode::FAILURE;
-        }
+    let Some(listener) = adapter::listen("squares", settings.address, settings.port).await else {
+        return ExitCode::FAILURE;
     };
     match listener.local_addr() {
         Ok(address) => eprintln!("squares: listening on http://{address}/ (WebSocket at /ws)"),
@@ -408,27 +397,10 @@ async fn main() -> ExitCode {
 
     let hub = SharedHub::default();
     tokio::spawn(send_moves(hub.clone()));
-    let (shutdown, shutdown_signal) = watch::channel(false);
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let task = serve(stream, peer, settings.clone(), hub.clone(), shutdown_signal.clone());
-                    connections.spawn(task);
-                }
-                Err(error) => eprintln!("squares: accept failed: {error}"),
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            _ = tokio::signal::ctrl_c() => break,
-        }
-    }
-    eprintln!("squares: shutting down, closing {} connection(s) with 1001", connections.len());
-    let _ = shutdown.send(true);
-    let all_closed = async { while connections.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(3), all_closed).await.is_err() {
-        eprintln!("squares: {} connection(s) did not close in time", connections.len());
-    }
+    adapter::serve_until_ctrl_c("squares", listener, |stream, peer, shutdown| {
+        serve(stream, peer, settings.clone(), hub.clone(), shutdown)
+    })
+    .await;
     ExitCode::SUCCESS
 }
 

@@ -61,6 +61,8 @@
 
 #[path = "adapter/tokio.rs"]
 mod adapter;
+#[path = "adapter/env.rs"]
+mod env;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -68,16 +70,15 @@ use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use adapter::{Handshake, Outbox, OutboxError};
+use env::variable;
 use rfc6455::handshake::HeadLimits;
 use rfc6455::{CloseCode, Config, Connection, Event, Message, MessageLimits, Role};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 /// The CSV file's first line.
 const CSV_HEADER: &str = "IDdato,IDdevice,TIMEFLAG,TEMP,HUM";
@@ -120,14 +121,6 @@ impl Settings {
             keepalive_interval: self.heartbeat,
             ..Config::default()
         }
-    }
-}
-
-/// Reads `name` from the environment, or `default` if unset.
-fn variable<T: FromStr>(name: &str, default: T) -> Result<T, String> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(value) => value.trim().parse().map_err(|_| format!("invalid {name}: {value:?}")),
     }
 }
 
@@ -463,12 +456,8 @@ async fn main() -> ExitCode {
         }
     };
     let next_id = recorder.last_id + 1;
-    let listener = match TcpListener::bind(SocketAddr::new(settings.address, settings.port)).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("telemetry_server: cannot listen on {}:{}: {error}", settings.address, settings.port);
-            return ExitCode::FAILURE;
-        }
+    let Some(listener) = adapter::listen("telemetry_server", settings.address, settings.port).await else {
+        return ExitCode::FAILURE;
     };
     match listener.local_addr() {
         Ok(address) => eprintln!("telemetry_server: listening on ws://{address}"),
@@ -481,28 +470,12 @@ async fn main() -> ExitCode {
     std::thread::spawn(move || operator(operator_registry));
     let shared = Shared { settings, recorder: Arc::new(Mutex::new(recorder)), registry };
 
-    let (shutdown, shutdown_signal) = watch::channel(false);
-    let mut connections = JoinSet::new();
     let mut serial = 0u64;
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    serial += 1;
-                    connections.spawn(serve(stream, peer, serial, shared.clone(), shutdown_signal.clone()));
-                }
-                Err(error) => eprintln!("telemetry_server: accept failed: {error}"),
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            _ = tokio::signal::ctrl_c() => break,
-        }
-    }
-    eprintln!("telemetry_server: shutting down, closing {} connection(s) with 1001", connections.len());
-    let _ = shutdown.send(true);
-    let all_closed = async { while connections.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(3), all_closed).await.is_err() {
-        eprintln!("telemetry_server: {} connection(s) did not close in time", connections.len());
-    }
+    adapter::serve_until_ctrl_c("telemetry_server", listener, |stream, peer, shutdown| {
+        serial += 1;
+        serve(stream, peer, serial, shared.clone(), shutdown)
+    })
+    .await;
     ExitCode::SUCCESS
 }
 

@@ -13,15 +13,18 @@
 
 #![allow(dead_code)] // each example uses part of this module
 
+use std::future::Future;
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use rfc6455::handshake::server::{encode_rejection, AcceptResponse, Request, UpgradeRequest};
 use rfc6455::handshake::HeadLimits;
 use rfc6455::{CloseCode, Connection, Decoded, Event, HandshakeError, MessageKind, SendError};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 
 /// Bytes handed to the connection per read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -332,5 +335,46 @@ pub async fn connect(
             Ok(Decoded::Incomplete { .. }) => {}
             Err(error) => return Err(io::Error::other(error)),
         }
+    }
+}
+
+/// Binds `address:port` for a server; on failure says why on stderr, after `name`.
+pub async fn listen(name: &str, address: IpAddr, port: u16) -> Option<TcpListener> {
+    match TcpListener::bind(SocketAddr::new(address, port)).await {
+        Ok(listener) => Some(listener),
+        Err(error) => {
+            eprintln!("{name}: cannot listen on {address}:{port}: {error}");
+            None
+        }
+    }
+}
+
+/// A server's accept loop: runs `serve(stream, peer, shutdown)` in a task of its own for each
+/// connection until Ctrl-C, then turns `shutdown` true (each connection's [`drive`] closes it
+/// with 1001, Going Away) and waits up to 3 seconds for them all. `name` starts its log lines.
+pub async fn serve_until_ctrl_c<Serve, Task>(name: &str, listener: TcpListener, mut serve: Serve)
+where
+    Serve: FnMut(TcpStream, SocketAddr, watch::Receiver<bool>) -> Task,
+    Task: Future<Output = ()> + Send + 'static,
+{
+    let (shutdown, shutdown_signal) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(serve(stream, peer, shutdown_signal.clone()));
+                }
+                Err(error) => eprintln!("{name}: accept failed: {error}"),
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    eprintln!("{name}: shutting down, closing {} connection(s) with 1001", connections.len());
+    let _ = shutdown.send(true);
+    let all_closed = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(3), all_closed).await.is_err() {
+        eprintln!("{name}: {} connection(s) did not close in time", connections.len());
     }
 }
