@@ -683,17 +683,7 @@ pub(crate) fn encode_frame_to_buffer(
     encode_header_to_buffer(out, first, masking_key, len);
     match masking_key {
         None => out.extend_from_slice(payload),
-        Some(key) => {
-            // Copied and masked a few KiB at a time, so the masking pass finds the bytes it
-            // just copied still in the L1 cache.
-            let mut offset = 0;
-            for piece in payload.chunks(MASK_PIECE_LEN) {
-                let start = out.len();
-                out.extend_from_slice(piece);
-                apply_mask(key, &mut out[start..], offset);
-                offset += piece.len();
-            }
-        }
+        Some(key) => crate::mask::extend_masked(out, key, payload, 0),
     }
 }
 
@@ -712,9 +702,6 @@ pub(crate) fn encode_header_to_buffer(
     bytes[0] = first;
     out.extend_from_slice(&bytes[..header_len]);
 }
-
-/// Size of the pieces a large masked payload is copied and masked in.
-const MASK_PIECE_LEN: usize = 4096;
 
 /// Decodes the header and checks the whole frame is in `input`: (header, header length, frame
 /// length).

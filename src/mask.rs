@@ -20,6 +20,7 @@
 //! the operating system, so drawing a key per frame costs no system call) or anything the caller
 //! injects, such as a closure returning a fixed key in tests.
 
+use bytes::BytesMut;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 
@@ -136,6 +137,22 @@ fn apply_mask_blocks_only(key: [u8; 4], payload: &mut [u8]) {
         xor_block(block, &wide);
     }
 }
+
+/// Appends `payload` to `out`, masked with `masking_key` as if it started at `offset` in the
+/// frame's payload: copied and masked a few KiB at a time, so the masking pass finds the bytes
+/// it just copied still in the L1 cache (one pass over memory instead of two).
+pub(crate) fn extend_masked(out: &mut BytesMut, masking_key: [u8; 4], payload: &[u8], mut offset: usize) {
+    out.reserve(payload.len());
+    for piece in payload.chunks(MASK_PIECE_LEN) {
+        let start = out.len();
+        out.extend_from_slice(piece);
+        apply_mask(masking_key, &mut out[start..], offset);
+        offset += piece.len();
+    }
+}
+
+/// Size of the pieces [`extend_masked`] copies and masks at a time.
+const MASK_PIECE_LEN: usize = 4096;
 
 /// The size of a block of the vector loop: one cache line, one AVX-512 register.
 const BLOCK: usize = 64;

@@ -27,7 +27,7 @@ use crate::frame::{
     decode_valid, DecodeRules, Frame, FrameHeader, Opcode, MASK_BIT, OPCODE_BITS, PAYLOAD_LEN_16,
     PAYLOAD_LEN_64, PAYLOAD_LEN_BITS,
 };
-use crate::mask::apply_mask;
+use crate::mask::{apply_mask, extend_masked};
 use crate::{Decoded, Role};
 
 /// Default of [`MessageLimits::max_frame_size`]: 16 MiB.
@@ -353,6 +353,9 @@ struct FrameProgress {
     header: FrameHeader,
     /// Payload bytes processed: taken out of the buffer, or unmasked and checked in place.
     received: u64,
+    /// Payload bytes at the front of the buffer unmasked as they were copied in by
+    /// [`Reassembler::receive`] (single-frame messages read in place): not to be unmasked again.
+    unmasked: u64,
 }
 
 /// The data message being assembled.
@@ -401,6 +404,10 @@ pub struct Reassembler {
     /// Bytes received after the end of the frame being completed in `buffer`: a large frame is
     /// completed where it started, never moved to make room for what follows it.
     overflow: BytesMut,
+    /// Payload bytes of the frame whose header starts `buffer` that were unmasked as they were
+    /// copied in (see [`append_sized`]); the same for `overflow`.
+    front_unmasked: usize,
+    overflow_front_unmasked: usize,
     /// Whole single-frame messages from the front of the buffer, headers included, already
     /// unmasked and validated: handed over, in order, before anything in `buffer`.
     ready: Bytes,
@@ -440,6 +447,8 @@ impl Reassembler {
             streaming: false,
             buffer: BytesMut::new(),
             overflow: BytesMut::new(),
+            front_unmasked: 0,
+            overflow_front_unmasked: 0,
             ready: Bytes::new(),
             frame: None,
             message: None,
@@ -472,18 +481,43 @@ impl Reassembler {
             return;
         }
         if self.overflow.is_empty() {
-            if let Some(missing) = self.missing_in_current_frame().filter(|missing| *missing < bytes.len()) {
+            if let Some(missing) = self.missing_in_current_frame() {
                 // The end of the frame being read goes where its start is; what follows starts a
                 // buffer of its own, so the frame's bytes are never moved.
-                let (end, rest) = bytes.split_at(missing);
-                self.buffer.extend_from_slice(end);
-                append_sized(&mut self.overflow, rest, &self.rules);
+                let (end, rest) = bytes.split_at(missing.min(bytes.len()));
+                self.extend_current_frame(end);
+                if !rest.is_empty() {
+                    self.overflow_front_unmasked =
+                        append_sized(&mut self.overflow, rest, &self.rules, self.streaming);
+                }
                 return;
             }
-            append_sized(&mut self.buffer, bytes, &self.rules);
+            let was_empty = self.buffer.is_empty();
+            let unmasked = append_sized(&mut self.buffer, bytes, &self.rules, self.streaming);
+            if was_empty {
+                self.front_unmasked = unmasked;
+            }
         } else {
             self.overflow.extend_from_slice(bytes);
         }
+    }
+
+    /// Appends payload bytes of the frame being read in place; a single-frame message's are
+    /// unmasked as they are copied, when every byte before them already is (one pass over the
+    /// payload instead of a copy and then an unmasking pass).
+    fn extend_current_frame(&mut self, bytes: &[u8]) {
+        if let Some(frame) = &mut self.frame {
+            let done = frame.received.max(frame.unmasked);
+            if let (Some(key), false, true) =
+                (frame.header.masking_key, frame.header.opcode.is_control(), done == self.buffer.len() as u64)
+            {
+                let offset = self.buffer.len();
+                extend_masked(&mut self.buffer, key, bytes, offset);
+                frame.unmasked = self.buffer.len() as u64;
+                return;
+            }
+        }
+        self.buffer.extend_from_slice(bytes);
     }
 
     /// How many bytes the single-frame message or control frame being read still misses, when
@@ -542,6 +576,7 @@ impl Reassembler {
             self.failed = true;
             self.buffer = BytesMut::new();
             self.overflow = BytesMut::new();
+            (self.front_unmasked, self.overflow_front_unmasked) = (0, 0);
             self.frame = None;
             self.message = None;
         } else {
@@ -555,6 +590,7 @@ impl Reassembler {
     fn refill(&mut self) {
         if self.buffer.is_empty() && !self.overflow.is_empty() {
             self.buffer = std::mem::take(&mut self.overflow);
+            self.front_unmasked = std::mem::take(&mut self.overflow_front_unmasked);
         }
     }
 
@@ -583,6 +619,8 @@ impl Reassembler {
         let (rules, max_message_size) = (self.rules, self.limits.max_message_size);
         let buffer: &mut [u8] = &mut self.buffer;
         let mut end = 0;
+        // Payload bytes of the first frame already unmasked on arrival; none of the others'.
+        let mut unmasked = self.front_unmasked;
         while let Some(rest) = buffer.get_mut(end..) {
             let Some((header, header_len)) = decode_valid(rest, &rules) else { break };
             // Byte 0 of a valid header: FIN, no RSV bit, and Text or Binary.
@@ -599,21 +637,25 @@ impl Reassembler {
             else {
                 break;
             };
+            let from = unmasked.min(payload_len);
             if let Some(key) = header.masking_key {
-                apply_mask(key, payload, 0);
+                apply_mask(key, &mut payload[from..], from);
             }
             if text && std::str::from_utf8(payload).is_err() {
-                // Masked again (masking is its own inverse): the general path fails on it.
+                // Masked again (masking is its own inverse), as far as it was masked on arrival:
+                // the general path fails on it.
                 if let Some(key) = header.masking_key {
-                    apply_mask(key, payload, 0);
+                    apply_mask(key, &mut payload[from..], from);
                 }
                 break;
             }
+            unmasked = 0;
             end += header_len + payload_len;
         }
         if end == 0 {
             return false;
         }
+        self.front_unmasked = 0;
         self.ready = self.buffer.split_to(end).freeze();
         self.release_idle_buffer();
         true
@@ -726,7 +768,8 @@ impl Reassembler {
             }
         }
         self.buffer.advance(consumed);
-        self.frame = Some(FrameProgress { header, received: 0 });
+        let unmasked = std::mem::take(&mut self.front_unmasked) as u64;
+        self.frame = Some(FrameProgress { header, received: 0, unmasked });
         Ok(Progress::Continue)
     }
 
@@ -767,7 +810,10 @@ impl Reassembler {
         let mut piece = self.buffer.split_to(take);
         let frame_offset = frame.received;
         if let Some(key) = frame.header.masking_key {
-            apply_mask(key, &mut piece, frame_offset as usize);
+            // Bytes before `unmasked` were unmasked on arrival (the frame was read as a
+            // single-frame message before streaming was switched on).
+            let from = (frame.unmasked.saturating_sub(frame_offset) as usize).min(take);
+            apply_mask(key, &mut piece[from..], frame_offset as usize + from);
         }
         frame.received += take as u64;
         let ends_frame = frame.received == payload_len;
@@ -845,12 +891,13 @@ impl Reassembler {
         let start = frame.received as usize;
         let end = (self.buffer.len() as u64).min(payload_len) as usize;
         if end > start {
-            let piece = &mut self.buffer[start..end];
+            // Bytes up to `unmasked` were unmasked on arrival.
+            let masked_from = (frame.unmasked as usize).clamp(start, end);
             if let Some(key) = frame.header.masking_key {
-                apply_mask(key, piece, start);
+                apply_mask(key, &mut self.buffer[masked_from..end], masked_from);
             }
             if message.kind == MessageKind::Text {
-                message.utf8.feed(piece)?;
+                message.utf8.feed(&self.buffer[start..end])?;
             }
             frame.received = end as u64;
         }
@@ -932,15 +979,28 @@ enum Progress {
 /// Appends `bytes` to `buffer`. Into an empty buffer, when `bytes` starts with the header of a
 /// frame longer than itself, room is made for the whole frame, up to twice the bytes received
 /// (never more: the announced length is not trusted), so the frame is not moved as it grows.
-fn append_sized(buffer: &mut BytesMut, bytes: &[u8], rules: &DecodeRules) {
+fn append_sized(buffer: &mut BytesMut, bytes: &[u8], rules: &DecodeRules, streaming: bool) -> usize {
     if buffer.is_empty() {
         if let Ok(Decoded::Complete { value: header, consumed }) = FrameHeader::decode(bytes, rules) {
             let frame_len = (consumed as u64).saturating_add(header.payload_len);
             let room = frame_len.min(2 * bytes.len() as u64) as usize;
             buffer.reserve(room.max(bytes.len()));
+            // A large masked single-frame Text or Binary message (FIN, no RSV bit) is unmasked
+            // as it is copied: one pass over its payload instead of two. Small ones are cheaper
+            // to unmask in bulk later. (Streamed messages are unmasked piece by piece later.)
+            let unmask_now = !streaming && matches!(bytes[0], 0x81 | 0x82) && header.payload_len >= 4096;
+            if let (Some(key), true) = (header.masking_key, unmask_now) {
+                let payload_end = (consumed as u64).saturating_add(header.payload_len);
+                let in_bytes = payload_end.min(bytes.len() as u64) as usize;
+                buffer.extend_from_slice(&bytes[..consumed]);
+                extend_masked(buffer, key, &bytes[consumed..in_bytes], 0);
+                buffer.extend_from_slice(&bytes[in_bytes..]);
+                return in_bytes - consumed;
+            }
         }
     }
     buffer.extend_from_slice(bytes);
+    0
 }
 
 /// Checks a message's fragment count and announced size against the limits.

@@ -882,6 +882,112 @@ fn server_and_client_wait_for_more_bytes_without_consuming_a_partial_header() {
     }
 }
 
+/// Large single-frame messages (4 KiB and more), which a server unmasks as they are copied in
+/// when their header is the first thing of a read: every split of the input, polled after
+/// every read or only at the end, with frames before and after them in the same reads, gives
+/// the same messages, and a control frame or fragmented message after them is untouched.
+#[test]
+fn server_and_client_assemble_large_single_frame_messages_whatever_the_reads() {
+    let large_text: String = "é-ü ".repeat(2000); // 12000 bytes of 2-byte code points
+    let large_binary: Vec<u8> = (0..70_000u32).map(|i| (i % 253) as u8).collect();
+    let exact: Vec<u8> = vec![0x5a; 4096];
+    for role in ROLES {
+        let mut peer = Peer::new(role);
+        peer.binary(true, &large_binary).text(true, large_text.as_bytes()).text(true, b"small");
+        let ping = peer.control(Opcode::Ping, b"p");
+        peer.binary(true, &exact).text(false, b"frag").cont(true, b"ment");
+        peer.binary(true, &large_binary);
+        let wire = peer.take();
+        let expected = vec![
+            binary_message(&large_binary),
+            text_message(&large_text),
+            text_message("small"),
+            ping,
+            binary_message(&exact),
+            text_message("fragment"),
+            binary_message(&large_binary),
+        ];
+        for read in [1, 7, 4095, 4096, 4110, 5000, 65_536, 70_014, 100_000, wire.len()] {
+            for poll_each in [true, false] {
+                let mut reassembler = Reassembler::new(role);
+                let mut items = Vec::new();
+                for piece in wire.chunks(read) {
+                    reassembler.receive(piece);
+                    if poll_each {
+                        let (more, error) = drain(&mut reassembler);
+                        assert_eq!(error, None, "{} reads of {read}", role_name(role));
+                        items.extend(more);
+                    }
+                }
+                let (more, error) = drain(&mut reassembler);
+                assert_eq!(error, None, "{} reads of {read}", role_name(role));
+                items.extend(more);
+                assert_eq!(items, expected, "{} reads of {read}, poll each {poll_each}", role_name(role));
+            }
+        }
+    }
+}
+
+/// A large Text message unmasked on arrival still fails with 1007 on invalid UTF-8 (§8.1),
+/// whether it arrives whole or in pieces, with the bytes in its first read or later.
+#[test]
+fn server_and_client_fail_on_invalid_utf8_in_a_large_single_frame_message() {
+    for role in ROLES {
+        for bad_at in [0, 100, 4095, 9000, 19_999] {
+            let mut payload = vec![b'a'; 20_000];
+            payload[bad_at] = 0xff;
+            let mut peer = Peer::new(role);
+            peer.text(true, b"before").text(true, &payload);
+            let wire = peer.take();
+            for read in [3000, 8192, wire.len()] {
+                let mut reassembler = Reassembler::new(role);
+                let mut items = Vec::new();
+                let mut failed = None;
+                for piece in wire.chunks(read) {
+                    let (more, error) = feed(&mut reassembler, piece);
+                    items.extend(more);
+                    if error.is_some() {
+                        failed = error;
+                        break;
+                    }
+                }
+                assert_eq!(
+                    items,
+                    vec![text_message("before")],
+                    "{} bad at {bad_at}, reads of {read}",
+                    role_name(role)
+                );
+                assert_eq!(
+                    failed.map(|error| error.close_code()),
+                    Some(CloseCode::INVALID_FRAME_PAYLOAD_DATA)
+                );
+            }
+        }
+    }
+}
+
+/// Streaming switched on after a large single-frame message arrived (and was unmasked on
+/// arrival) but before it is polled: the chunks still carry the unmasked payload, once.
+#[test]
+fn server_and_client_stream_a_large_message_received_before_streaming_was_switched_on() {
+    let payload: Vec<u8> = (0..10_000u32).map(|i| (i % 241) as u8).collect();
+    for role in ROLES {
+        let mut peer = Peer::new(role);
+        peer.binary(true, &payload);
+        let wire = peer.take();
+        let mut reassembler = Reassembler::new(role);
+        reassembler.receive(&wire[..6000]);
+        reassembler.set_streaming(true);
+        let (first, error) = drain(&mut reassembler);
+        assert_eq!(error, None);
+        let (rest, error) = feed(&mut reassembler, &wire[6000..]);
+        assert_eq!(error, None);
+        let data: Vec<u8> =
+            chunks_of(&[first, rest].concat()).iter().flat_map(|chunk| chunk.data.to_vec()).collect();
+        assert_eq!(data, payload, "{}", role_name(role));
+    }
+}
+
 #[test]
 fn server_and_client_buffer_received_bytes_until_polled() {
     for role in ROLES {
