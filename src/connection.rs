@@ -364,10 +364,7 @@ impl Connection {
         if !shareable {
             return self.send_whole(message.kind(), payload);
         }
-        self.check_open()?;
-        if self.sending.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
+        self.check_can_send_whole()?;
         self.flush_pong();
         let first = FIN_BIT | message.kind().opcode().encode();
         crate::frame::encode_header_to_buffer(self.out.tail(), first, None, payload.len());
@@ -733,12 +730,20 @@ impl Connection {
         }
     }
 
+    /// A whole message may go out: the connection is open and no message is being sent in
+    /// parts (§5.4: fragments of two messages are never interleaved).
     #[inline]
-    fn send_whole(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
+    fn check_can_send_whole(&self) -> Result<(), SendError> {
         self.check_open()?;
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
+        Ok(())
+    }
+
+    #[inline]
+    fn send_whole(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
+        self.check_can_send_whole()?;
         let one_frame = self.config.max_send_frame_size.is_none_or(|max| data.len() <= max.max(1));
         if one_frame && self.reassembler.extension_mut().is_none() {
             self.write_frame(true, kind.opcode(), 0, data);

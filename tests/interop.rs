@@ -842,18 +842,22 @@ fn client_exchanges_pings_and_pongs_with_tungstenite_server() {
     });
     let server = join(server).value;
 
+    assert_every_ping_answered_in_order(&run.controls(), &server.controls());
+    server.assert_closed_cleanly();
+    assert!(run.outcome().clean);
+}
+
+/// Each side received every Ping of [`PING_PAYLOADS`] and a Pong for each of its own, in
+/// order: our Pongs answer tungstenite's Pings, tungstenite's answer ours. `ours` and `theirs`
+/// are (is a Ping, payload) in the order received.
+fn assert_every_ping_answered_in_order(ours: &[(bool, Bytes)], theirs: &[(bool, Bytes)]) {
     let payloads = || PING_PAYLOADS.iter().map(|payload| Bytes::from_static(payload));
     let pings: Vec<_> = payloads().map(|payload| (true, payload)).collect();
     let pongs: Vec<_> = payloads().map(|payload| (false, payload)).collect();
-    let ours = run.controls();
-    let theirs = server.controls();
-    // Our Pongs answer tungstenite's Pings, tungstenite's answer ours; in order on each side.
-    assert_eq!(ours.iter().filter(|(ping, _)| *ping).cloned().collect::<Vec<_>>(), pings);
-    assert_eq!(ours.iter().filter(|(ping, _)| !*ping).cloned().collect::<Vec<_>>(), pongs);
-    assert_eq!(theirs.iter().filter(|(ping, _)| *ping).cloned().collect::<Vec<_>>(), pings);
-    assert_eq!(theirs.iter().filter(|(ping, _)| !*ping).cloned().collect::<Vec<_>>(), pongs);
-    server.assert_closed_cleanly();
-    assert!(run.outcome().clean);
+    for received in [ours, theirs] {
+        assert_eq!(received.iter().filter(|(ping, _)| *ping).cloned().collect::<Vec<_>>(), pings);
+        assert_eq!(received.iter().filter(|(ping, _)| !*ping).cloned().collect::<Vec<_>>(), pongs);
+    }
 }
 
 #[test]
@@ -883,15 +887,7 @@ fn server_exchanges_pings_and_pongs_with_tungstenite_client() {
     let run = join(server);
     let log = client.value.expect("tungstenite client");
 
-    let payloads = || PING_PAYLOADS.iter().map(|payload| Bytes::from_static(payload));
-    let pings: Vec<_> = payloads().map(|payload| (true, payload)).collect();
-    let pongs: Vec<_> = payloads().map(|payload| (false, payload)).collect();
-    let ours = run.controls();
-    let theirs = log.controls();
-    assert_eq!(ours.iter().filter(|(ping, _)| *ping).cloned().collect::<Vec<_>>(), pings);
-    assert_eq!(ours.iter().filter(|(ping, _)| !*ping).cloned().collect::<Vec<_>>(), pongs);
-    assert_eq!(theirs.iter().filter(|(ping, _)| *ping).cloned().collect::<Vec<_>>(), pings);
-    assert_eq!(theirs.iter().filter(|(ping, _)| !*ping).cloned().collect::<Vec<_>>(), pongs);
+    assert_every_ping_answered_in_order(&run.controls(), &log.controls());
     log.assert_closed_cleanly();
     assert!(run.outcome().clean);
 }

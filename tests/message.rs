@@ -908,22 +908,19 @@ fn server_and_client_assemble_large_single_frame_messages_whatever_the_reads() {
             binary_message(&large_binary),
         ];
         for read in [1, 7, 4095, 4096, 4110, 5000, 65_536, 70_014, 100_000, wire.len()] {
-            for poll_each in [true, false] {
-                let mut reassembler = Reassembler::new(role);
-                let mut items = Vec::new();
-                for piece in wire.chunks(read) {
-                    reassembler.receive(piece);
-                    if poll_each {
-                        let (more, error) = drain(&mut reassembler);
-                        assert_eq!(error, None, "{} reads of {read}", role_name(role));
-                        items.extend(more);
-                    }
-                }
-                let (more, error) = drain(&mut reassembler);
-                assert_eq!(error, None, "{} reads of {read}", role_name(role));
-                items.extend(more);
-                assert_eq!(items, expected, "{} reads of {read}, poll each {poll_each}", role_name(role));
-            }
+            // Polled after every read...
+            let (items, error) = feed_in_pieces(&mut Reassembler::new(role), &wire, || read);
+            assert_eq!(error, None, "{} reads of {read}", role_name(role));
+            assert_eq!(items, expected, "{} reads of {read}, polled after each", role_name(role));
+            // ...or only once all are in.
+            let mut reassembler = Reassembler::new(role);
+            wire.chunks(read).for_each(|piece| reassembler.receive(piece));
+            assert_eq!(
+                drain(&mut reassembler),
+                (expected.clone(), None),
+                "{} reads of {read}",
+                role_name(role)
+            );
         }
     }
 }
@@ -940,17 +937,7 @@ fn server_and_client_fail_on_invalid_utf8_in_a_large_single_frame_message() {
             peer.text(true, b"before").text(true, &payload);
             let wire = peer.take();
             for read in [3000, 8192, wire.len()] {
-                let mut reassembler = Reassembler::new(role);
-                let mut items = Vec::new();
-                let mut failed = None;
-                for piece in wire.chunks(read) {
-                    let (more, error) = feed(&mut reassembler, piece);
-                    items.extend(more);
-                    if error.is_some() {
-                        failed = error;
-                        break;
-                    }
-                }
+                let (items, failed) = feed_in_pieces(&mut Reassembler::new(role), &wire, || read);
                 assert_eq!(
                     items,
                     vec![text_message("before")],
