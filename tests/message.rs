@@ -882,8 +882,8 @@ fn server_and_client_wait_for_more_bytes_without_consuming_a_partial_header() {
     }
 }
 
-/// Large single-frame messages (4 KiB and more), which a server unmasks as they are copied in
-/// when their header is the first thing of a read: every split of the input, polled after
+/// Large single-frame messages (4 KiB and more), which a server unmasks (§5.3) as they are
+/// copied in when their header is the first thing of a read: every split of the input, polled after
 /// every read or only at the end, with frames before and after them in the same reads, gives
 /// the same messages, and a control frame or fragmented message after them is untouched.
 #[test]
