@@ -487,13 +487,19 @@ impl Reassembler {
                 let (end, rest) = bytes.split_at(missing.min(bytes.len()));
                 self.extend_current_frame(end);
                 if !rest.is_empty() {
+                    // `rest` starts right after the current frame: with a frame header.
+                    let unmask = !self.streaming;
                     self.overflow_front_unmasked =
-                        append_sized(&mut self.overflow, rest, &self.rules, self.streaming);
+                        append_sized(&mut self.overflow, rest, &self.rules, unmask);
                 }
                 return;
             }
             let was_empty = self.buffer.is_empty();
-            let unmasked = append_sized(&mut self.buffer, bytes, &self.rules, self.streaming);
+            // Into an empty buffer with no frame being read, `bytes` starts with a frame header;
+            // otherwise they may be the payload of a frame whose header was already taken, and
+            // must not be read as a header.
+            let unmask = !self.streaming && self.frame.is_none();
+            let unmasked = append_sized(&mut self.buffer, bytes, &self.rules, unmask);
             if was_empty {
                 self.front_unmasked = unmasked;
             }
@@ -979,7 +985,10 @@ enum Progress {
 /// Appends `bytes` to `buffer`. Into an empty buffer, when `bytes` starts with the header of a
 /// frame longer than itself, room is made for the whole frame, up to twice the bytes received
 /// (never more: the announced length is not trusted), so the frame is not moved as it grows.
-fn append_sized(buffer: &mut BytesMut, bytes: &[u8], rules: &DecodeRules, streaming: bool) -> usize {
+/// With `unmask` (the caller knows `bytes` starts with a frame header, and messages are not
+/// streamed), a large single-frame message's payload is unmasked as it is copied; returns how
+/// many of its payload bytes were.
+fn append_sized(buffer: &mut BytesMut, bytes: &[u8], rules: &DecodeRules, unmask: bool) -> usize {
     if buffer.is_empty() {
         if let Ok(Decoded::Complete { value: header, consumed }) = FrameHeader::decode(bytes, rules) {
             let frame_len = (consumed as u64).saturating_add(header.payload_len);
@@ -988,7 +997,7 @@ fn append_sized(buffer: &mut BytesMut, bytes: &[u8], rules: &DecodeRules, stream
             // A large masked single-frame Text or Binary message (FIN, no RSV bit) is unmasked
             // as it is copied: one pass over its payload instead of two. Small ones are cheaper
             // to unmask in bulk later. (Streamed messages are unmasked piece by piece later.)
-            let unmask_now = !streaming && matches!(bytes[0], 0x81 | 0x82) && header.payload_len >= 4096;
+            let unmask_now = unmask && matches!(bytes[0], 0x81 | 0x82) && header.payload_len >= 4096;
             if let (Some(key), true) = (header.masking_key, unmask_now) {
                 let payload_end = (consumed as u64).saturating_add(header.payload_len);
                 let in_bytes = payload_end.min(bytes.len() as u64) as usize;

@@ -20,9 +20,9 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use rfc6455::message::{DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE};
 use rfc6455::{
-    encode_frame, CloseCode, ExtensionCodec, Frame, FrameHeader, Incoming, Message, MessageChunk,
-    MessageKind, MessageLimits, Opcode, ProtocolError, Reassembler, Role, Utf8Bytes, Utf8Validator, RSV1_BIT,
-    RSV2_BIT, RSV3_BIT,
+    apply_mask_rfc, encode_frame, CloseCode, ExtensionCodec, Frame, FrameHeader, Incoming, Message,
+    MessageChunk, MessageKind, MessageLimits, Opcode, ProtocolError, Reassembler, Role, Utf8Bytes,
+    Utf8Validator, RSV1_BIT, RSV2_BIT, RSV3_BIT,
 };
 
 const ROLES: [Role; 2] = [Role::Server, Role::Client];
@@ -923,6 +923,31 @@ fn server_and_client_assemble_large_single_frame_messages_whatever_the_reads() {
             );
         }
     }
+}
+
+/// §5.3: only a frame's own payload is unmasked on arrival. Payload bytes that start a read
+/// into an empty buffer, after their frame's header was taken, stay payload even when they look
+/// like the header of a large masked frame (here: a fragment, read through the buffer, not in
+/// place).
+#[test]
+fn server_does_not_read_payload_that_starts_a_read_as_a_frame_header() {
+    let key = [0x11, 0x22, 0x33, 0x44];
+    // On the wire, the payload reads as a masked Binary frame of 4096 bytes, key 01 02 03 04.
+    let mut on_the_wire = vec![0x82, 0xfe, 0x10, 0x00, 0x01, 0x02, 0x03, 0x04];
+    on_the_wire.resize(5000, 0x5a);
+    let mut payload = on_the_wire.clone();
+    apply_mask_rfc(key, &mut payload, 0);
+    let mut wire = Vec::new();
+    encode_frame(&header(false, Opcode::Binary, 0, Some(key), 5000), &payload, &mut wire);
+    let header_len = wire.len() - payload.len();
+    assert_eq!(wire[header_len..], on_the_wire[..]);
+    let mut last = Vec::new();
+    encode_frame(&header(true, Opcode::Continuation, 0, Some(key), 0), &[], &mut last);
+
+    let mut reassembler = Reassembler::new(Role::Server);
+    assert_eq!(feed(&mut reassembler, &wire[..header_len]), (vec![], None), "the header is taken");
+    assert_eq!(feed(&mut reassembler, &wire[header_len..]), (vec![], None));
+    assert_eq!(feed(&mut reassembler, &last), (vec![binary_message(&payload)], None));
 }
 
 /// A large Text message unmasked on arrival still fails with 1007 on invalid UTF-8 (§8.1),
