@@ -126,7 +126,7 @@ pub use frame::{
     PAYLOAD_LEN_64, PAYLOAD_LEN_BITS, RSV1_BIT, RSV2_BIT, RSV3_BIT,
 };
 pub use handshake::{accept_key, generate_key};
-pub use mask::{apply_mask, apply_mask_rfc, generate_masking_key, OsSeededRng, RandomSource};
+pub use mask::{apply_mask, apply_mask_rfc, extend_masked, generate_masking_key, OsSeededRng, RandomSource};
 pub use message::{
     Incoming, Message, MessageChunk, MessageKind, MessageLimits, Reassembler, Utf8Bytes, Utf8Validator,
 };

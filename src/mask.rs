@@ -23,6 +23,7 @@
 use bytes::BytesMut;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha12Rng;
+use std::mem::MaybeUninit;
 
 /// Masks or unmasks `payload` in place with the plain RFC formula (§5.3), one byte at a time.
 ///
@@ -138,21 +139,105 @@ fn apply_mask_blocks_only(key: [u8; 4], payload: &mut [u8]) {
     }
 }
 
-/// Appends `payload` to `out`, masked with `masking_key` as if it started at `offset` in the
-/// frame's payload: copied and masked a few KiB at a time, so the masking pass finds the bytes
-/// it just copied still in the L1 cache (one pass over memory instead of two).
-pub(crate) fn extend_masked(out: &mut BytesMut, masking_key: [u8; 4], payload: &[u8], mut offset: usize) {
-    out.reserve(payload.len());
-    for piece in payload.chunks(MASK_PIECE_LEN) {
-        let start = out.len();
-        out.extend_from_slice(piece);
-        apply_mask(masking_key, &mut out[start..], offset);
-        offset += piece.len();
+/// Appends `payload` to `out` masked (§5.3), in one pass: each byte is read from `payload` and
+/// written to `out` already masked, instead of being copied first and masked in place after.
+///
+/// `offset` is the position of `payload[0]` within the frame's payload, as for [`apply_mask`].
+/// This is how a [`crate::Connection`] writes a client's payloads into its output and copies a
+/// large masked message out of a server's reads; use it to build masked frames by hand.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::BytesMut;
+///
+/// // §5.7: a masked "Hello": the header, the masking key, then the payload masked with it.
+/// let key = [0x37, 0xfa, 0x21, 0x3d];
+/// let mut out = BytesMut::from(&[0x81, 0x85][..]);
+/// out.extend_from_slice(&key);
+/// rfc6455::extend_masked(&mut out, key, b"Hel", 0);
+/// rfc6455::extend_masked(&mut out, key, b"lo", 3);
+/// assert_eq!(&out[..], &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+/// ```
+pub fn extend_masked(out: &mut BytesMut, masking_key: [u8; 4], payload: &[u8], offset: usize) {
+    crate::audited::extend_masked_widest(out, rotate_key(masking_key, offset), payload);
+}
+
+/// Writes `source` masked with `key` (already rotated to `source[0]`) into `destination`, of the
+/// same length: the whole portable algorithm of [`extend_masked`].
+///
+/// Every byte of `destination` is written (`src/audited.rs` relies on it): from 128 bytes on,
+/// the first 64 bytes, then the whole 64-byte blocks from the first 64-byte boundary of
+/// `destination` (aligned stores), then the last 64 bytes. The three ranges overlap, and
+/// together cover the whole slice, because the boundary is less than 64 bytes in and what
+/// follows the whole blocks is less than 64 bytes long. Overlapping bytes are written twice
+/// with the same value. The blocks are read eight at a time before any is written: grouped
+/// loads and stores run faster than alternating ones.
+#[cfg_attr(feature = "safe", allow(dead_code))]
+#[inline(always)]
+pub(crate) fn mask_copy_aligned(key: [u8; 4], source: &[u8], destination: &mut [MaybeUninit<u8>]) {
+    let len = source.len();
+    let destination = &mut destination[..len];
+    if len < 2 * BLOCK {
+        let word_key = word_key(key);
+        let mut words = destination.chunks_exact_mut(8);
+        let mut from = source.chunks_exact(8);
+        for (word, from) in (&mut words).zip(&mut from) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(from);
+            write_bytes(word, &(u64::from_ne_bytes(bytes) ^ word_key).to_ne_bytes());
+        }
+        // Whole words are multiples of 4 bytes: the key is still aligned.
+        let tail = words.into_remainder().iter_mut().zip(from.remainder());
+        for (i, (octet, from)) in tail.enumerate() {
+            octet.write(from ^ key[i % 4]);
+        }
+        return;
+    }
+    let head_len = destination.as_ptr().align_offset(BLOCK).min(BLOCK) % BLOCK;
+    let first = masked_block(source, &wide_key(key));
+    let last = masked_block(&source[len - BLOCK..], &wide_key(rotate_key(key, len - BLOCK)));
+    write_bytes(&mut destination[..BLOCK], &first);
+    let wide = wide_key(rotate_key(key, head_len));
+    let mut to_groups = destination[head_len..].chunks_exact_mut(GROUP * BLOCK);
+    let mut from_groups = source[head_len..].chunks_exact(GROUP * BLOCK);
+    for (to, from) in (&mut to_groups).zip(&mut from_groups) {
+        let mut group = [[0u8; BLOCK]; GROUP];
+        for (block, from) in group.iter_mut().zip(from.chunks_exact(BLOCK)) {
+            *block = masked_block(from, &wide);
+        }
+        for (block, to) in group.iter().zip(to.chunks_exact_mut(BLOCK)) {
+            write_bytes(to, block);
+        }
+    }
+    let to_blocks = to_groups.into_remainder().chunks_exact_mut(BLOCK);
+    for (to, from) in to_blocks.zip(from_groups.remainder().chunks_exact(BLOCK)) {
+        write_bytes(to, &masked_block(from, &wide));
+    }
+    write_bytes(&mut destination[len - BLOCK..], &last);
+}
+
+/// The first 64 bytes of `source`, XORed with the wide key.
+#[cfg_attr(feature = "safe", allow(dead_code))]
+#[inline(always)]
+fn masked_block(source: &[u8], wide_key: &[u8; BLOCK]) -> [u8; BLOCK] {
+    let mut block = block_at(source, 0);
+    xor_block(&mut block, wide_key);
+    block
+}
+
+/// Writes `bytes` to the front of `destination` (one vector store for a block).
+#[cfg_attr(feature = "safe", allow(dead_code))]
+#[inline(always)]
+fn write_bytes(destination: &mut [MaybeUninit<u8>], bytes: &[u8]) {
+    for (to, from) in destination.iter_mut().zip(bytes) {
+        to.write(*from);
     }
 }
 
-/// Size of the pieces [`extend_masked`] copies and masks at a time.
-const MASK_PIECE_LEN: usize = 4096;
+/// Blocks [`mask_copy_aligned`] reads before writing them.
+#[cfg_attr(feature = "safe", allow(dead_code))]
+const GROUP: usize = 8;
 
 /// The size of a block of the vector loop: one cache line, one AVX-512 register.
 const BLOCK: usize = 64;
@@ -337,6 +422,34 @@ mod tests {
         }
     }
 
+    /// Runs the one-pass masked copy `path` against the RFC formula for every length 0..=300
+    /// (and two longer ones), every destination start 0..64 (every distance to a 64-byte
+    /// boundary), source starts 0..3 and payload offsets 0..4. The destination is filled with
+    /// a marker first: a byte the copy failed to write would keep it.
+    fn check_copy_against_formula(path: impl Fn([u8; 4], &[u8], &mut [MaybeUninit<u8>])) {
+        let key = [0x01, 0x80, 0xfe, 0x7f];
+        for len in (0..=300).chain([1024, 4099]) {
+            for source_start in 0..3 {
+                let source = patterned(len + source_start);
+                let source = &source[source_start..];
+                for key_offset in 0..4 {
+                    let mut expected = source.to_vec();
+                    apply_mask_rfc(key, &mut expected, key_offset);
+                    for start in 0..64 {
+                        let mut destination = vec![MaybeUninit::new(0xee_u8); start + len + 3];
+                        path(rotate_key(key, key_offset), source, &mut destination[start..start + len]);
+                        let actual = crate::audited::initialised_for_test(&destination);
+                        assert_eq!(&actual[start..start + len], &expected[..], "len {len} start {start}");
+                        assert!(actual[..start]
+                            .iter()
+                            .chain(&actual[start + len..])
+                            .all(|&octet| octet == 0xee));
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn word_path_matches_rfc_formula() {
         check_against_formula(apply_mask_words);
@@ -364,6 +477,39 @@ mod tests {
             eprintln!("no avx-512 on this cpu: apply_avx512 falls back to the portable loop");
         }
         check_against_formula(crate::audited::apply_mask_avx512);
+    }
+
+    #[test]
+    fn portable_masked_copy_matches_rfc_formula() {
+        check_copy_against_formula(mask_copy_aligned);
+    }
+
+    #[cfg(all(target_arch = "x86_64", not(feature = "safe")))]
+    #[test]
+    fn avx2_masked_copy_matches_rfc_formula() {
+        check_copy_against_formula(crate::audited::mask_copy_avx2);
+    }
+
+    #[cfg(all(target_arch = "x86_64", not(feature = "safe")))]
+    #[test]
+    fn avx512_masked_copy_matches_rfc_formula() {
+        check_copy_against_formula(crate::audited::mask_copy_avx512);
+    }
+
+    #[test]
+    fn masked_extend_at_any_offset_matches_rfc_formula() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        for len in [0, 5, 127, 128, 1000] {
+            for offset in 0..8 {
+                let payload = patterned(len);
+                let mut expected = payload.clone();
+                apply_mask_rfc(key, &mut expected, offset);
+                let mut out = BytesMut::from(&b"head"[..]);
+                extend_masked(&mut out, key, &payload, offset);
+                assert_eq!(&out[..4], b"head");
+                assert_eq!(&out[4..], &expected[..], "len {len} offset {offset}");
+            }
+        }
     }
 
     #[test]
