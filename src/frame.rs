@@ -639,7 +639,7 @@ const SMALL_PAYLOAD_LEN: usize = 64;
 /// minimal encoding, the masking key if any, and the payload masked with it.
 ///
 /// The encoder of [`crate::Connection`]: a small payload is written straight into `out`, masked
-/// as it is copied; a larger one is copied and masked in place a few KiB at a time.
+/// as it is copied, word by word; a larger one by [`crate::extend_masked`], in vector blocks.
 #[inline]
 pub(crate) fn encode_frame_to_buffer(
     out: &mut BytesMut,

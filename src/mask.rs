@@ -10,11 +10,14 @@
 //! ```
 //!
 //! [`apply_mask_rfc`] is that formula, kept as the executable specification. [`apply_mask`] is
-//! the fast path used everywhere else: a word-at-a-time loop up to the first 64-byte boundary,
-//! then whole cache lines at a time, which the compiler turns into vector instructions; on x86_64
+//! the fast path: whole cache lines (64-byte blocks) from the first 64-byte boundary, and the
+//! unaligned first and last 64 bytes as whole blocks too (short payloads word by word), which
+//! the compiler turns into vector instructions; on x86_64
 //! CPUs with AVX2 or AVX-512 the same safe loop, compiled for 32- or 64-byte registers, is picked
-//! at run time. That choice is made in `src/audited.rs`, the crate's only `unsafe` code; tests
-//! compare every path with the formula.
+//! at run time. [`extend_masked`] does the same while copying: it appends a payload to a buffer
+//! masked, reading and writing each byte once. The choice of build, and marking the bytes that
+//! copy wrote as initialised, are made in `src/audited.rs`, the crate's only `unsafe` code;
+//! tests compare every path with the formula.
 //!
 //! Masking keys come from a [`RandomSource`]: [`OsSeededRng`] (a ChaCha12 CSPRNG seeded once from
 //! the operating system, so drawing a key per frame costs no system call) or anything the caller
