@@ -193,15 +193,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Some(listener) = adapter::listen("chat", settings.address, settings.port).await else {
+    let Some(listener) = adapter::listen("chat", settings.address, settings.port, |local| {
+        format!("http://{local}/ (open http://localhost:{}/)", local.port())
+    })
+    .await
+    else {
         return ExitCode::FAILURE;
     };
-    match listener.local_addr() {
-        Ok(address) => {
-            eprintln!("chat: listening on http://{address}/ (open http://localhost:{}/)", address.port())
-        }
-        Err(error) => eprintln!("chat: listening ({error})"),
-    }
 
     let hub = Arc::new(Mutex::new(Hub::default()));
     adapter::serve_until_ctrl_c("chat", listener, |stream, peer, shutdown| {

@@ -81,13 +81,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Some(listener) = adapter::listen("echo_server", settings.address, settings.port).await else {
+    let Some(listener) =
+        adapter::listen("echo_server", settings.address, settings.port, |local| format!("ws://{local}"))
+            .await
+    else {
         return ExitCode::FAILURE;
     };
-    match listener.local_addr() {
-        Ok(address) => eprintln!("echo_server: listening on ws://{address}"),
-        Err(error) => eprintln!("echo_server: listening ({error})"),
-    }
 
     adapter::serve_until_ctrl_c("echo_server", listener, |stream, peer, shutdown| {
         serve(stream, peer, settings.clone(), shutdown)

@@ -387,13 +387,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Some(listener) = adapter::listen("squares", settings.address, settings.port).await else {
+    let Some(listener) = adapter::listen("squares", settings.address, settings.port, |local| {
+        format!("http://{local}/ (WebSocket at /ws)")
+    })
+    .await
+    else {
         return ExitCode::FAILURE;
     };
-    match listener.local_addr() {
-        Ok(address) => eprintln!("squares: listening on http://{address}/ (WebSocket at /ws)"),
-        Err(error) => eprintln!("squares: listening ({error})"),
-    }
 
     let hub = SharedHub::default();
     tokio::spawn(send_moves(hub.clone()));

@@ -456,13 +456,12 @@ async fn main() -> ExitCode {
         }
     };
     let next_id = recorder.last_id + 1;
-    let Some(listener) = adapter::listen("telemetry_server", settings.address, settings.port).await else {
+    let Some(listener) =
+        adapter::listen("telemetry_server", settings.address, settings.port, |local| format!("ws://{local}"))
+            .await
+    else {
         return ExitCode::FAILURE;
     };
-    match listener.local_addr() {
-        Ok(address) => eprintln!("telemetry_server: listening on ws://{address}"),
-        Err(error) => eprintln!("telemetry_server: listening ({error})"),
-    }
     eprintln!("telemetry_server: recording to {} from IDdato {next_id}", settings.csv_path.display());
 
     let registry = Registry::default();

@@ -338,15 +338,27 @@ pub async fn connect(
     }
 }
 
-/// Binds `address:port` for a server; on failure says why on stderr, after `name`.
-pub async fn listen(name: &str, address: IpAddr, port: u16) -> Option<TcpListener> {
-    match TcpListener::bind(SocketAddr::new(address, port)).await {
-        Ok(listener) => Some(listener),
+/// Binds `address:port` for a server and says on stderr, after `name`, `listening on` and what
+/// `describe` makes of the bound address (the port is known only then when `port` is 0); on
+/// failure says why instead.
+pub async fn listen(
+    name: &str,
+    address: IpAddr,
+    port: u16,
+    describe: impl FnOnce(SocketAddr) -> String,
+) -> Option<TcpListener> {
+    let listener = match TcpListener::bind(SocketAddr::new(address, port)).await {
+        Ok(listener) => listener,
         Err(error) => {
             eprintln!("{name}: cannot listen on {address}:{port}: {error}");
-            None
+            return None;
         }
+    };
+    match listener.local_addr() {
+        Ok(local) => eprintln!("{name}: listening on {}", describe(local)),
+        Err(error) => eprintln!("{name}: listening ({error})"),
     }
+    Some(listener)
 }
 
 /// A server's accept loop: runs `serve(stream, peer, shutdown)` in a task of its own for each
