@@ -9,10 +9,11 @@
 #[path = "adapter/blocking.rs"]
 mod adapter;
 
+use std::ops::ControlFlow;
 use std::process::ExitCode;
 
-use adapter::WsUrl;
 use rfc6455::handshake::client::ClientRequest;
+use rfc6455::handshake::WsUrl;
 use rfc6455::{Config, Event, Message, MessageLimits, OsSeededRng};
 
 fn main() -> ExitCode {
@@ -44,8 +45,9 @@ fn run(base: &str, agent: &str) -> Result<(), String> {
 
 /// One connection to `target`: echoes every message if `echo`, returns the messages received.
 fn session(base: &str, target: &str, echo: bool) -> Result<Vec<Message>, String> {
-    let url = WsUrl::parse(&format!("{}{target}", base.trim_end_matches('/')))?;
-    let request = ClientRequest::new(url.host_header.clone(), url.target.clone(), &mut OsSeededRng::new());
+    let url = WsUrl::parse(&format!("{}{target}", base.trim_end_matches('/')))
+        .map_err(|error| error.to_string())?;
+    let request = ClientRequest::from_url(&url, &mut OsSeededRng::new());
     // The suite sends messages up to 16 MiB (cases 9.*).
     let config = Config { limits: MessageLimits::unlimited(), ..Config::default() };
     let (mut stream, mut connection, _) =
@@ -60,6 +62,7 @@ fn session(base: &str, target: &str, echo: bool) -> Result<Vec<Message>, String>
                 received.push(message);
             }
         }
+        ControlFlow::Continue(())
     })
     .map_err(|error| format!("{target}: {error}"))?;
     Ok(received)

@@ -32,8 +32,8 @@
 //! subprotocols were declined.
 //!
 //! A WebSocket whose `Origin` is not this server (another site's page) is refused with 403, as
-//! Flask-SocketIO refuses cross-origin clients by default; clients that send no `Origin`
-//! (non-browser tools) are accepted.
+//! Flask-SocketIO refuses cross-origin clients by default (`OriginPolicy::SameOrigin`); clients
+//! that send no `Origin` (non-browser tools) are accepted.
 //!
 //! # Messages
 //!
@@ -93,17 +93,16 @@
 //!
 //! # Environment
 //!
-//! | variable       | default | meaning                                                |
-//! |----------------|---------|--------------------------------------------------------|
-//! | `BIND_ADDRESS` | `::`    | address to listen on (`::` also accepts IPv4 on Linux) |
-//! | `BIND_PORT`    | `5000`  | port (Flask's default)                                 |
+//! | variable          | default | meaning                                                |
+//! |-------------------|---------|--------------------------------------------------------|
+//! | `BIND_ADDRESS`    | `::`    | address to listen on (`::` also accepts IPv4 on Linux) |
+//! | `BIND_PORT`       | `5000`  | port (Flask's default)                                 |
+//! | `MAX_CONNECTIONS` | `1024`  | most connections served at once (more wait in the listen queue) |
 
 #[path = "adapter/tokio.rs"]
 mod adapter;
 #[path = "adapter/env.rs"]
 mod env;
-#[path = "adapter/http.rs"]
-mod http;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -111,15 +110,13 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use adapter::{Command, Handshake, Head, Outbox, OutboxError};
+use adapter::http::Asset;
+use adapter::{Command, Outbox, OutboxError, Site};
 use env::variable;
-use http::Asset;
-use rfc6455::close::MAX_REASON_LEN;
 use rfc6455::handshake::server::{AcceptResponse, UpgradeRequest};
-use rfc6455::handshake::HeadLimits;
-use rfc6455::{CloseCode, Config, Connection, Event, HandshakeError, Message, MessageLimits, Role};
+use rfc6455::handshake::OriginPolicy;
+use rfc6455::{CloseCode, CloseFrame, Config, Connection, Event, Message, MessageLimits};
 use serde_json::{json, Map, Value};
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -161,6 +158,7 @@ const HEARTBEAT: Duration = Duration::from_secs(30);
 struct Settings {
     address: IpAddr,
     port: u16,
+    max_connections: usize,
 }
 
 impl Settings {
@@ -168,6 +166,7 @@ impl Settings {
         Ok(Settings {
             address: variable("BIND_ADDRESS", IpAddr::from([0u16; 8]))?,
             port: variable("BIND_PORT", 5000)?,
+            max_connections: variable("MAX_CONNECTIONS", 1024)?,
         })
     }
 }
@@ -202,7 +201,7 @@ async fn main() -> ExitCode {
     };
 
     let hub = Arc::new(Mutex::new(Hub::default()));
-    adapter::serve_until_ctrl_c("chat", listener, |stream, peer, shutdown| {
+    adapter::serve_until_ctrl_c("chat", listener, settings.max_connections, |stream, peer, shutdown| {
         serve(stream, peer, Arc::clone(&hub), shutdown)
     })
     .await;
@@ -216,49 +215,16 @@ async fn serve(
     hub: Arc<Mutex<Hub>>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
-    let (request, leftover) = match adapter::read_head(&mut stream, &HeadLimits::default()).await {
-        Ok(Head::Http(request)) if request.path() == WEBSOCKET_PATH => {
-            // A plain request for the WebSocket: 426 Upgrade Required, as §4.4 suggests.
-            let _ = adapter::reject(&mut stream, HandshakeError::NotWebSocketUpgrade).await;
-            return eprintln!("{peer}: {} {} 426", request.method, request.target);
-        }
-        Ok(Head::Http(request)) => {
-            return match http::respond(&mut stream, &request, ASSETS).await {
-                Ok(status) => eprintln!("{peer}: {} {} {status}", request.method, request.target),
-                Err(error) => eprintln!("{peer}: {} {}: {error}", request.method, request.target),
-            };
-        }
-        Ok(Head::WebSocket(Handshake::Upgrade { request, leftover })) => (request, leftover),
-        Ok(Head::WebSocket(Handshake::Rejected(error))) => {
-            let status = error.status().unwrap_or(400);
-            return eprintln!("{peer}: answered {status}: {error}");
-        }
-        Ok(Head::WebSocket(Handshake::Closed)) => return,
-        Err(error) => return eprintln!("{peer}: error during the handshake: {error}"),
-    };
-    let origin = request.origin().unwrap_or("-");
-    if request.path() != WEBSOCKET_PATH {
-        // A WebSocket anywhere else is a resource that does not exist: 404, like a page.
-        let status = http::respond(&mut stream, request.request(), &[]).await;
-        return eprintln!(
-            "{peer}: upgrade to {} answered {}",
-            request.request().target,
-            status.unwrap_or(404)
-        );
-    }
-    if !is_same_origin(&request) {
-        let _ = forbid(&mut stream, "cross-origin WebSocket refused\n").await;
-        return eprintln!("{peer}: answered 403: cross-origin WebSocket from {origin}");
-    }
-    let response = negotiate(&request, peer);
-    let protocol = response.protocol().unwrap_or("none").to_owned();
-    let connection = Connection::new(Role::Server, config(), Instant::now());
-    let mut connection = match adapter::accept(&mut stream, &response, connection, &leftover).await {
-        Ok(connection) => connection,
-        Err(error) => return eprintln!("{peer}: error: {error}"),
-    };
-    eprintln!("{peer}: connected to {WEBSOCKET_PATH} (origin {origin}, subprotocol {protocol})");
+    // Flask-SocketIO's default: only pages served here may open the WebSocket.
+    let site = Site { path: Some(WEBSOCKET_PATH), origins: OriginPolicy::SameOrigin, assets: ASSETS };
+    let upgraded = adapter::upgrade(&mut stream, peer, &site, |request| {
+        let response = negotiate(request, peer);
+        let (origin, protocol) = (request.origin().unwrap_or("-"), response.protocol().unwrap_or("none"));
+        eprintln!("{peer}: connected to {WEBSOCKET_PATH} (origin {origin}, subprotocol {protocol})");
+        (response, config())
+    })
+    .await;
+    let Some(mut connection) = upgraded else { return };
 
     let (outbox, inbox) = adapter::mailbox(MAILBOX_CAPACITY);
     let id = lock(&hub).connect(peer, outbox);
@@ -310,41 +276,13 @@ fn negotiate(request: &UpgradeRequest, peer: SocketAddr) -> AcceptResponse {
     }
 }
 
-/// Whether a browser's `Origin` is this server (scheme aside); true when there is no `Origin`.
-fn is_same_origin(request: &UpgradeRequest) -> bool {
-    let Some(origin) = request.origin() else { return true };
-    let host = request.headers().get("Host").unwrap_or_default();
-    let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
-    authority.is_some_and(|authority| authority.eq_ignore_ascii_case(host))
-}
-
-/// Answers 403 Forbidden and closes.
-async fn forbid(stream: &mut TcpStream, body: &str) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body.as_bytes()).await?;
-    stream.shutdown().await
-}
-
 /// Closes a client that broke the chat protocol, and says so in the log.
 fn fail(connection: &mut Connection, peer: SocketAddr, code: CloseCode, reason: &str) {
-    let reason = truncate(reason, MAX_REASON_LEN);
     eprintln!("{peer}: closing with {code}: {reason}");
-    // Err only once the connection is closing: it is closing anyway.
-    let _ = connection.close(Instant::now(), code, reason);
-}
-
-/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
-fn truncate(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    // The reason cut to what a Close frame carries. Err only for a code that may not be sent
+    // (not these) or once the connection is closing (it is closing anyway).
+    let close = CloseFrame::truncating(code, reason);
+    let _ = close.and_then(|close| connection.close(Instant::now(), close.code, &close.reason));
 }
 
 fn lock(hub: &Mutex<Hub>) -> MutexGuard<'_, Hub> {

@@ -26,16 +26,18 @@
 #[path = "adapter/blocking.rs"]
 mod adapter;
 
-use std::io::ErrorKind::{TimedOut, WouldBlock};
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::io::IoSlice;
+use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use adapter::WsUrl;
 use rfc6455::handshake::client::ClientRequest;
-use rfc6455::{CloseCode, CloseOutcome, Config, Connection, Event, HandshakeError, MessageKind, OsSeededRng};
+use rfc6455::handshake::WsUrl;
+use rfc6455::{
+    CloseCode, CloseOutcome, Config, Connection, Endpoint, Event, HandshakeError, MessageKind, OsSeededRng,
+    Transport,
+};
 
 const USAGE: &str = "usage: client [ws://host[:port][/path]] [--message TEXT] [--count N] [--interval MS] \
                      [--binary] [--json] [--timeout SECONDS] [--protocol NAME]... [--header \"Name: value\"]...";
@@ -109,8 +111,9 @@ fn number<T: std::str::FromStr>(option: &str, value: &str) -> Result<T, String> 
     value.parse().map_err(|_| format!("{option} {value:?}: not a number"))
 }
 
-/// The application: what to send and when, what was received, when to stop.
+/// The application: what to send and when, what was received, when to stop; and its connection.
 struct Client {
+    connection: Connection,
     options: Options,
     sent: u32,
     received: u32,
@@ -123,7 +126,8 @@ struct Client {
 impl Client {
     /// Sends the next message when it is due; once all are sent, closes when each has had a reply
     /// or after `--timeout` of silence.
-    fn on_tick(&mut self, connection: &mut Connection, now: Instant) {
+    fn on_tick(&mut self, now: Instant) {
+        let connection = &mut self.connection;
         if !connection.is_open() {
             return;
         }
@@ -158,9 +162,9 @@ impl Client {
     }
 
     /// When `on_tick` has something to do next, if anything.
-    fn next_wakeup(&self, connection: &Connection) -> Option<Instant> {
+    fn next_wakeup(&self) -> Option<Instant> {
         let next = if self.sent < self.options.count { self.next_send } else { self.quiet_until };
-        connection.is_open().then_some(next)
+        self.connection.is_open().then_some(next)
     }
 
     fn on_event(&mut self, event: Event, now: Instant) {
@@ -208,46 +212,56 @@ impl Client {
             }
             _ => {} // whole messages never come in streaming mode
         }
+        // The last reply closes at once, not at the next timer.
+        self.on_tick(now);
+    }
+}
+
+/// The endpoint the adapter drives: the connection, with the application's timer added to its
+/// deadlines (the next message, the quiet timeout), so `adapter::drive` follows the drive rule for
+/// both.
+impl Endpoint for Client {
+    type Event = Event;
+
+    fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        self.connection.receive(now, bytes);
     }
 
-    /// The adapter's four-step loop, with the application's own deadlines added to the timer.
-    fn run(&mut self, stream: &mut TcpStream, connection: &mut Connection) -> io::Result<()> {
-        let mut buffer = vec![0u8; 16 * 1024];
-        loop {
-            self.on_tick(connection, Instant::now());
-            // 1. Write everything the connection has to send.
-            while connection.unsent_len() > 0 {
-                let written = stream.write(connection.bytes_to_send())?;
-                connection.mark_sent(written);
-            }
-            // 2. Events (the library may have queued answers: write them first).
-            let mut had_events = false;
-            while let Some(event) = connection.poll_event() {
-                had_events = true;
-                self.on_event(event, Instant::now());
-            }
-            if had_events {
-                continue;
-            }
-            // 4. Close the transport when the connection says so.
-            if connection.should_close_transport() {
-                let _ = stream.shutdown(Shutdown::Both);
-                return Ok(());
-            }
-            // 3. Read, waking up at the connection's next deadline or ours, whichever is first.
-            let deadline =
-                [connection.poll_timeout(), self.next_wakeup(connection)].into_iter().flatten().min();
-            let timeout =
-                deadline.map(|at| at.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
-            stream.set_read_timeout(timeout)?;
-            match stream.read(&mut buffer) {
-                Ok(0) => connection.receive_eof(Instant::now()),
-                Ok(read) => connection.receive(Instant::now(), &buffer[..read]),
-                Err(error) if matches!(error.kind(), WouldBlock | TimedOut) => {} // the timer fired
-                Err(error) => return Err(error),
-            }
-            connection.handle_timeout(Instant::now());
-        }
+    fn receive_eof(&mut self, now: Instant) {
+        self.connection.receive_eof(now);
+    }
+
+    fn receive_reset(&mut self, now: Instant) {
+        self.connection.receive_reset(now);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.connection.handle_timeout(now);
+        self.on_tick(now);
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        self.connection.poll_event()
+    }
+
+    fn bytes_to_send_vectored<'a>(&'a mut self, slices: &mut [IoSlice<'a>]) -> usize {
+        self.connection.bytes_to_send_vectored(slices)
+    }
+
+    fn unsent_len(&self) -> usize {
+        self.connection.unsent_len()
+    }
+
+    fn mark_sent(&mut self, count: usize) {
+        self.connection.mark_sent(count);
+    }
+
+    fn poll_transport(&mut self, now: Instant) -> Transport {
+        self.connection.poll_transport(now)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        [self.connection.poll_timeout(), self.next_wakeup()].into_iter().flatten().min()
     }
 }
 
@@ -286,22 +300,21 @@ fn main() -> ExitCode {
         }
     };
 
-    let mut request =
-        ClientRequest::new(url.host_header.clone(), url.target.clone(), &mut OsSeededRng::new())
-            .with_protocols(options.protocols.iter().cloned());
+    let mut request = ClientRequest::from_url(&url, &mut OsSeededRng::new())
+        .with_protocols(options.protocols.iter().cloned());
     for (name, value) in &options.headers {
         request = request.with_header(name.as_str(), value.as_str());
     }
     let config = Config { streaming: true, deliver_control_frames: true, ..Config::default() };
     info!("Connecting to {}...", options.url);
-    let (mut stream, mut connection, accepted) = match adapter::connect(&url, request, config) {
+    let (mut stream, connection, accepted) = match adapter::connect(&url, request, config) {
         Ok(connected) => connected,
         Err(error) => {
             error!("WEBSOCKET_EVENT_ERROR");
             // `connect` wraps a rejected handshake in an io::Error: unwrap it to say so.
             match error.get_ref().and_then(|inner| inner.downcast_ref::<HandshakeError>()) {
                 Some(rejected) => error!("handshake with {} rejected: {rejected}", options.url),
-                None => error!("cannot connect to {} ({}): {error}", options.url, url.authority),
+                None => error!("cannot connect to {} ({}): {error}", options.url, url.authority()),
             }
             return ExitCode::FAILURE;
         }
@@ -313,8 +326,13 @@ fn main() -> ExitCode {
 
     let now = Instant::now();
     let quiet_until = now + options.timeout;
-    let mut client = Client { options, sent: 0, received: 0, next_send: now, quiet_until, outcome: None };
-    if let Err(error) = client.run(&mut stream, &mut connection) {
+    let mut client =
+        Client { connection, options, sent: 0, received: 0, next_send: now, quiet_until, outcome: None };
+    let result = adapter::drive(&mut stream, &mut client, |client, event| {
+        client.on_event(event, Instant::now());
+        ControlFlow::Continue(())
+    });
+    if let Err(error) = result {
         error!("WEBSOCKET_EVENT_ERROR");
         error!("connection lost: {error}");
         return ExitCode::FAILURE;

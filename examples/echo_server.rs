@@ -20,6 +20,10 @@
 //! | `HEARTBEAT_INTERVAL` | `30000` | ms between pings; a client that did not answer the previous ping is dropped (0: off) |
 //! | `HIGH_WATER_MARK`    | `16384` | stop reading from a client while more than this many bytes wait to be sent to it |
 //! | `MAX_MESSAGE_SIZE`   | `65536` | largest message in bytes; a larger one closes the connection with 1009 |
+//! | `MAX_CONNECTIONS`    | `1024`  | most connections served at once (more wait in the listen queue) |
+//!
+//! Every phase is bounded by the core: the request head must arrive within 10 s, a closing
+//! peer has 5 s to take our last bytes, and the lingering close lasts at most 2 s.
 
 #[path = "adapter/tokio.rs"]
 mod adapter;
@@ -28,12 +32,11 @@ mod env;
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use adapter::Handshake;
+use adapter::Site;
 use env::variable;
-use rfc6455::handshake::HeadLimits;
-use rfc6455::{Config, Connection, Event, MessageLimits, Role};
+use rfc6455::{Config, Event, MessageLimits};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -45,6 +48,7 @@ struct Settings {
     heartbeat: Option<Duration>,
     high_water_mark: usize,
     max_message_size: u64,
+    max_connections: usize,
 }
 
 impl Settings {
@@ -56,6 +60,7 @@ impl Settings {
             heartbeat: (heartbeat_ms > 0).then(|| Duration::from_millis(heartbeat_ms)),
             high_water_mark: variable("HIGH_WATER_MARK", 16_384)?,
             max_message_size: variable("MAX_MESSAGE_SIZE", 65_536)?,
+            max_connections: variable("MAX_CONNECTIONS", 1024)?,
         })
     }
 
@@ -88,32 +93,24 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
 
-    adapter::serve_until_ctrl_c("echo_server", listener, |stream, peer, shutdown| {
-        serve(stream, peer, settings.clone(), shutdown)
-    })
+    adapter::serve_until_ctrl_c(
+        "echo_server",
+        listener,
+        settings.max_connections,
+        |stream, peer, shutdown| serve(stream, peer, settings.clone(), shutdown),
+    )
     .await;
     ExitCode::SUCCESS
 }
 
 /// One client, from its HTTP request to the end of its WebSocket connection.
 async fn serve(mut stream: TcpStream, peer: SocketAddr, settings: Settings, shutdown: watch::Receiver<bool>) {
-    let _ = stream.set_nodelay(true);
-    let (request, leftover) = match adapter::read_request(&mut stream, &HeadLimits::default()).await {
-        Ok(Handshake::Upgrade { request, leftover }) => (request, leftover),
-        Ok(Handshake::Rejected(error)) => {
-            let status = error.status().unwrap_or(400);
-            return eprintln!("{peer}: answered {status}: {error}");
-        }
-        Ok(Handshake::Closed) => return,
-        Err(error) => return eprintln!("{peer}: error during the handshake: {error}"),
-    };
-    let origin = request.origin().unwrap_or("-");
-    eprintln!("{peer}: connected to {} (origin {origin})", request.path());
-    let connection = Connection::new(Role::Server, settings.config(), Instant::now());
-    let mut connection = match adapter::accept(&mut stream, &request.accept(), connection, &leftover).await {
-        Ok(connection) => connection,
-        Err(error) => return eprintln!("{peer}: error: {error}"),
-    };
+    let upgraded = adapter::upgrade(&mut stream, peer, &Site::websocket_only(), |request| {
+        eprintln!("{peer}: connected to {} (origin {})", request.path(), request.origin().unwrap_or("-"));
+        (request.accept(), settings.config())
+    })
+    .await;
+    let Some(mut connection) = upgraded else { return };
     let result = adapter::drive(
         &mut stream,
         &mut connection,

@@ -16,6 +16,7 @@
 //! | "Trigger async": `httpd_queue_work` + `httpd_ws_send_frame_async` | a spawned tokio task sends "Async data" through the connection's `Outbox` |
 //! | "Ping": `ws_ping_send` from the work queue            | the same, with `Command::Ping`                 |
 //! | `ws_pkt.fragmented` / `ws_pkt.final`                  | "Trigger fragments": `begin_message` + three `send_part` calls |
+//! | `httpd_config_t.max_open_sockets`                     | `MAX_CONNECTIONS`: more wait in the listen queue |
 //!
 //! Differences, on purpose:
 //! - every text message is echoed, triggers included (ESP-IDF's handler returns without echoing
@@ -51,30 +52,28 @@
 //!
 //! Environment:
 //!
-//! | variable       | default | meaning                                                      |
-//! |----------------|---------|--------------------------------------------------------------|
-//! | `BIND_ADDRESS` | `::`    | address to listen on (`::` also accepts IPv4 on Linux)       |
-//! | `BIND_PORT`    | `8080`  | port (0: any free port; the log's first line says which)     |
+//! | variable          | default | meaning                                                      |
+//! |-------------------|---------|--------------------------------------------------------------|
+//! | `BIND_ADDRESS`    | `::`    | address to listen on (`::` also accepts IPv4 on Linux)       |
+//! | `BIND_PORT`       | `8080`  | port (0: any free port; the log's first line says which)     |
+//! | `MAX_CONNECTIONS` | `1024`  | most connections served at once (ESP-IDF's `max_open_sockets` is 7) |
 
 #[path = "adapter/tokio.rs"]
 mod adapter;
 #[path = "adapter/env.rs"]
 mod env;
-#[path = "adapter/http.rs"]
-mod http;
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use adapter::{Command, Head, Outbox};
+use adapter::{Command, Outbox, Route, Site};
 use env::variable;
-use rfc6455::handshake::server::UpgradeRequest;
-use rfc6455::handshake::HeadLimits;
-use rfc6455::{CloseOutcome, Config, Connection, Event, HandshakeError, Message, MessageKind, Role};
+use rfc6455::handshake::server::{AcceptResponse, UpgradeRequest};
+use rfc6455::handshake::{HandshakeConfig, OriginPolicy};
+use rfc6455::{CloseOutcome, Config, Connection, Event, Message, MessageKind};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 /// The ESP-IDF example's log tag.
 const TAG: &str = "ws_echo_server";
@@ -112,6 +111,10 @@ async fn main() -> ExitCode {
         Ok(port) => port,
         Err(message) => return usage(&message),
     };
+    let max_connections: usize = match variable("MAX_CONNECTIONS", 1024) {
+        Ok(max_connections) => max_connections,
+        Err(message) => return usage(&message),
+    };
     let listener = match TcpListener::bind(SocketAddr::new(address, port)).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -124,24 +127,12 @@ async fn main() -> ExitCode {
         Err(error) => eprintln!("I (0) {TAG}: listening ({error})"),
     }
 
-    let (shutdown, shutdown_signal) = watch::channel(false);
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    connections.spawn(serve(stream, peer, log, shutdown_signal.clone()));
-                }
-                Err(error) => eprintln!("E ({}) {TAG}: accept failed: {error}", log.start.elapsed().as_millis()),
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            _ = tokio::signal::ctrl_c() => break,
-        }
-    }
-    eprintln!("I ({}) {TAG}: stopping webserver", log.start.elapsed().as_millis());
-    let _ = shutdown.send(true);
-    let all_closed = async { while connections.join_next().await.is_some() {} };
-    let _ = tokio::time::timeout(Duration::from_secs(3), all_closed).await;
+    // Ctrl-C: `httpd_stop`, every connection closed with 1001 (Going Away).
+    adapter::serve_until_ctrl_c(TAG, listener, max_connections, |stream, peer, shutdown| {
+        serve(stream, peer, log, shutdown)
+    })
+    .await;
+    eprintln!("I ({}) {TAG}: webserver stopped", log.start.elapsed().as_millis());
     ExitCode::SUCCESS
 }
 
@@ -158,32 +149,22 @@ fn config() -> Config {
 /// One client: the URI match and the opening handshake, then the `/ws` handler.
 async fn serve(mut stream: TcpStream, peer: SocketAddr, log: Log, shutdown: watch::Receiver<bool>) {
     let _ = stream.set_nodelay(true);
-    let (request, leftover) = match adapter::read_head(&mut stream, &HeadLimits::default()).await {
-        Ok(Head::WebSocket(adapter::Handshake::Upgrade { request, leftover })) => (request, leftover),
-        Ok(Head::WebSocket(adapter::Handshake::Rejected(error))) => {
-            let status = error.status().unwrap_or(400);
-            return log.info(&peer, format_args!("answered {status}: {error}"));
-        }
-        Ok(Head::WebSocket(adapter::Handshake::Closed)) => return,
-        Ok(Head::Http(request)) if request.path() == WS_PATH => {
-            // A plain GET /ws: the handler exists but only speaks WebSocket.
-            let _ = adapter::reject(&mut stream, HandshakeError::NotWebSocketUpgrade).await;
-            return log.info(&peer, format_args!("answered 426: plain HTTP request for {WS_PATH}"));
-        }
-        Ok(Head::Http(request)) => return not_found(&mut stream, &peer, log, &request).await,
+    // No assets: any other path gets ESP-IDF's "Nothing matches the given URI" 404. No origin
+    // check: `esp_http_server` makes none.
+    let site = Site { path: Some(WS_PATH), origins: OriginPolicy::Any, assets: &[] };
+    let (mut handshake, request) = match adapter::route(&mut stream, HandshakeConfig::default(), &site).await
+    {
+        Ok(Route::Upgrade(handshake, request)) => (handshake, request),
+        Ok(Route::Done(note)) => return note.into_iter().for_each(|note| log.info(&peer, note)),
         Err(error) => return log.info(&peer, format_args!("error during the handshake: {error}")),
     };
-    if request.path() != WS_PATH {
-        return not_found(&mut stream, &peer, log, request.request()).await;
-    }
     let response = accept(&request);
     match response.protocol() {
         Some(protocol) => log.info(&peer, format_args!("handshake done, subprotocol {protocol:?}")),
         None => log
             .info(&peer, format_args!("handshake done, no subprotocol (offered {:?})", request.protocols())),
     }
-    let connection = Connection::new(Role::Server, config(), Instant::now());
-    let mut connection = match adapter::accept(&mut stream, &response, connection, &leftover).await {
+    let mut connection = match handshake.accept(Instant::now(), response, config()) {
         Ok(connection) => connection,
         Err(error) => return log.info(&peer, format_args!("error: {error}")),
     };
@@ -203,24 +184,11 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, log: Log, shutdown: watc
 }
 
 /// The 101 answer, with `chat` if the client offered it (§4.2.2: no header otherwise).
-fn accept(request: &UpgradeRequest) -> rfc6455::handshake::server::AcceptResponse {
+fn accept(request: &UpgradeRequest) -> AcceptResponse {
     let response = request.accept();
     match request.select_protocol(SUPPORTED_SUBPROTOCOLS) {
         Some(protocol) => response.with_protocol(protocol),
         None => response,
-    }
-}
-
-/// Any path but `/ws`: ESP-IDF's "Nothing matches the given URI" 404.
-async fn not_found(
-    stream: &mut TcpStream,
-    peer: &SocketAddr,
-    log: Log,
-    request: &rfc6455::handshake::server::Request,
-) {
-    match http::respond(stream, request, &[]).await {
-        Ok(status) => log.info(peer, format_args!("answered {status}: {}", request.path())),
-        Err(error) => log.info(peer, format_args!("error: {error}")),
     }
 }
 

@@ -9,11 +9,12 @@
 mod adapter;
 
 use std::io::{BufRead, Write};
+use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use adapter::WsUrl;
 use rfc6455::handshake::client::ClientRequest;
+use rfc6455::handshake::WsUrl;
 use rfc6455::{CloseCode, Config, Event, Message, OsSeededRng};
 
 fn main() -> ExitCode {
@@ -33,7 +34,7 @@ fn main() -> ExitCode {
     }
     let name = name.trim_end_matches(['\r', '\n']);
 
-    let request = ClientRequest::new(url.host_header.clone(), url.target.clone(), &mut OsSeededRng::new());
+    let request = ClientRequest::from_url(&url, &mut OsSeededRng::new());
     let (mut stream, mut connection, _) = match adapter::connect(&url, request, Config::default()) {
         Ok(connected) => connected,
         Err(error) => {
@@ -53,10 +54,11 @@ fn main() -> ExitCode {
             // Err only if the server already started closing: its Close is then echoed.
             let _ = connection.close(Instant::now(), CloseCode::NORMAL_CLOSURE, "");
         }
+        ControlFlow::Continue(())
     });
     match (result, greeted) {
-        (Ok(()), true) => ExitCode::SUCCESS,
-        (Ok(()), false) => {
+        (Ok(_), true) => ExitCode::SUCCESS,
+        (Ok(_), false) => {
             eprintln!("hello_client: the server closed without a greeting");
             ExitCode::FAILURE
         }

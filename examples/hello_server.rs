@@ -6,51 +6,63 @@
 //! ```
 //!
 //! It interoperates with the Python client of the course (`websockets.connect`), and
-//! `hello_client` interoperates with the Python server.
+//! `hello_client` interoperates with the Python server. Ctrl-C closes every connection with 1001
+//! (Going Away) and exits once they are closed, or after 3 seconds.
+//!
+//! Environment:
+//!
+//! | variable          | default | meaning                                                      |
+//! |-------------------|---------|--------------------------------------------------------------|
+//! | `MAX_CONNECTIONS` | `1024`  | most connections served at once (more wait in the listen queue) |
 
 #[path = "adapter/tokio.rs"]
 mod adapter;
+#[path = "adapter/env.rs"]
+mod env;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
 use std::time::Instant;
 
-use adapter::Handshake;
-use rfc6455::handshake::HeadLimits;
-use rfc6455::{CloseCode, Config, Connection, Event, Message, Role};
-use tokio::net::{TcpListener, TcpStream};
+use adapter::Site;
+use rfc6455::{CloseCode, Config, Event, Message};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
     let port: u16 = match std::env::args().nth(1).map(|port| port.parse()) {
         None => 8765,
         Some(Ok(port)) => port,
         Some(Err(_)) => {
             eprintln!("usage: hello_server [PORT]");
-            std::process::exit(2);
+            return ExitCode::from(2);
         }
     };
-    let listener = TcpListener::bind(SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 0], port))).await?;
-    eprintln!("hello_server: listening on ws://localhost:{port}");
-    // Never signalled: this server runs until it is stopped.
-    let (_keep, shutdown) = watch::channel(false);
-    loop {
-        let (stream, peer) = listener.accept().await?;
-        tokio::spawn(greet(stream, peer, shutdown.clone()));
-    }
+    let max_connections = match env::variable("MAX_CONNECTIONS", 1024) {
+        Ok(max_connections) => max_connections,
+        Err(message) => {
+            eprintln!("hello_server: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(listener) = adapter::listen("hello_server", IpAddr::from([0u16; 8]), port, |local| {
+        format!("ws://localhost:{}", local.port())
+    })
+    .await
+    else {
+        return ExitCode::FAILURE;
+    };
+    adapter::serve_until_ctrl_c("hello_server", listener, max_connections, greet).await;
+    ExitCode::SUCCESS
 }
 
 async fn greet(mut stream: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>) {
-    let Ok(Handshake::Upgrade { request, leftover }) =
-        adapter::read_request(&mut stream, &HeadLimits::default()).await
-    else {
-        return;
-    };
-    let connection = Connection::new(Role::Server, Config::default(), Instant::now());
-    let Ok(mut connection) = adapter::accept(&mut stream, &request.accept(), connection, &leftover).await
-    else {
-        return;
-    };
+    let upgraded = adapter::upgrade(&mut stream, peer, &Site::websocket_only(), |request| {
+        (request.accept(), Config::default())
+    })
+    .await;
+    let Some(mut connection) = upgraded else { return };
     let _ = adapter::drive(&mut stream, &mut connection, 16 * 1024, shutdown, None, |connection, event| {
         if let Event::Message(Message::Text(name)) = event {
             eprintln!("{peer}: <<< {name}");

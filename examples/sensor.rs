@@ -31,16 +31,13 @@
 
 #[path = "adapter/tokio.rs"]
 mod adapter;
-// Only for `WsUrl`, the `ws://` URL parser the examples share.
-#[path = "adapter/blocking.rs"]
-mod blocking_adapter;
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use adapter::{Command, Outbox, OutboxError};
-use blocking_adapter::WsUrl;
 use rfc6455::handshake::client::ClientRequest;
+use rfc6455::handshake::WsUrl;
 use rfc6455::{CloseCode, CloseInitiator, CloseOutcome, Config, Event, HandshakeError, Message, OsSeededRng};
 use tokio::sync::watch;
 
@@ -205,9 +202,9 @@ async fn main() -> ExitCode {
         }
     };
     let id = options.id.clone();
-    let request = ClientRequest::new(url.host_header.clone(), url.target.clone(), &mut OsSeededRng::new());
+    let request = ClientRequest::from_url(&url, &mut OsSeededRng::new());
     let (mut stream, mut connection, _accepted) =
-        match adapter::connect(&url.authority, request, Config::default()).await {
+        match adapter::connect(&url, request, Config::default()).await {
             Ok(connected) => connected,
             Err(error) => {
                 match error.get_ref().and_then(|inner| inner.downcast_ref::<HandshakeError>()) {

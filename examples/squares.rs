@@ -12,7 +12,9 @@
 //! `examples/squares/`, so no file system path can be named) and the WebSocket at `/ws`. Any
 //! other path gets 404, an upgrade request included: the server accepts WebSocket connections
 //! only at `/ws`, and a plain request for `/ws` gets 426 (Upgrade Required). A method other than
-//! GET or HEAD gets 405. Any `Origin` is accepted: the board is public and holds no secrets.
+//! GET or HEAD gets 405. A WebSocket whose `Origin` is not this server (another site's page) is
+//! refused with 403, as Tornado's `check_origin` refuses it by default; clients that send no
+//! `Origin` (non-browser tools) are accepted.
 //!
 //! The messages are JSON text, one object each:
 //!
@@ -61,13 +63,12 @@
 //! | `HEARTBEAT_INTERVAL` | `30000` | ms between pings; a client that did not answer the previous ping is dropped (0: off) |
 //! | `HIGH_WATER_MARK`    | `16384` | stop reading from a client while more than this many bytes wait to be sent to it |
 //! | `MAILBOX_CAPACITY`   | `256`   | messages that may wait for a client before it counts as too slow |
+//! | `MAX_CONNECTIONS`    | `1024`  | most connections served at once (more wait in the listen queue) |
 
 #[path = "adapter/tokio.rs"]
 mod adapter;
 #[path = "adapter/env.rs"]
 mod env;
-#[path = "adapter/http.rs"]
-mod http;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -76,12 +77,11 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use adapter::{Command, Handshake, Head, Outbox, OutboxError};
+use adapter::http::Asset;
+use adapter::{Command, Outbox, OutboxError, Site};
 use env::variable;
-use http::Asset;
-use rfc6455::close::MAX_REASON_LEN;
-use rfc6455::handshake::HeadLimits;
-use rfc6455::{CloseCode, Config, Connection, Event, HandshakeError, Message, MessageLimits, Role};
+use rfc6455::handshake::OriginPolicy;
+use rfc6455::{CloseCode, CloseFrame, Config, Event, Message, MessageLimits};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -119,6 +119,7 @@ struct Settings {
     heartbeat: Option<Duration>,
     high_water_mark: usize,
     mailbox_capacity: usize,
+    max_connections: usize,
 }
 
 impl Settings {
@@ -134,6 +135,7 @@ impl Settings {
             heartbeat: (heartbeat_ms > 0).then(|| Duration::from_millis(heartbeat_ms)),
             high_water_mark: variable("HIGH_WATER_MARK", 16_384)?,
             mailbox_capacity,
+            max_connections: variable("MAX_CONNECTIONS", 1024)?,
         })
     }
 
@@ -326,17 +328,8 @@ struct Violation {
 }
 
 impl Violation {
-    /// `reason` is cut to what a Close frame can carry.
     fn new(code: CloseCode, reason: impl Into<String>) -> Violation {
-        let mut reason = reason.into();
-        if reason.len() > MAX_REASON_LEN {
-            let mut end = MAX_REASON_LEN;
-            while !reason.is_char_boundary(end) {
-                end -= 1;
-            }
-            reason.truncate(end);
-        }
-        Violation { code, reason }
+        Violation { code, reason: reason.into() }
     }
 }
 
@@ -397,7 +390,7 @@ async fn main() -> ExitCode {
 
     let hub = SharedHub::default();
     tokio::spawn(send_moves(hub.clone()));
-    adapter::serve_until_ctrl_c("squares", listener, |stream, peer, shutdown| {
+    adapter::serve_until_ctrl_c("squares", listener, settings.max_connections, |stream, peer, shutdown| {
         serve(stream, peer, settings.clone(), hub.clone(), shutdown)
     })
     .await;
@@ -422,43 +415,14 @@ async fn serve(
     hub: SharedHub,
     shutdown: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
-    let (request, leftover) = match adapter::read_head(&mut stream, &HeadLimits::default()).await {
-        Ok(Head::Http(request)) if request.path() == "/ws" => {
-            // A plain request for the WebSocket: 426 Upgrade Required, as §4.4 suggests.
-            let _ = adapter::reject(&mut stream, HandshakeError::NotWebSocketUpgrade).await;
-            return eprintln!("{peer}: {} {} 426", request.method, request.path());
-        }
-        Ok(Head::Http(request)) => {
-            return match http::respond(&mut stream, &request, ASSETS).await {
-                Ok(status) => eprintln!("{peer}: {} {} {status}", request.method, request.path()),
-                Err(error) => eprintln!("{peer}: {} {}: {error}", request.method, request.path()),
-            };
-        }
-        Ok(Head::WebSocket(Handshake::Upgrade { request, leftover })) if request.path() == "/ws" => {
-            (request, leftover)
-        }
-        Ok(Head::WebSocket(Handshake::Upgrade { request, .. })) => {
-            // No assets: every path is 404. An upgrade is always a GET (the core checked).
-            return match http::respond(&mut stream, request.request(), &[]).await {
-                Ok(status) => eprintln!("{peer}: upgrade at {} refused with {status}", request.path()),
-                Err(error) => eprintln!("{peer}: upgrade at {}: {error}", request.path()),
-            };
-        }
-        Ok(Head::WebSocket(Handshake::Rejected(error))) => {
-            let status = error.status().unwrap_or(400);
-            return eprintln!("{peer}: answered {status}: {error}");
-        }
-        Ok(Head::WebSocket(Handshake::Closed)) => return,
-        Err(error) => return eprintln!("{peer}: error during the handshake: {error}"),
-    };
-    let origin = request.origin().unwrap_or("-");
-    eprintln!("{peer}: connected to /ws (origin {origin})");
-    let connection = Connection::new(Role::Server, settings.config(), Instant::now());
-    let mut connection = match adapter::accept(&mut stream, &request.accept(), connection, &leftover).await {
-        Ok(connection) => connection,
-        Err(error) => return eprintln!("{peer}: error: {error}"),
-    };
+    // Tornado's `check_origin`: only pages served here may open the WebSocket.
+    let site = Site { path: Some("/ws"), origins: OriginPolicy::SameOrigin, assets: ASSETS };
+    let upgraded = adapter::upgrade(&mut stream, peer, &site, |request| {
+        eprintln!("{peer}: connected to /ws (origin {})", request.origin().unwrap_or("-"));
+        (request.accept(), settings.config())
+    })
+    .await;
+    let Some(mut connection) = upgraded else { return };
     let (outbox, inbox) = adapter::mailbox(settings.mailbox_capacity);
     let (id, welcome) = lock(&hub).join(peer, outbox);
     // Err only if the client's first bytes already closed the connection: nothing to welcome.
@@ -477,8 +441,10 @@ async fn serve(
                 Err(violation) => {
                     eprintln!("{peer}: square {id}: {violation}");
                     lock(&hub).leave(id);
-                    // Err only once the connection is closing: it is going already.
-                    drop(connection.close(Instant::now(), violation.code, &violation.reason));
+                    // The reason cut to what a Close frame carries. Err only for a code that may
+                    // not be sent (not these) or once the connection is closing (it is going).
+                    let close = CloseFrame::truncating(violation.code, &violation.reason);
+                    drop(close.and_then(|close| connection.close(Instant::now(), close.code, &close.reason)));
                 }
             },
             Event::Closed(outcome) => {

@@ -128,10 +128,12 @@ use explain::{
     cut_text, explain_first_two_bytes, explain_length_and_key, explain_payload, hex, is_printable, plural,
     report_protocol_error, Messages, Out,
 };
-use rfc6455::handshake::client::ClientRequest;
+use rfc6455::handshake::client::{ClientRequest, Response};
 use rfc6455::handshake::server::{Request, UpgradeRequest};
 use rfc6455::handshake::{is_valid_key, HeadLimits, GUID};
-use rfc6455::{accept_key, apply_mask, DecodeRules, Decoded, Frame, FrameHeader, Opcode, RSV1_BIT};
+use rfc6455::{
+    accept_key, apply_mask, DecodeRules, Decoded, Frame, FrameHeader, HandshakeError, Opcode, RSV1_BIT,
+};
 
 const HELP: &str = "\
 tap: watch WebSocket connections (RFC 6455) frame by frame, as a man in the middle
@@ -565,14 +567,12 @@ impl Tap {
     /// The server's HTTP response head (§4.2.2), if it is all there: it decides what both
     /// directions carry next.
     fn read_response(&mut self) -> bool {
-        let limits = HeadLimits::default();
         let side = &mut self.server;
-        let mut fields = vec![httparse::EMPTY_HEADER; limits.max_headers];
-        let mut response = httparse::Response::new(&mut fields);
-        let consumed = match response.parse(&side.buffer) {
-            Ok(httparse::Status::Complete(consumed)) => consumed,
-            Ok(httparse::Status::Partial) if side.buffer.len() < limits.max_head_size => return false,
-            Ok(httparse::Status::Partial) => {
+        // Decoded only: checking it as a client does comes after it is shown.
+        let (response, consumed) = match Response::decode(&side.buffer, &HeadLimits::default()) {
+            Ok(Decoded::Complete { value, consumed }) => (value, consumed),
+            Ok(Decoded::Incomplete { .. }) => return false,
+            Err(HandshakeError::HeadTooLarge(_)) => {
                 say!(
                     side.out(),
                     "no end of an HTTP head in {}: passed on unexplained",
@@ -587,13 +587,12 @@ impl Tap {
                 return true;
             }
         };
-        let status = response.code.unwrap_or_default();
+        let status = response.status;
         let mut out = side.out();
         say!(out, "\nHTTP response head, {}:", head_size(consumed));
-        let reason = response.reason.unwrap_or_default();
-        say!(out, "  HTTP/1.{} {status} {reason}", response.version.unwrap_or_default());
-        for field in response.headers.iter() {
-            let value = String::from_utf8_lossy(field.value);
+        say!(out, "  HTTP/1.{} {status} {}", response.minor_version, response.reason);
+        for field in response.headers.fields() {
+            let value = String::from_utf8_lossy(&field.value);
             say!(out, "  {}: {value}", field.name);
             if field.name.eq_ignore_ascii_case("Sec-WebSocket-Accept") {
                 say!(out, "    ^ base64(SHA-1(Sec-WebSocket-Key + \"{GUID}\")) (§4.2.2)");
@@ -611,7 +610,6 @@ impl Tap {
                 }
             }
         }
-        let head = side.buffer[..consumed].to_vec();
         side.consume(consumed);
 
         if status != 101 {
@@ -625,8 +623,8 @@ impl Tap {
         self.websocket = true;
         let mut rsv_allowed = 0;
         match &self.upgrade {
-            Some(upgrade) => match client_request(upgrade).decode_response(&head, &limits) {
-                Ok(Decoded::Complete { value: accepted, .. }) => {
+            Some(upgrade) => match client_request(upgrade).validate_response(response) {
+                Ok(accepted) => {
                     say!(
                         out,
                         "  => 101, checked as a client checks it (§4.1): the connection is a WebSocket now"
@@ -641,9 +639,6 @@ impl Tap {
                             rsv_allowed |= RSV1_BIT;
                         }
                     }
-                }
-                Ok(Decoded::Incomplete { .. }) => {
-                    say!(out, "  => 101, but the library's response decoder wants more than this head")
                 }
                 Err(error) => say!(
                     out,

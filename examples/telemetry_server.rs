@@ -58,6 +58,7 @@
 //! | `CSV_PATH`           | `telemetry.csv`  | file the readings are appended to (created with its header) |
 //! | `READINGS`           | `50`             | readings per connection before closing it with 1000 (0: never) |
 //! | `HEARTBEAT_INTERVAL` | `30000`          | ms between pings; a board that did not answer the previous ping is dropped (0: off) |
+//! | `MAX_CONNECTIONS`    | `1024`           | most connections served at once (more wait in the listen queue) |
 
 #[path = "adapter/tokio.rs"]
 mod adapter;
@@ -73,10 +74,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use adapter::{Handshake, Outbox, OutboxError};
+use adapter::{Outbox, OutboxError, Site};
 use env::variable;
-use rfc6455::handshake::HeadLimits;
-use rfc6455::{CloseCode, Config, Connection, Event, Message, MessageLimits, Role};
+use rfc6455::{CloseCode, CloseFrame, Config, Connection, Event, Message, MessageLimits};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -97,6 +97,7 @@ struct Settings {
     csv_path: PathBuf,
     readings: u32,
     heartbeat: Option<Duration>,
+    max_connections: usize,
 }
 
 impl Settings {
@@ -108,6 +109,7 @@ impl Settings {
             csv_path: variable("CSV_PATH", PathBuf::from("telemetry.csv"))?,
             readings: variable("READINGS", 50)?,
             heartbeat: (heartbeat_ms > 0).then(|| Duration::from_millis(heartbeat_ms)),
+            max_connections: variable("MAX_CONNECTIONS", 1024)?,
         })
     }
 
@@ -343,8 +345,10 @@ impl Session {
     /// says so on stderr.
     fn reject(&self, connection: &mut Connection, code: CloseCode, why: &str, message: &str) {
         eprintln!("{}: malformed message {message}: {why}; closing with {}", self.name(), code.0);
-        // Err only if the connection is already closing: nothing to do then.
-        let _ = connection.close(Instant::now(), code, truncated(why, rfc6455::close::MAX_REASON_LEN));
+        // The reason cut to what a Close frame carries. Err only for a code that may not be sent
+        // (not these) or once the connection is closing: nothing to do then.
+        let close = CloseFrame::truncating(code, why);
+        let _ = close.and_then(|close| connection.close(Instant::now(), close.code, &close.reason));
     }
 
     /// Makes this connection the one `device`'s commands go to.
@@ -470,7 +474,8 @@ async fn main() -> ExitCode {
     let shared = Shared { settings, recorder: Arc::new(Mutex::new(recorder)), registry };
 
     let mut serial = 0u64;
-    adapter::serve_until_ctrl_c("telemetry_server", listener, |stream, peer, shutdown| {
+    let max_connections = shared.settings.max_connections;
+    adapter::serve_until_ctrl_c("telemetry_server", listener, max_connections, |stream, peer, shutdown| {
         serial += 1;
         serve(stream, peer, serial, shared.clone(), shutdown)
     })
@@ -486,22 +491,12 @@ async fn serve(
     shared: Shared,
     shutdown: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
-    let (request, leftover) = match adapter::read_request(&mut stream, &HeadLimits::default()).await {
-        Ok(Handshake::Upgrade { request, leftover }) => (request, leftover),
-        Ok(Handshake::Rejected(error)) => {
-            let status = error.status().unwrap_or(400);
-            return eprintln!("{peer}: answered {status}: {error}");
-        }
-        Ok(Handshake::Closed) => return,
-        Err(error) => return eprintln!("{peer}: error during the handshake: {error}"),
-    };
-    eprintln!("{peer}: connected to {}", request.path());
-    let connection = Connection::new(Role::Server, shared.settings.config(), Instant::now());
-    let mut connection = match adapter::accept(&mut stream, &request.accept(), connection, &leftover).await {
-        Ok(connection) => connection,
-        Err(error) => return eprintln!("{peer}: error: {error}"),
-    };
+    let upgraded = adapter::upgrade(&mut stream, peer, &Site::websocket_only(), |request| {
+        eprintln!("{peer}: connected to {}", request.path());
+        (request.accept(), shared.settings.config())
+    })
+    .await;
+    let Some(mut connection) = upgraded else { return };
     let (outbox, inbox) = adapter::mailbox(MAILBOX_CAPACITY);
     let mut session = Session { peer, serial, outbox, device: None, recorded: 0, shared };
     let result = adapter::drive(

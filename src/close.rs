@@ -198,6 +198,31 @@ impl CloseFrame {
         Ok(CloseFrame { code, reason })
     }
 
+    /// A Close body to send with `reason` cut to at most 123 bytes ([`MAX_REASON_LEN`]) on a
+    /// character boundary, for reasons built from text of any length (an error message).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::UnsendableCloseCode`] for a code that may not be sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rfc6455::{CloseCode, CloseFrame};
+    ///
+    /// let long = "é".repeat(100); // 200 bytes
+    /// let close = CloseFrame::truncating(CloseCode::POLICY_VIOLATION, &long)?;
+    /// assert_eq!(close.reason.len(), 122); // 61 whole characters: a 62nd would make 124
+    /// # Ok::<(), rfc6455::SendError>(())
+    /// ```
+    pub fn truncating(code: CloseCode, reason: &str) -> Result<CloseFrame, SendError> {
+        let mut end = reason.len().min(MAX_REASON_LEN);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        CloseFrame::new(code, &reason[..end])
+    }
+
     /// Decodes the (unmasked) payload of a Close frame. `Ok(None)` for an empty body.
     ///
     /// # Errors

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::message::MessageLimits;
+use crate::transport::Linger;
 
 /// Default of [`Config::close_timeout`]: 5 seconds.
 pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -43,10 +44,16 @@ pub struct Config {
     /// Split outgoing messages into frames of at most this many payload bytes. Default `None`:
     /// one frame per message.
     pub max_send_frame_size: Option<usize>,
-    /// How long to wait for the peer's Close after sending ours, and, for a client, for the
-    /// server to close TCP after the closing handshake (§7.1.1). Default
-    /// [`DEFAULT_CLOSE_TIMEOUT`] (5 s).
+    /// How long to wait for the peer's Close after sending ours; how long a closed connection
+    /// gives the peer to take its last bytes (a peer that stops reading is disconnected then);
+    /// and, for a client, how long it waits for the server to close TCP after the closing
+    /// handshake (§7.1.1). Default [`DEFAULT_CLOSE_TIMEOUT`] (5 s).
     pub close_timeout: Duration,
+    /// The lingering close: once its last bytes are written, the connection asks to shut down
+    /// writing and reads and discards until the peer's end-of-file, for at most this long and
+    /// this many bytes, so the peer reads our Close instead of a reset. Default
+    /// [`Linger::default`]: 2 s, 1 MiB.
+    pub linger: Linger,
     /// Send a Ping this often while the connection is open (at least 1 ms). Default `None`: no
     /// keepalive.
     pub keepalive_interval: Option<Duration>,
@@ -65,6 +72,7 @@ impl Default for Config {
             deliver_control_frames: false,
             max_send_frame_size: None,
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
+            linger: Linger::default(),
             keepalive_interval: None,
             keepalive_timeout: None,
         }

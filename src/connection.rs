@@ -1,20 +1,37 @@
 //! RFC 6455 §5.5 (control frames) and §7 (closing the connection): layer 2, the state machine.
 //!
-//! A [`Connection`] starts after the opening handshake. It takes bytes, time and the
-//! application's commands, and gives bytes to send, [`Event`]s and a deadline. It does every
+//! A [`Connection`] starts after the opening handshake (see [`crate::handshake`], whose
+//! handshake objects produce it). It takes bytes, time and the application's commands, and gives
+//! bytes to send, [`Event`]s, a deadline and an instruction about the transport. It does every
 //! MUST of the RFC itself: answers Pings, echoes the peer's Close, discards data after a Close,
 //! and fails the connection with the right close code when the peer breaks the protocol.
 //!
 //! ```text
-//!            close() / failure                 peer's Close
-//!   Open ───────────────────────▶ CloseSent ───────────────────┐
-//!     │                              │ timeout, EOF            │ (handshake complete)
-//!     │ peer's Close (echoed)        ▼                         ▼
-//!     └────────────────────────▶ [server] Closed ◀── EOF, timeout ── AwaitingEof [client]
+//!              close()                      peer's Close
+//!   Open ─────────────────▶ CloseSent ─────────────────────┐ (clean)
+//!    │ │                        │ close timeout, EOF,      │
+//!    │ │ peer's Close (echoed)  │ violation                ▼
+//!    │ └────────────────────────┼───────────────────▶  Closed { outcome, teardown }
+//!    │  violation, keepalive    │                          │
+//!    └──── timeout, EOF ────────┴─────────────────────▶    │ teardown (crate::transport):
+//!                                                          ▼
+//!        Flushing ─▶ Lingering (server; client after a failure) ─▶ Done
+//!              └───▶ AwaitingEof (client after a clean close: the server closes TCP first)
 //! ```
 //!
+//! Three things say that a connection is over, each for one reader:
+//!
+//! - [`Event::Closed`], reported once and last: for the application, how the WebSocket
+//!   connection ended (§7.1.5, §7.1.6), clean or not, and why;
+//! - [`Connection::is_closed`]: the same moment as a predicate, "_The WebSocket Connection is
+//!   Closed_" (§7.1.4); nothing more can be sent or received;
+//! - [`Connection::poll_transport`]: for the adapter, what to do with the socket. It stays
+//!   [`Transport::Open`] after closing while the last bytes are written (up to
+//!   [`Config::close_timeout`]), then says [`Transport::ShutdownWrite`] while it lingers (reading
+//!   and discarding until the peer's EOF, up to [`Config::linger`]), then [`Transport::Close`].
+//!
 //! §7.1.1: after the closing handshake "the server SHOULD close the underlying TCP connection
-//! first"; the client waits for that, up to [`Config::close_timeout`], then closes itself.
+//! first"; a client waits for that, up to [`Config::close_timeout`], then closes itself.
 //! A connection that fails (§7.1.7) sends its Close and is closed at once: nothing after the
 //! violation is processed.
 
@@ -36,32 +53,30 @@ use crate::frame::{
 use crate::mask::{generate_masking_key, OsSeededRng, RandomSource};
 use crate::message::{Incoming, Message, MessageKind, ReadyMessages, Reassembler, Utf8Validator};
 use crate::output::{Output, SHARED_PAYLOAD_MIN};
+use crate::transport::{AfterFlush, Teardown, Transport};
 use crate::Role;
 
 /// Shortest keepalive interval and timeout: shorter settings are raised to it.
 const MIN_KEEPALIVE: Duration = Duration::from_millis(1);
 
 /// Where the connection is in its life (§7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 enum State {
-    /// Data flows both ways.
+    /// Data flows both ways (§4.1: "_The WebSocket Connection is Established_").
     Open,
-    /// We sent a Close; waiting for the peer's until the deadline.
-    CloseSent { deadline: Instant },
-    /// Client only: the closing handshake is complete; waiting for the server to close TCP.
-    AwaitingEof { deadline: Instant },
-    /// Done: close the transport once the output is written.
-    Closed,
+    /// This endpoint started the closing handshake (§7.1.2): it sent `sent` and waits for the
+    /// peer's Close until `deadline`.
+    CloseSent { sent: CloseStatus, deadline: Instant },
+    /// "_The WebSocket Connection is Closed_" (§7.1.4): reported as `outcome`; what is left is
+    /// the transport's `teardown`.
+    Closed(Box<Closed>),
 }
 
-/// What is known about the closing handshake, reported once as a [`CloseOutcome`].
-#[derive(Debug, Default)]
-struct Closing {
-    initiator: Option<CloseInitiator>,
-    sent: Option<CloseStatus>,
-    received: Option<CloseStatus>,
-    error: Option<ConnectionError>,
-    reported: bool,
+/// A closed connection: how it ended, and where its transport is.
+#[derive(Debug)]
+struct Closed {
+    outcome: CloseOutcome,
+    teardown: Teardown,
 }
 
 /// What ends the processing of input: the peer's Close, or a violation.
@@ -111,14 +126,13 @@ struct Keepalive {
 
 /// Layer 2: a WebSocket connection after the opening handshake, for either role.
 ///
-/// # The driving loop
+/// # The drive rule
 ///
-/// After any input (`receive`, `receive_eof`, `handle_timeout`) or command (`send_*`, `close`):
-/// 1. write [`Connection::bytes_to_send`] to the transport and report how much went out with
-///    [`Connection::mark_sent`];
-/// 2. drain [`Connection::poll_event`];
-/// 3. re-arm the timer from [`Connection::poll_timeout`];
-/// 4. close the transport when [`Connection::should_close_transport`] says so.
+/// After any input (`receive`, `receive_eof`, `receive_reset`, `handle_timeout`) or command
+/// (`send_*`, `close`), follow the crate's drive rule (see the [crate docs](crate)): drain
+/// [`Connection::poll_event`], write [`Connection::bytes_to_send`] and report it with
+/// [`Connection::mark_sent`], act on [`Connection::poll_transport`], re-arm the timer from
+/// [`Connection::poll_timeout`], wait.
 ///
 /// # Examples
 ///
@@ -155,11 +169,9 @@ pub struct Connection {
     pending_pong: Option<Bytes>,
     events: VecDeque<Queued>,
     state: State,
-    closing: Closing,
     sending: Option<Sending>,
     random: Option<Box<dyn RandomSource + Send>>,
     keepalive: Option<Keepalive>,
-    eof: bool,
     /// The peer's Close or a failure met while events before it are still unpolled.
     deferred: Option<(Instant, Ending)>,
 }
@@ -204,11 +216,9 @@ impl Connection {
             pending_pong: None,
             events: VecDeque::new(),
             state: State::Open,
-            closing: Closing::default(),
             sending: None,
             random,
             keepalive,
-            eof: false,
             deferred: None,
         }
     }
@@ -221,10 +231,19 @@ impl Connection {
     }
 
     /// Installs a negotiated extension's codec (§9): its RSV bits become legal, and messages
-    /// that carry them pass through it both ways.
+    /// that carry them pass through it both ways. The handshake objects
+    /// ([`crate::handshake::ServerHandshake::accept`],
+    /// [`crate::handshake::ClientHandshake::into_connection`]) install the codecs they
+    /// negotiated; this is for a connection built by hand.
     pub fn with_extension(mut self, codec: Box<dyn ExtensionCodec>) -> Connection {
         self.reassembler.set_extension(codec);
         self
+    }
+
+    /// Queues bytes that go out before any frame: the handshake's 101 response, or the rest of
+    /// a client's request.
+    pub(crate) fn queue_raw(&mut self, bytes: &[u8]) {
+        self.out.tail().extend_from_slice(bytes);
     }
 
     /// This endpoint's role.
@@ -249,11 +268,16 @@ impl Connection {
     /// input, the Close is echoed (or sent) once the application has polled past them, so its
     /// answers to those messages go out first.
     pub fn receive(&mut self, now: Instant, bytes: &[u8]) {
-        if !matches!(self.state, State::Open | State::CloseSent { .. }) || self.deferred.is_some() {
+        if let State::Closed(closed) = &mut self.state {
+            // Lingering: read and discarded, counted against Config::linger.
+            closed.teardown.receive(bytes.len());
+            return;
+        }
+        if self.deferred.is_some() {
             return;
         }
         self.reassembler.receive(bytes);
-        while matches!(self.state, State::Open | State::CloseSent { .. }) {
+        while !self.is_closed() {
             if let Some(messages) = self.reassembler.take_ready_messages() {
                 self.events.push_back(Queued::Messages(messages));
                 continue;
@@ -292,34 +316,55 @@ impl Connection {
         }
     }
 
-    /// The transport reached end-of-file: the peer closed TCP.
+    /// The transport reached end-of-file: the peer closed TCP (or shut down its writing side).
     ///
     /// Before the closing handshake completed, the connection closes abnormally (1006, §7.1.5).
+    /// What is still unsent is written (a peer that shut down writing may still read), then
+    /// [`Connection::poll_transport`] says [`Transport::Close`].
     pub fn receive_eof(&mut self, now: Instant) {
         if let Some((at, ending)) = self.deferred.take() {
             self.end(at.max(now), ending);
         }
-        self.eof = true;
-        if matches!(self.state, State::Open | State::CloseSent { .. }) {
-            self.closing.initiator.get_or_insert(CloseInitiator::Remote);
-            self.report_closed(false);
+        match &mut self.state {
+            State::Closed(closed) => closed.teardown.receive_eof(),
+            State::Open | State::CloseSent { .. } => {
+                self.pending_pong = None;
+                let teardown = Teardown::new(now, self.config.close_timeout, AfterFlush::Close);
+                let initiator = if self.is_open() { CloseInitiator::Remote } else { CloseInitiator::Local };
+                let outcome = self.outcome(initiator, None, None, false);
+                self.close_with(outcome, teardown);
+            }
         }
-        self.state = State::Closed;
-        self.pending_pong = None;
     }
 
-    /// Time passed: acts on every deadline up to `now` (close timeout, keepalive). Calling it
-    /// again with the same `now`, or early, does nothing.
+    /// The transport failed: a read or write error (a reset, a broken pipe), or a write that
+    /// took 0 bytes. Nothing more can be sent or received; [`Connection::poll_transport`] says
+    /// [`Transport::Close`]. Before the closing handshake completed, the connection closes
+    /// abnormally (1006, §7.1.5).
+    pub fn receive_reset(&mut self, now: Instant) {
+        self.receive_eof(now);
+        if let State::Closed(closed) = &mut self.state {
+            closed.teardown.receive_reset();
+        }
+    }
+
+    /// Time passed: acts on every deadline up to `now` (keepalive, close timeout, flushing,
+    /// lingering). Calling it again with the same `now`, or early, does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
-        match self.state {
-            State::CloseSent { deadline } if now >= deadline => {
-                self.closing.error.get_or_insert(ConnectionError::CloseTimeout);
-                self.report_closed(false);
-                self.state = State::Closed;
-            }
-            State::AwaitingEof { deadline } if now >= deadline => self.state = State::Closed,
+        match &mut self.state {
             State::Open => self.handle_keepalive(now),
-            _ => {}
+            State::CloseSent { deadline, .. } if now >= *deadline => {
+                // The peer did not answer our Close (§7.1.1 lets us close TCP then). If our Close
+                // is written, linger; if the peer has not even taken it, close at once.
+                let teardown = Teardown::new(now, Duration::ZERO, AfterFlush::Linger(self.config.linger));
+                let outcome = self.outcome(CloseInitiator::Local, None, None, false);
+                self.close_with(
+                    CloseOutcome { error: Some(ConnectionError::CloseTimeout), ..outcome },
+                    teardown,
+                );
+            }
+            State::CloseSent { .. } => {}
+            State::Closed(closed) => closed.teardown.handle_timeout(now),
         }
     }
 
@@ -445,8 +490,8 @@ impl Connection {
         let close = CloseFrame::new(code, reason)?;
         self.check_open()?;
         self.write_close(Some(&close));
-        self.closing.initiator = Some(CloseInitiator::Local);
-        self.state = State::CloseSent { deadline: now + self.config.close_timeout };
+        let sent = CloseStatus::of(Some(&close));
+        self.state = State::CloseSent { sent, deadline: now + self.config.close_timeout };
         Ok(())
     }
 
@@ -565,30 +610,67 @@ impl Connection {
 
     /// The next deadline: call [`Connection::handle_timeout`] then. `None`: no timer needed.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.state {
-            State::CloseSent { deadline } | State::AwaitingEof { deadline } => Some(deadline),
+        match &self.state {
             State::Open => self.keepalive.as_ref().map(|keepalive| match keepalive.awaiting {
                 Some((_, deadline)) => deadline.min(keepalive.next_ping),
                 None => keepalive.next_ping,
             }),
-            State::Closed => None,
+            State::CloseSent { deadline, .. } => Some(*deadline),
+            State::Closed(closed) => closed.teardown.deadline(),
+        }
+    }
+
+    /// What to do with the transport at `now`: keep it [`Transport::Open`], shut down its
+    /// writing side and linger ([`Transport::ShutdownWrite`]), or [`Transport::Close`] it. Ask
+    /// after writing, as the drive rule in the crate docs says: the answer moves on once the
+    /// last bytes are written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use rfc6455::{CloseCode, Config, Connection, Role, Transport};
+    ///
+    /// let now = Instant::now();
+    /// let mut server = Connection::new(Role::Server, Config::default(), now);
+    /// server.close(now, CloseCode::GOING_AWAY, "restart")?;
+    /// // The client answers with its Close (masked, empty body).
+    /// server.receive(now, &[0x88, 0x80, 1, 2, 3, 4]);
+    /// assert!(server.is_closed());
+    /// assert_eq!(server.poll_transport(now), Transport::Open); // our Close is not written yet
+    /// let written = server.bytes_to_send().len();
+    /// server.mark_sent(written);
+    /// assert_eq!(server.poll_transport(now), Transport::ShutdownWrite); // FIN, then drain
+    /// server.receive_eof(now); // the client closed too
+    /// assert_eq!(server.poll_transport(now), Transport::Close);
+    /// # Ok::<(), rfc6455::SendError>(())
+    /// ```
+    pub fn poll_transport(&mut self, now: Instant) -> Transport {
+        let unsent = self.unsent_len();
+        match &mut self.state {
+            State::Open | State::CloseSent { .. } => Transport::Open,
+            State::Closed(closed) => closed.teardown.poll(now, unsent),
         }
     }
 
     /// Whether the connection is open: data may be sent.
     pub fn is_open(&self) -> bool {
-        self.state == State::Open
+        matches!(self.state, State::Open)
     }
 
-    /// Whether the connection is closed (the transport should be, once the output is written).
+    /// Whether the WebSocket connection is closed (§7.1.4): [`Event::Closed`] is queued or was
+    /// reported, and nothing more is sent or received. The transport may still be needed: see
+    /// [`Connection::poll_transport`].
     pub fn is_closed(&self) -> bool {
-        self.state == State::Closed
+        matches!(self.state, State::Closed(_))
     }
 
-    /// Whether to close the transport now: the connection is closed and everything to send was
-    /// written (or the peer already closed TCP).
-    pub fn should_close_transport(&self) -> bool {
-        self.state == State::Closed && (self.out.is_empty() || self.eof)
+    /// How the connection closed, once it has ([`Event::Closed`] reports the same).
+    pub fn close_outcome(&self) -> Option<&CloseOutcome> {
+        match &self.state {
+            State::Closed(closed) => Some(&closed.outcome),
+            _ => None,
+        }
     }
 
     /// Spare capacity of the connection's buffers as `BytesMut::capacity` reports it (a lower
@@ -635,24 +717,28 @@ impl Connection {
             Ok(close) => close,
             Err(error) => return self.fail(now, error.into()),
         };
-        self.closing.received = Some(match &close {
-            Some(close) => CloseStatus { code: close.code, reason: close.reason.clone() },
-            None => CloseStatus { code: CloseCode::NO_STATUS_RCVD, reason: String::new() },
-        });
-        if self.state == State::Open {
-            // §5.5.1: "If an endpoint receives a Close frame and did not previously send a Close
-            // frame, the endpoint MUST send a Close frame in response." It echoes the code.
-            self.closing.initiator = Some(CloseInitiator::Remote);
-            let echo = close.map(|close| CloseFrame { code: close.code, reason: String::new() });
-            self.write_close(echo.as_ref());
-        }
-        self.report_closed(true);
-        self.state = match self.role {
-            // §7.1.1: "the server SHOULD close the underlying TCP connection first".
-            Role::Server => State::Closed,
-            Role::Client if self.eof => State::Closed,
-            Role::Client => State::AwaitingEof { deadline: now + self.config.close_timeout },
+        let received = Some(CloseStatus::of(close.as_ref()));
+        let (initiator, sent) = match self.state {
+            State::Open => {
+                // §5.5.1: "If an endpoint receives a Close frame and did not previously send a
+                // Close frame, the endpoint MUST send a Close frame in response. (When sending a
+                // Close frame in response, the endpoint typically echos the status code it
+                // received.)" The reason is echoed too, as Node `ws` and Python `websockets` do;
+                // an empty Close is answered empty.
+                (CloseInitiator::Remote, Some(self.write_close(close.as_ref())))
+            }
+            _ => (CloseInitiator::Local, None),
         };
+        let then = match self.role {
+            // §7.1.1: "the server SHOULD close the underlying TCP connection first".
+            Role::Server => AfterFlush::Linger(self.config.linger),
+            Role::Client => {
+                AfterFlush::AwaitEof { wait: self.config.close_timeout, linger: self.config.linger }
+            }
+        };
+        let teardown = Teardown::new(now, self.config.close_timeout, then);
+        let outcome = self.outcome(initiator, sent, received, true);
+        self.close_with(outcome, teardown);
     }
 
     /// Acts on the peer's Close, or fails the connection.
@@ -683,47 +769,56 @@ impl Connection {
     }
 
     /// §7.1.7 "Fail the WebSocket Connection": send a Close with the error's code (unless one
-    /// was sent already), process nothing more, close.
-    fn fail(&mut self, _now: Instant, error: ConnectionError) {
-        if self.state == State::Open {
+    /// was sent already), process nothing more, close; the Close must still arrive, so the
+    /// transport is flushed and lingers.
+    fn fail(&mut self, now: Instant, error: ConnectionError) {
+        let mut sent = None;
+        if self.is_open() {
             self.pending_pong = None;
-            let mut reason = match &error {
+            let reason = match &error {
                 ConnectionError::Protocol(error) => error.to_string(),
                 other => other.to_string(),
             };
-            while reason.len() > crate::close::MAX_REASON_LEN {
-                reason.pop();
-            }
-            let close = CloseFrame { code: error.close_code(), reason };
-            self.write_close(Some(&close));
+            // Every failure has a sendable code (a close timeout never fails an open connection).
+            let close = CloseFrame::truncating(error.close_code(), &reason).ok();
+            sent = Some(self.write_close(close.as_ref()));
         }
-        self.closing.initiator = Some(CloseInitiator::Local);
-        self.closing.error = Some(error);
-        self.report_closed(false);
-        self.state = State::Closed;
+        let teardown = Teardown::new(now, self.config.close_timeout, AfterFlush::Linger(self.config.linger));
+        let outcome = self.outcome(CloseInitiator::Local, sent, None, false);
+        self.close_with(CloseOutcome { error: Some(error), ..outcome }, teardown);
     }
 
-    /// Emits [`Event::Closed`], once.
-    fn report_closed(&mut self, clean: bool) {
-        if self.closing.reported {
+    /// How the connection ends now: `sent` is the Close just written, if any (else the one sent
+    /// when the closing handshake started).
+    fn outcome(
+        &self,
+        initiator: CloseInitiator,
+        sent: Option<CloseStatus>,
+        received: Option<CloseStatus>,
+        clean: bool,
+    ) -> CloseOutcome {
+        let sent = match &self.state {
+            State::CloseSent { sent, .. } => Some(sent.clone()),
+            _ => sent,
+        };
+        CloseOutcome { initiator, sent, received, clean, error: None }
+    }
+
+    /// Closes the WebSocket connection: reports `outcome` as [`Event::Closed`] (once, last) and
+    /// hands the transport to `teardown`.
+    fn close_with(&mut self, outcome: CloseOutcome, teardown: Teardown) {
+        if self.is_closed() {
             return;
         }
-        self.closing.reported = true;
-        let outcome = CloseOutcome {
-            initiator: self.closing.initiator.unwrap_or(CloseInitiator::Remote),
-            sent: self.closing.sent.clone(),
-            received: self.closing.received.clone(),
-            clean,
-            error: self.closing.error.clone(),
-        };
-        self.events.push_back(Queued::Event(Event::Closed(outcome)));
+        self.events.push_back(Queued::Event(Event::Closed(outcome.clone())));
+        self.state = State::Closed(Box::new(Closed { outcome, teardown }));
     }
 
     // ----------------------------------------------------------------------------------------
     // Writing frames.
 
     fn check_open(&self) -> Result<(), SendError> {
-        if self.state == State::Open {
+        if self.is_open() {
             Ok(())
         } else {
             Err(SendError::Closing)
@@ -800,8 +895,9 @@ impl Connection {
         }
     }
 
-    /// Writes a Close frame (`None`: an empty body), after any pending Pong.
-    fn write_close(&mut self, close: Option<&CloseFrame>) {
+    /// Writes a Close frame (`None`: an empty body), after any pending Pong; returns what was
+    /// sent.
+    fn write_close(&mut self, close: Option<&CloseFrame>) -> CloseStatus {
         self.flush_pong();
         let mut body = [0u8; 2 + crate::close::MAX_REASON_LEN];
         let len = match close {
@@ -813,15 +909,12 @@ impl Connection {
             None => 0,
         };
         self.write_frame(true, Opcode::Close, 0, &body[..len]);
-        self.closing.sent = Some(match close {
-            Some(close) => CloseStatus { code: close.code, reason: close.reason.clone() },
-            None => CloseStatus { code: CloseCode::NO_STATUS_RCVD, reason: String::new() },
-        });
+        CloseStatus::of(close)
     }
 
     fn flush_pong(&mut self) {
         if let Some(pong) = self.pending_pong.take() {
-            if matches!(self.state, State::Open | State::CloseSent { .. }) {
+            if !self.is_closed() {
                 self.write_frame(true, Opcode::Pong, 0, &pong);
             }
         }

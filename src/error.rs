@@ -317,8 +317,22 @@ pub enum HandshakeError {
     AcceptMismatch,
     /// Client: the server chose a subprotocol the client did not offer (§4.1).
     UnofferedProtocol(String),
-    /// Client: the server chose an extension the client did not offer (§4.1).
+    /// Client: the server chose an extension the client did not offer (§4.1). Server: the
+    /// response accepts an extension the client did not offer (§4.2.2 item 5.6).
     UnofferedExtension(String),
+    /// Client: a URL that is not a valid `ws://` or `wss://` URI (§3). Holds what was wrong.
+    InvalidUrl(String),
+    /// The head (or, for a client, the response's body) did not arrive within the handshake's
+    /// deadline ([`crate::handshake::HandshakeConfig::timeout`]).
+    Timeout,
+    /// The peer closed the connection before the handshake was complete.
+    ConnectionClosed,
+    /// `accept` or `respond` was called with no request waiting for an answer (none read yet,
+    /// or already answered).
+    NotAwaitingAnswer,
+    /// The codecs given do not match the extensions negotiated (each negotiated extension needs
+    /// its codec, and one at most is supported). Holds what differs.
+    ExtensionMismatch(String),
 }
 
 impl HandshakeError {
@@ -346,7 +360,12 @@ impl HandshakeError {
             | HandshakeError::MissingConnectionHeader
             | HandshakeError::AcceptMismatch
             | HandshakeError::UnofferedProtocol(_)
-            | HandshakeError::UnofferedExtension(_) => None,
+            | HandshakeError::UnofferedExtension(_)
+            | HandshakeError::InvalidUrl(_)
+            | HandshakeError::Timeout
+            | HandshakeError::ConnectionClosed
+            | HandshakeError::NotAwaitingAnswer
+            | HandshakeError::ExtensionMismatch(_) => None,
         }
     }
 }
@@ -386,8 +405,13 @@ impl fmt::Display for HandshakeError {
                 write!(f, "server chose subprotocol {protocol:?} that was not offered")
             }
             HandshakeError::UnofferedExtension(extension) => {
-                write!(f, "server chose extension {extension:?} that was not offered")
+                write!(f, "extension {extension:?} was not offered")
             }
+            HandshakeError::InvalidUrl(what) => write!(f, "invalid websocket url {what}"),
+            HandshakeError::Timeout => write!(f, "handshake timed out"),
+            HandshakeError::ConnectionClosed => write!(f, "connection closed during the handshake"),
+            HandshakeError::NotAwaitingAnswer => write!(f, "no request is waiting for an answer"),
+            HandshakeError::ExtensionMismatch(what) => write!(f, "extension codecs do not match: {what}"),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use crate::close::CloseCode;
+use crate::close::{CloseCode, CloseFrame};
 use crate::error::ConnectionError;
 use crate::message::{Message, MessageChunk};
 
@@ -42,6 +42,16 @@ pub struct CloseStatus {
     pub code: CloseCode,
     /// The reason, empty if none.
     pub reason: String,
+}
+
+impl CloseStatus {
+    /// The status of a Close frame's body: `None` (an empty body) is 1005, No Status Rcvd.
+    pub fn of(close: Option<&CloseFrame>) -> CloseStatus {
+        match close {
+            Some(close) => CloseStatus { code: close.code, reason: close.reason.clone() },
+            None => CloseStatus { code: CloseCode::NO_STATUS_RCVD, reason: String::new() },
+        }
+    }
 }
 
 /// How the connection ended (§7.1.5 "The WebSocket Connection Close Code", §7.1.6 "Close

@@ -14,6 +14,7 @@
 use bytes::BytesMut;
 
 use crate::error::ProtocolError;
+use crate::handshake::extension::Extension;
 use crate::message::MessageKind;
 
 /// A negotiated extension's payload transform.
@@ -24,6 +25,7 @@ use crate::message::MessageKind;
 ///
 /// ```
 /// use bytes::BytesMut;
+/// use rfc6455::handshake::extension::Extension;
 /// use rfc6455::{ExtensionCodec, MessageKind, ProtocolError, RSV3_BIT};
 ///
 /// struct Invert;
@@ -31,6 +33,9 @@ use crate::message::MessageKind;
 /// impl ExtensionCodec for Invert {
 ///     fn rsv_bits(&self) -> u8 {
 ///         RSV3_BIT
+///     }
+///     fn negotiated(&self) -> Extension {
+///         Extension::new("x-invert")
 ///     }
 ///     fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
 ///         output.extend(input.iter().map(|byte| !byte));
@@ -46,6 +51,11 @@ pub trait ExtensionCodec: Send {
     /// The RSV bits this extension uses, as a mask of [`crate::RSV1_BIT`], [`crate::RSV2_BIT`],
     /// [`crate::RSV3_BIT`]. Frames may carry them only once the extension is negotiated.
     fn rsv_bits(&self) -> u8;
+
+    /// The extension as negotiated: its name and the parameters a server's response lists for
+    /// it (§9.1). A server's 101 is written from this, so the header and the codec cannot
+    /// disagree; a client's codec is checked against the server's answer by name.
+    fn negotiated(&self) -> Extension;
 
     /// Transforms a piece of an incoming message whose first frame carried this extension's RSV
     /// bits, appending the result to `output`. `fin` marks the message's last piece.

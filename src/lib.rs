@@ -19,44 +19,60 @@
 //! consumed, or [`Decoded::Incomplete`] with how many more bytes it knows it needs. Bytes beyond
 //! `consumed` are never touched, so nothing that follows an HTTP head or a frame is lost.
 //!
-//! # The driving loop
+//! # The drive rule
 //!
-//! An adapter (blocking, tokio, embedded) owns the socket and a timer; the [`Connection`] owns
-//! the protocol. After the handshake (bytes left over after the HTTP head go to
-//! [`Connection::receive`] first), and after every input (`receive`, `receive_eof`,
-//! `handle_timeout`) or command (`send_*`, `close`), the adapter:
+//! An adapter (blocking, tokio, embedded) owns the socket and a timer; the core owns the
+//! protocol, from the first byte to the last: a [`handshake::ServerHandshake`] or
+//! [`handshake::ClientHandshake`] first, then the [`Connection`] it produces. All three answer to
+//! the same rule. After any input (`receive`, `receive_eof`, `receive_reset`, `handle_timeout`)
+//! or command (`send_*`, `close`, `accept`, `respond`), the adapter:
 //!
-//! 1. writes [`Connection::bytes_to_send`] and reports how much went out with
-//!    [`Connection::mark_sent`] (partial writes need no copy);
-//! 2. drains [`Connection::poll_event`];
-//! 3. re-arms its timer from [`Connection::poll_timeout`];
-//! 4. closes the transport when [`Connection::should_close_transport`] says so.
+//! 1. **drains events** (`poll_event`): handling one may send, or queue our answer to the
+//!    peer's Close;
+//! 2. **writes** `bytes_to_send` and reports how much went out with `mark_sent` (a partial write
+//!    needs no copy);
+//! 3. **acts on the transport instruction**, `poll_transport(now)`: [`Transport::Open`] (go
+//!    on), [`Transport::ShutdownWrite`] (shut down writing once, keep reading and feeding what
+//!    arrives, which is discarded) or [`Transport::Close`] (drop the socket, done);
+//! 4. **re-arms its timer** from `poll_timeout`, then waits for input, writability (while bytes
+//!    are unsent) or the deadline.
+//!
+//! No step creates work for an earlier one: writing creates no event, the transport instruction
+//! creates neither events nor bytes, and the deadline is read last. Every phase has a deadline
+//! owned by the core (the head, the closing handshake, flushing to a peer that stopped reading,
+//! the lingering close), so an adapter that follows the rule never waits without bound.
 //!
 //! ```
 //! use std::time::Instant;
-//! use rfc6455::{Config, Connection, Event, Role};
+//! use rfc6455::{Config, Connection, Event, Role, Transport};
 //!
-//! // An echo server's reaction to one read from the socket, `input`.
+//! /// An echo server's reaction to one read from the socket, `input`; `false` once the socket
+//! /// is to be dropped.
 //! fn on_read(connection: &mut Connection, input: &[u8], socket_out: &mut Vec<u8>) -> bool {
 //!     let now = Instant::now(); // the adapter's clock, passed in
 //!     connection.receive(now, input);
+//!     // 1. Events.
 //!     while let Some(event) = connection.poll_event() {
 //!         if let Event::Message(message) = event {
 //!             let _ = connection.send_message(&message); // Err only once closing
 //!         }
 //!     }
+//!     // 2. Write.
 //!     let bytes = connection.bytes_to_send();
 //!     socket_out.extend_from_slice(bytes); // a real socket may take fewer
 //!     let written = bytes.len();
 //!     connection.mark_sent(written);
-//!     connection.should_close_transport()
+//!     // 3. The transport; 4. then the timer from connection.poll_timeout().
+//!     connection.poll_transport(now) != Transport::Close
 //! }
 //! # let mut server = Connection::new(Role::Server, Config::default(), Instant::now());
 //! # let mut out = Vec::new();
 //! # // §5.7: a masked "Hello" from a client.
-//! # assert!(!on_read(&mut server, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58], &mut out));
+//! # assert!(on_read(&mut server, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58], &mut out));
 //! # assert_eq!(out, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
 //! ```
+//!
+//! `examples/adapter/blocking.rs` is the rule over `std::net::TcpStream` in about 150 lines.
 //!
 //! # Example: the RFC's §5.7 frames, both ways
 //!
@@ -111,9 +127,12 @@ pub mod event;
 pub mod extension;
 pub mod frame;
 pub mod handshake;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod mask;
 pub mod message;
 mod output;
+pub mod transport;
 
 pub use close::{CloseCode, CloseCodeRange, CloseFrame};
 pub use config::Config;
@@ -130,6 +149,7 @@ pub use mask::{apply_mask, apply_mask_rfc, extend_masked, generate_masking_key, 
 pub use message::{
     Incoming, Message, MessageChunk, MessageKind, MessageLimits, Reassembler, Utf8Bytes, Utf8Validator,
 };
+pub use transport::{Endpoint, Linger, Transport};
 
 /// Which end of the connection an endpoint is (§1.2, §5.1): clients mask what they send,
 /// servers do not.

@@ -48,12 +48,6 @@ impl Output {
         self.segments_len + self.tail.len()
     }
 
-    /// Whether nothing waits to be written.
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Everything unsent as one slice. Queued payloads are copied into the buffer for it, once;
     /// [`Output::io_slices`] avoids that copy.
     pub(crate) fn contiguous(&mut self) -> &[u8] {

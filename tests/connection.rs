@@ -23,14 +23,16 @@ use proptest::sample::Index;
 use rfc6455::{
     apply_mask, encode_frame, CloseCode, CloseFrame, CloseInitiator, CloseOutcome, CloseStatus, Config,
     Connection, ConnectionError, Event, Frame, FrameHeader, Message, MessageChunk, MessageKind,
-    MessageLimits, Opcode, ProtocolError, RandomSource, Role, SendError, Utf8Bytes, MASK_BIT, RSV1_BIT,
-    RSV2_BIT, RSV3_BIT,
+    MessageLimits, Opcode, ProtocolError, RandomSource, Role, SendError, Transport, Utf8Bytes, MASK_BIT,
+    RSV1_BIT, RSV2_BIT, RSV3_BIT,
 };
 
 /// The masking key of every masked frame this file builds by hand (the §5.7 examples' key).
 const PEER_KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 /// `Config::close_timeout`'s documented default.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// `Linger::timeout`'s documented default.
+const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 /// The smallest step of the fake clock.
 const TICK: Duration = Duration::from_nanos(1);
 
@@ -743,7 +745,8 @@ fn completes_the_closing_handshake_it_started(role: Role) {
         CloseOutcome {
             initiator: CloseInitiator::Local,
             sent: status(1001, "done"),
-            received: status(1001, ""),
+            // §5.5.1: the peer echoes the code, and its reason too.
+            received: status(1001, "done"),
             clean: true,
             error: None,
         }
@@ -753,22 +756,24 @@ fn completes_the_closing_handshake_it_started(role: Role) {
     assert_eq!((peer_outcome.code(), peer_outcome.reason()), (CloseCode::GOING_AWAY, "done"));
     assert_eq!(output(&mut conn), b"", "no second Close");
 
-    // §7.1.1: "the server SHOULD close the underlying TCP connection first"; the client waits.
-    match role {
-        Role::Server => {
-            assert!(conn.should_close_transport());
-            assert_eq!(conn.poll_timeout(), None);
-            assert!(!peer.should_close_transport(), "the client waits for the server");
-        }
-        Role::Client => {
-            assert!(!conn.should_close_transport());
-            assert_eq!(conn.poll_timeout(), Some(t1 + CLOSE_TIMEOUT));
-            assert!(peer.should_close_transport(), "the server closes TCP");
-            conn.receive_eof(t1);
-            assert!(conn.should_close_transport());
-            assert_eq!(events(&mut conn), vec![]);
-        }
-    }
+    // §7.1.1: "the server SHOULD close the underlying TCP connection first": once its last
+    // bytes are written it shuts down writing (FIN) and lingers; the client waits for that EOF.
+    let (server, client) = match role {
+        Role::Server => (&mut conn, &mut peer),
+        Role::Client => (&mut peer, &mut conn),
+    };
+    assert_eq!(server.poll_transport(t1), Transport::ShutdownWrite, "the server closes TCP first");
+    assert_eq!(server.poll_timeout(), Some(t1 + LINGER_TIMEOUT), "lingering, bounded");
+    assert_eq!(client.poll_transport(t1), Transport::Open, "the client waits for the server");
+    assert_eq!(client.poll_timeout(), Some(t1 + CLOSE_TIMEOUT));
+    client.receive_eof(t1);
+    assert_eq!(client.poll_transport(t1), Transport::Close);
+    assert_eq!(client.poll_timeout(), None);
+    server.receive_eof(t1); // the client dropped its socket
+    assert_eq!(server.poll_transport(t1), Transport::Close);
+    assert_eq!(server.poll_timeout(), None);
+    assert_eq!(events(&mut conn), vec![]);
+    assert_eq!(events(&mut peer), vec![]);
 }
 both_roles!(
     client_completes_the_closing_handshake_it_started,
@@ -849,7 +854,8 @@ fn closes_abnormally_on_eof_after_its_close(role: Role) {
         }
     );
     assert_eq!(outcome.code(), CloseCode::ABNORMAL_CLOSURE);
-    assert!(conn.should_close_transport());
+    // Our Close is written and the peer closed: nothing more to write or read.
+    assert_eq!(conn.poll_transport(t0 + Duration::from_secs(1)), Transport::Close);
     assert_eq!(conn.poll_timeout(), None);
     conn.handle_timeout(t0 + CLOSE_TIMEOUT);
     assert_eq!(events(&mut conn), vec![], "no close timeout after the transport ended");
@@ -967,7 +973,7 @@ fn closes_abnormally_on_eof_while_open(role: Role) {
     );
     assert_eq!(outcome.code(), CloseCode::ABNORMAL_CLOSURE);
     assert!(conn.is_closed());
-    assert!(conn.should_close_transport());
+    assert_eq!(conn.poll_transport(t0), Transport::Close, "nothing unsent, nothing more to read");
     assert_eq!(conn.poll_timeout(), None);
     assert_eq!(output(&mut conn), b"", "nothing can be sent to a closed transport");
     conn.receive_eof(t0);
@@ -992,7 +998,7 @@ fn fails_with_close_timeout_when_the_peer_never_answers(role: Role) {
     assert_eq!(conn.poll_timeout(), Some(t1 + timeout));
     conn.handle_timeout(t1 + timeout - TICK);
     assert_eq!(events(&mut conn), vec![]);
-    assert!(!conn.should_close_transport());
+    assert_eq!(conn.poll_transport(t1 + timeout - TICK), Transport::Open);
     conn.handle_timeout(t1 + timeout);
     let outcome = only_closed(events(&mut conn));
     assert_eq!(
@@ -1006,9 +1012,17 @@ fn fails_with_close_timeout_when_the_peer_never_answers(role: Role) {
         }
     );
     assert_eq!(outcome.code(), CloseCode::ABNORMAL_CLOSURE);
-    assert!(conn.should_close_transport());
-    assert_eq!(conn.poll_timeout(), None);
+    // Our Close was written: shut down writing and linger, so a late Close from the peer is
+    // read instead of reset; the linger is bounded too.
+    let linger_end = t1 + timeout + LINGER_TIMEOUT;
+    assert_eq!(conn.poll_transport(t1 + timeout), Transport::ShutdownWrite);
+    assert_eq!(conn.poll_timeout(), Some(linger_end));
     assert_eq!(output(&mut conn), b"");
+    conn.handle_timeout(linger_end - TICK);
+    assert_eq!(conn.poll_transport(linger_end - TICK), Transport::ShutdownWrite);
+    conn.handle_timeout(linger_end);
+    assert_eq!(conn.poll_transport(linger_end), Transport::Close);
+    assert_eq!(conn.poll_timeout(), None);
     conn.handle_timeout(t1 + 2 * timeout);
     assert_eq!(events(&mut conn), vec![]);
 }
@@ -1019,21 +1033,23 @@ both_roles!(
 );
 
 /// §7.1.1: "the server SHOULD close the underlying TCP connection first": once its echo is
-/// written, and not before.
+/// written, and not before, it shuts down writing (FIN) and lingers until the client's EOF.
 #[test]
-fn server_closes_the_transport_once_the_echo_is_written() {
+fn server_shuts_down_writing_once_the_echo_is_written() {
     let t0 = Instant::now();
     let mut server = Connection::new(Role::Server, Config::default(), t0);
     server.receive(t0, &frame_from(Role::Client, true, Opcode::Close, &close_payload(1000, b"")));
     assert!(server.is_closed());
-    assert_eq!(server.poll_timeout(), None);
+    assert_eq!(server.poll_timeout(), Some(t0 + CLOSE_TIMEOUT), "the echo must be taken in time");
     let len = server.bytes_to_send().len();
     assert_eq!(len, 4, "88 02 03 e8");
-    assert!(!server.should_close_transport(), "the echo is not written yet");
+    assert_eq!(server.poll_transport(t0), Transport::Open, "the echo is not written yet");
     server.mark_sent(3);
-    assert!(!server.should_close_transport(), "one byte of the echo left");
+    assert_eq!(server.poll_transport(t0), Transport::Open, "one byte of the echo left");
     server.mark_sent(1);
-    assert!(server.should_close_transport());
+    assert_eq!(server.poll_transport(t0), Transport::ShutdownWrite);
+    server.receive_eof(t0);
+    assert_eq!(server.poll_transport(t0), Transport::Close);
 }
 
 /// §7.1.1: after the closing handshake the client waits for the server to close TCP; the
@@ -1045,17 +1061,18 @@ fn client_waits_for_eof_after_the_closing_handshake() {
     client.receive(t0, &frame_from(Role::Server, true, Opcode::Close, &close_payload(1000, b"")));
     assert!(only_closed(events(&mut client)).clean);
     output(&mut client);
-    assert!(!client.should_close_transport(), "the server closes first");
+    assert_eq!(client.poll_transport(t0), Transport::Open, "the server closes first");
     assert_eq!(client.poll_timeout(), Some(t0 + CLOSE_TIMEOUT));
     client.receive_eof(t0 + Duration::from_secs(1));
-    assert!(client.should_close_transport());
+    assert_eq!(client.poll_transport(t0 + Duration::from_secs(1)), Transport::Close);
     assert!(client.is_closed());
     assert_eq!(client.poll_timeout(), None);
     assert_eq!(events(&mut client), vec![], "Closed was reported once already");
 }
 
 /// §7.1.1: a client whose server does not close TCP closes it itself after `close_timeout`:
-/// `poll_timeout` gives the deadline, `handle_timeout` before it does nothing, at it closes.
+/// `poll_timeout` gives the deadline, `handle_timeout` before it does nothing, at it shuts
+/// down writing and lingers like any endpoint, then closes at the linger's end.
 #[test]
 fn client_closes_after_close_timeout_without_eof() {
     let t0 = Instant::now();
@@ -1065,15 +1082,21 @@ fn client_closes_after_close_timeout_without_eof() {
     pump(&mut server, &mut client, t1);
     pump(&mut client, &mut server, t1);
     assert!(only_closed(events(&mut client)).clean);
-    assert!(server.should_close_transport());
+    assert_eq!(server.poll_transport(t1), Transport::ShutdownWrite);
+    // The server's FIN is lost (or never sent): the client sees no EOF.
 
+    assert_eq!(client.poll_transport(t1), Transport::Open);
     assert_eq!(client.poll_timeout(), Some(t1 + CLOSE_TIMEOUT));
     client.handle_timeout(t1);
     client.handle_timeout(t1 + CLOSE_TIMEOUT - TICK);
-    assert!(!client.should_close_transport());
+    assert_eq!(client.poll_transport(t1 + CLOSE_TIMEOUT - TICK), Transport::Open);
     assert_eq!(client.poll_timeout(), Some(t1 + CLOSE_TIMEOUT));
     client.handle_timeout(t1 + CLOSE_TIMEOUT);
-    assert!(client.should_close_transport());
+    assert_eq!(client.poll_transport(t1 + CLOSE_TIMEOUT), Transport::ShutdownWrite);
+    let linger_end = t1 + CLOSE_TIMEOUT + LINGER_TIMEOUT;
+    assert_eq!(client.poll_timeout(), Some(linger_end));
+    client.handle_timeout(linger_end);
+    assert_eq!(client.poll_transport(linger_end), Transport::Close);
     assert_eq!(client.poll_timeout(), None);
     assert_eq!(events(&mut client), vec![], "the timeout after a clean close is no failure");
 }
@@ -1497,15 +1520,23 @@ fn fails_the_connection_for_every_violation(role: Role) {
         if codes != [Some(failure.code)] {
             report(format!("sent {sent:?}, expected one Close with code {}", failure.code));
         }
-        if !conn.is_closed() || conn.poll_timeout().is_some() {
+        // The only deadline left: the peer must take the Close within close_timeout.
+        if !conn.is_closed() || conn.poll_timeout() != Some(t0 + CLOSE_TIMEOUT) {
             report(format!("state after the failure: {conn:?}, timeout {:?}", conn.poll_timeout()));
         }
-        if conn.should_close_transport() {
-            report("transport closed before the Close was written".into());
+        let transport = conn.poll_transport(t0);
+        if transport != Transport::Open {
+            report(format!("transport {transport:?} before the Close was written"));
         }
         conn.mark_sent(wire.len());
-        if !conn.should_close_transport() {
-            report("transport not closed once the Close was written".into());
+        let transport = conn.poll_transport(t0);
+        if transport != Transport::ShutdownWrite {
+            report(format!("transport {transport:?} once the Close was written, expected ShutdownWrite"));
+        }
+        conn.receive_eof(t0);
+        let transport = conn.poll_transport(t0);
+        if transport != Transport::Close {
+            report(format!("transport {transport:?} after the peer's EOF, expected Close"));
         }
         if conn.send_text("x") != Err(SendError::Closing) {
             report("can still send".into());
@@ -1553,7 +1584,7 @@ fn fails_without_a_second_close_while_closing(role: Role) {
     assert_eq!(outcome.error, Some(ConnectionError::Protocol(ProtocolError::CloseBodyTooShort)));
     assert!(!outcome.clean);
     assert_eq!(output(&mut conn), b"", "our Close is already out");
-    assert!(conn.should_close_transport());
+    assert_eq!(conn.poll_transport(t0), Transport::ShutdownWrite);
 }
 both_roles!(
     client_fails_without_a_second_close_while_closing,
@@ -1672,10 +1703,11 @@ fn keepalive_without_pong_fails_with_1011(role: Role) {
         }
     );
     assert!(conn.is_closed());
-    assert_eq!(conn.poll_timeout(), None);
-    assert!(!conn.should_close_transport());
+    // The Close must be taken within close_timeout (a peer that stopped reading is dropped).
+    assert_eq!(conn.poll_timeout(), Some(t0 + 2 * INTERVAL + CLOSE_TIMEOUT));
+    assert_eq!(conn.poll_transport(t0 + 2 * INTERVAL), Transport::Open);
     conn.mark_sent(wire.len());
-    assert!(conn.should_close_transport());
+    assert_eq!(conn.poll_transport(t0 + 2 * INTERVAL), Transport::ShutdownWrite);
 }
 both_roles!(
     client_keepalive_without_pong_fails_with_1011,
@@ -2069,7 +2101,7 @@ fn streaming_fails_fast_on_invalid_utf8(role: Role) {
     assert_eq!(close_body(&sent[0]).map(|close| close.code), Some(CloseCode::INVALID_FRAME_PAYLOAD_DATA));
     conn.receive(t0, &wire[header_len + 5001..]);
     assert_eq!(events(&mut conn), vec![]);
-    assert!(conn.should_close_transport());
+    assert_eq!(conn.poll_transport(t0), Transport::ShutdownWrite);
 }
 both_roles!(
     client_streaming_fails_fast_on_invalid_utf8,
@@ -2447,7 +2479,7 @@ fn answers_earlier_messages_before_failing(role: Role) {
         CloseFrame::decode(&sent[1].payload).unwrap().unwrap().code,
         CloseCode::INVALID_FRAME_PAYLOAD_DATA
     );
-    assert!(conn.should_close_transport());
+    assert_eq!(conn.poll_transport(t0), Transport::ShutdownWrite);
 }
 both_roles!(
     client_answers_earlier_messages_before_failing,

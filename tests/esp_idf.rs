@@ -22,7 +22,7 @@ use rfc6455::handshake::server::UpgradeRequest;
 use rfc6455::handshake::HeadLimits;
 use rfc6455::{
     CloseCode, CloseFrame, CloseInitiator, CloseStatus, Config, Connection, DecodeRules, Decoded, Event,
-    Frame, HandshakeError, Message, MessageKind, Opcode, Role, SendError, Utf8Bytes,
+    Frame, HandshakeError, Message, MessageKind, Opcode, Role, SendError, Transport, Utf8Bytes,
 };
 
 /// `Config::close_timeout`'s documented default.
@@ -308,9 +308,9 @@ both_roles!(
 
 /// §5.5.1, §7.1.5 with `deliver_control_frames`: the peer's Close is not a control event but
 /// `Event::Closed`, last, with its code and reason; the Ping before it is reported and answered
-/// first, then the Close is echoed with the same code (§5.5.1: "the endpoint MUST send a Close
-/// frame in response. (When sending a Close frame in response, the endpoint typically echos the
-/// status code it received.)").
+/// first, then the Close is echoed with the same code and reason (§5.5.1: "the endpoint MUST
+/// send a Close frame in response. (When sending a Close frame in response, the endpoint
+/// typically echos the status code it received.)").
 #[test]
 fn server_reports_the_close_through_closed() {
     let t0 = Instant::now();
@@ -326,7 +326,7 @@ fn server_reports_the_close_through_closed() {
     assert!(outcome.clean);
     assert_eq!(outcome.initiator, CloseInitiator::Remote);
     assert_eq!((outcome.code(), outcome.reason()), (CloseCode::NORMAL_CLOSURE, "bye"));
-    assert_eq!(outcome.sent, Some(CloseStatus { code: CloseCode::NORMAL_CLOSURE, reason: String::new() }));
+    assert_eq!(outcome.sent, Some(CloseStatus { code: CloseCode::NORMAL_CLOSURE, reason: "bye".into() }));
 
     let wire = pump(&mut server, &mut client, t0);
     let sent = frames(&wire, Role::Server);
@@ -334,21 +334,24 @@ fn server_reports_the_close_through_closed() {
     assert_eq!((sent[0].header.opcode, &sent[0].payload[..]), (Opcode::Pong, &b"last ping"[..]));
     assert_eq!(
         CloseFrame::decode(&sent[1].payload).unwrap(),
-        Some(CloseFrame { code: CloseCode::NORMAL_CLOSURE, reason: String::new() })
+        Some(CloseFrame { code: CloseCode::NORMAL_CLOSURE, reason: "bye".into() })
     );
-    assert!(server.should_close_transport(), "§7.1.1: the server closes TCP first");
+    assert_eq!(server.poll_transport(t0), Transport::ShutdownWrite, "§7.1.1: the server closes TCP first");
 
     // The client sees the Pong, then the completed closing handshake.
     let client_events = events(&mut client);
     assert_eq!(client_events.len(), 2, "{client_events:?}");
     assert_eq!(client_events[0], pong(b"last ping"));
     assert!(matches!(&client_events[1], Event::Closed(outcome) if outcome.clean));
-    // §7.1.1: the client waits for the server to close TCP, at most the close timeout (fake clock).
+    // §7.1.1: the client waits for the server to close TCP, at most the close timeout (fake
+    // clock); then it shuts down writing itself and lingers.
+    assert_eq!(client.poll_transport(t0), Transport::Open);
     assert_eq!(client.poll_timeout(), Some(t0 + CLOSE_TIMEOUT));
-    client.handle_timeout(t0 + CLOSE_TIMEOUT - Duration::from_millis(1));
-    assert!(!client.should_close_transport());
+    let early = t0 + CLOSE_TIMEOUT - Duration::from_millis(1);
+    client.handle_timeout(early);
+    assert_eq!(client.poll_transport(early), Transport::Open);
     client.handle_timeout(t0 + CLOSE_TIMEOUT);
-    assert!(client.should_close_transport());
+    assert_eq!(client.poll_transport(t0 + CLOSE_TIMEOUT), Transport::ShutdownWrite);
 }
 
 // ---------------------------------------------------------------------------------------------

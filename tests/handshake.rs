@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::mem::discriminant;
 
+use bytes::BytesMut;
 use proptest::prelude::*;
 use rfc6455::handshake::client::{Accepted, ClientRequest};
 use rfc6455::handshake::extension::{Extension, ExtensionParam};
@@ -17,7 +18,10 @@ use rfc6455::handshake::server::{encode_rejection, Request, UpgradeRequest};
 use rfc6455::handshake::{
     is_valid_key, HeadLimits, Headers, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_SIZE, GUID, VERSION,
 };
-use rfc6455::{accept_key, generate_key, DecodeRules, Decoded, Frame, HandshakeError, Opcode, OsSeededRng};
+use rfc6455::{
+    accept_key, generate_key, DecodeRules, Decoded, ExtensionCodec, Frame, HandshakeError, MessageKind, Opcode,
+    OsSeededRng, ProtocolError,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Vectors and helpers
@@ -55,6 +59,29 @@ const MASKED_HELLO: [u8; 11] = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 
 
 /// §5.7: "A single-frame unmasked text message" ("Hello"), server to client.
 const UNMASKED_HELLO: [u8; 7] = [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+
+/// A codec that only says what was negotiated (§9.1): the 101 lists `negotiated()`, so a
+/// response's `Sec-WebSocket-Extensions` is built from one of these. It transforms nothing.
+struct Negotiated(Extension);
+
+impl ExtensionCodec for Negotiated {
+    fn rsv_bits(&self) -> u8 {
+        0
+    }
+
+    fn negotiated(&self) -> Extension {
+        self.0.clone()
+    }
+
+    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
+        output.extend_from_slice(input);
+        Ok(())
+    }
+
+    fn encode(&mut self, _kind: MessageKind, _input: &[u8], _fin: bool, _output: &mut BytesMut) -> u8 {
+        0
+    }
+}
 
 /// The header fields of a valid opening handshake (§4.1), as `name: value` lines.
 const VALID_FIELDS: [&str; 5] = [
@@ -352,8 +379,11 @@ fn client_and_server_negotiate_protocol_and_extension() {
     let deflate = Extension::new("permessage-deflate")
         .with_param("server_no_context_takeover", None)
         .with_param("client_max_window_bits", Some("10"));
-    let accept =
-        upgrade.accept().with_protocol("v2.chat").with_extension(deflate.clone()).with_header("Server", "t");
+    let accept = upgrade
+        .accept()
+        .with_protocol("v2.chat")
+        .with_extension(Box::new(Negotiated(deflate.clone())))
+        .with_header("Server", "t");
     let mut response = Vec::new();
     accept.encode(&mut response);
     let text = String::from_utf8(response.clone()).unwrap();

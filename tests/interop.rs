@@ -17,13 +17,14 @@ use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use adapter::{Handshake, WsUrl};
+use std::ops::ControlFlow;
+
 use bytes::Bytes;
 use rfc6455::handshake::client::ClientRequest;
-use rfc6455::handshake::HeadLimits;
+use rfc6455::handshake::{HandshakeConfig, ServerEvent, WsUrl};
 use rfc6455::{
     CloseCode, CloseInitiator, CloseOutcome, CloseStatus, Config, Connection, DecodeRules, Decoded, Event,
-    Frame, Message, MessageKind, MessageLimits, Opcode, OsSeededRng, Role, Utf8Bytes,
+    Frame, Message, MessageKind, MessageLimits, Opcode, OsSeededRng, Utf8Bytes,
 };
 use tungstenite::protocol::frame::coding::{CloseCode as TCloseCode, Data, OpCode};
 use tungstenite::protocol::frame::Frame as TFrame;
@@ -376,7 +377,9 @@ fn drive_ours(
     let result = adapter::drive(stream, connection, |connection, event| {
         on_event(connection, &event);
         events.push(event);
-    });
+        ControlFlow::Continue(())
+    })
+    .map(|_taken_over| ());
     Run { events, result, timed_out: watchdog.fired() }
 }
 
@@ -395,17 +398,19 @@ fn serve(
     on_open: impl FnOnce(&mut Connection),
     on_event: impl FnMut(&mut Connection, &Event),
 ) -> Run {
-    // For the handshake only: the adapter's loop sets its own timeouts.
-    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("read timeout");
-    let (request, leftover) = match adapter::read_request(&mut stream, &HeadLimits::default()) {
-        Ok(Handshake::Upgrade { request, leftover }) => (request, leftover),
-        Ok(Handshake::Rejected(error)) => panic!("our server rejected tungstenite's request: {error}"),
-        Ok(Handshake::Closed) => panic!("tungstenite closed during the handshake"),
+    // The handshake has its own deadline (HandshakeConfig::timeout): nothing here can hang.
+    let accepted = adapter::accept(&mut stream, HandshakeConfig::default(), |handshake, event| match event {
+        ServerEvent::Upgrade(request) => {
+            Some(handshake.accept(Instant::now(), request.accept(), config.clone()).expect("accept"))
+        }
+        ServerEvent::Failed(error) => panic!("our server rejected tungstenite's request: {error}"),
+        other => panic!("not an upgrade request: {other:?}"),
+    });
+    let mut connection = match accepted {
+        Ok(Some(connection)) => connection,
+        Ok(None) => panic!("tungstenite closed during the handshake"),
         Err(error) => panic!("error during the handshake: {error}"),
     };
-    let connection = Connection::new(Role::Server, config, Instant::now());
-    let mut connection = adapter::accept(&mut stream, &request.accept(), connection, &leftover)
-        .expect("write the 101 response");
     on_open(&mut connection);
     drive_ours(&mut stream, &mut connection, on_event)
 }
@@ -425,9 +430,8 @@ fn spawn_our_server(
 /// Our client, connected to `address`.
 fn connect_ours(address: SocketAddr, config: Config) -> (TcpStream, Connection) {
     let url = WsUrl::parse(&format!("ws://{address}/interop")).expect("a ws:// URL");
-    let request = ClientRequest::new(url.host_header.clone(), url.target.clone(), &mut OsSeededRng::new());
-    let (stream, connection, _accepted) =
-        adapter::connect(&url, request, config).expect("handshake with tungstenite");
+    let request = ClientRequest::from_url(&url, &mut OsSeededRng::new());
+    let (stream, connection, _accepted) = adapter::connect(&url, request, config).expect("handshake with tungstenite");
     (stream, connection)
 }
 
@@ -952,8 +956,8 @@ fn server_reports_close_code_and_reason_of_tungstenite_client() {
     assert_eq!(outcome.initiator, CloseInitiator::Remote);
     assert_eq!((outcome.code(), outcome.reason()), (CloseCode::GOING_AWAY, "going"));
     assert_eq!(outcome.error, None);
-    // We echo the code (without the reason).
-    assert_close_frame(log.close_frames()[0], 1001, "");
+    // §5.5.1: we echo the code, and the reason with it.
+    assert_close_frame(log.close_frames()[0], 1001, "going");
     log.assert_closed_cleanly();
 }
 
@@ -974,7 +978,8 @@ fn client_reports_close_code_and_reason_of_tungstenite_server() {
     assert_eq!(outcome.initiator, CloseInitiator::Remote);
     assert_eq!((outcome.code(), outcome.reason()), (CloseCode::GOING_AWAY, "going"));
     assert_eq!(outcome.error, None);
-    assert_close_frame(server.close_frames()[0], 1001, "");
+    // §5.5.1: we echo the code, and the reason with it.
+    assert_close_frame(server.close_frames()[0], 1001, "going");
     server.assert_closed_cleanly();
 }
 

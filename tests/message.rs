@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use proptest::sample::Index;
+use rfc6455::handshake::extension::Extension;
 use rfc6455::message::{DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE};
 use rfc6455::{
     apply_mask_rfc, encode_frame, CloseCode, ExtensionCodec, Frame, FrameHeader, Incoming, Message,
@@ -1948,6 +1949,10 @@ impl ExtensionCodec for Invert {
         RSV3_BIT
     }
 
+    fn negotiated(&self) -> Extension {
+        Extension::new("x-invert")
+    }
+
     fn decode(&mut self, input: &[u8], fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
         self.log.lock().unwrap().push((input.to_vec(), fin));
         output.extend(input.iter().map(|byte| !byte));
@@ -1968,6 +1973,10 @@ impl ExtensionCodec for Double {
         RSV3_BIT
     }
 
+    fn negotiated(&self) -> Extension {
+        Extension::new("x-double")
+    }
+
     fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
         for byte in input {
             output.extend_from_slice(&[*byte, *byte]);
@@ -1986,6 +1995,10 @@ struct Picky;
 impl ExtensionCodec for Picky {
     fn rsv_bits(&self) -> u8 {
         RSV3_BIT
+    }
+
+    fn negotiated(&self) -> Extension {
+        Extension::new("x-picky")
     }
 
     fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {

@@ -1,195 +1,166 @@
-//! A blocking, std-only adapter for `rfc6455`: one thread per connection.
+//! A blocking, std-only adapter for `rfc6455`: one thread per connection, and the crate's drive
+//! rule in its plainest form.
 //!
-//! It holds no WebSocket logic. It reads the HTTP head until the core's decoder has a whole
-//! request, then loops over the core's drain rule: write what the connection has to send,
-//! hand events to the application, close the transport when the connection says so, and
-//! otherwise read with a timeout set from the connection's next deadline.
+//! It holds no WebSocket logic: the core's endpoints (the server or client handshake, then the
+//! connection) say what to write, what to do with the socket and when to wake up. [`drive`] is
+//! the rule, for any of them:
+//!
+//! 1. drain events (handling one may send);
+//! 2. write what there is to send (one blocking write, bounded by the next deadline);
+//! 3. act on the transport instruction: go on, shut down writing and linger, or close;
+//! 4. while bytes are unsent, write again; otherwise read, with a timeout set from the next
+//!    deadline; feed what arrives, and the time.
 
 #![allow(dead_code)] // each example uses part of this module
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use rfc6455::handshake::server::{encode_rejection, AcceptResponse, UpgradeRequest};
-use rfc6455::handshake::HeadLimits;
-use rfc6455::{Connection, Decoded, Event, HandshakeError};
+use rfc6455::handshake::client::{Accepted, ClientRequest};
+use rfc6455::handshake::{ClientHandshake, HandshakeConfig, ServerEvent, ServerHandshake, WsUrl};
+use rfc6455::{Config, Connection, Endpoint, HandshakeError, Transport};
 
-/// Bytes handed to the connection per read.
+/// How the server answered a client's opening handshake (shared by both adapters' `connect`).
+#[path = "answer.rs"]
+mod answer;
+
+/// Bytes handed to the endpoint per read.
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Pieces of output per vectored write.
 const WRITE_SLICES: usize = 64;
 
-/// How an opening handshake ended.
-pub enum Handshake {
-    /// A valid upgrade request, and the bytes that followed its head (the client's first frames).
-    Upgrade { request: UpgradeRequest, leftover: Vec<u8> },
-    /// The request was not a valid upgrade; the answer the core chose was written.
-    Rejected(HandshakeError),
-    /// The peer closed the connection before its request was complete.
-    Closed,
-}
+/// How long a blocking call waits when the endpoint has no deadline (it is then waiting for the
+/// peer, which may take as long as it likes: an idle WebSocket with no keepalive).
+const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
-/// Reads an upgrade request; answers a bad one (400, 426, 431...) and closes.
-pub fn read_request(stream: &mut TcpStream, limits: &HeadLimits) -> io::Result<Handshake> {
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let read = stream.read(&mut chunk)?;
-        if read == 0 {
-            return Ok(Handshake::Closed);
-        }
-        head.extend_from_slice(&chunk[..read]);
-        match UpgradeRequest::decode(&head, limits) {
-            Ok(Decoded::Complete { value, consumed }) => {
-                let leftover = head.split_off(consumed);
-                return Ok(Handshake::Upgrade { request: value, leftover });
-            }
-            Ok(Decoded::Incomplete { .. }) => {}
-            Err(error) => {
-                let mut response = Vec::new();
-                encode_rejection(&error, &mut response);
-                stream.write_all(&response)?;
-                let _ = stream.shutdown(Shutdown::Both);
-                return Ok(Handshake::Rejected(error));
-            }
-        }
-    }
-}
-
-/// Writes the 101 response and opens a connection fed with the bytes that followed the request.
-pub fn accept(
+/// Drives `endpoint` over `stream` by the drive rule until `on_event` breaks (`Ok(true)`: the
+/// caller takes over, e.g. to answer a request) or the endpoint says to close the transport
+/// (`Ok(false)`: the socket is shut down).
+pub fn drive<E: Endpoint>(
     stream: &mut TcpStream,
-    response: &AcceptResponse,
-    mut connection: Connection,
-    leftover: &[u8],
-) -> io::Result<Connection> {
-    let mut head = Vec::new();
-    response.encode(&mut head);
-    stream.write_all(&head)?;
-    connection.receive(Instant::now(), leftover);
-    Ok(connection)
-}
-
-/// Drives `connection` over `stream` until the transport is to be closed, then closes it.
-/// `on_event` sees every event and may send through the connection.
-pub fn drive(
-    stream: &mut TcpStream,
-    connection: &mut Connection,
-    mut on_event: impl FnMut(&mut Connection, Event),
-) -> io::Result<()> {
+    endpoint: &mut E,
+    mut on_event: impl FnMut(&mut E, E::Event) -> ControlFlow<()>,
+) -> io::Result<bool> {
     let mut chunk = vec![0u8; READ_CHUNK];
+    let mut write_shut = false;
     loop {
-        // 1. Write everything the connection has to send (a partial write is reported as such).
-        while connection.unsent_len() > 0 {
-            // Vectored: a large payload the connection holds by reference is written from where
-            // it is, without being copied into the output buffer first.
-            let mut slices = [io::IoSlice::new(&[]); WRITE_SLICES];
-            let count = connection.bytes_to_send_vectored(&mut slices);
-            match stream.write_vectored(&slices[..count]) {
-                Ok(written) => connection.mark_sent(written),
-                Err(_) => {
-                    connection.receive_eof(Instant::now());
-                    break;
-                }
+        // 1. Events.
+        while let Some(event) = endpoint.poll_event() {
+            if on_event(endpoint, event).is_break() {
+                return Ok(true);
             }
         }
-        // 2. Events; they may queue more to send, written at the top of the loop.
-        let mut had_events = false;
-        while let Some(event) = connection.poll_event() {
-            had_events = true;
-            on_event(connection, event);
+        // 2. Write, no later than the next deadline.
+        if endpoint.unsent_len() > 0 && !write_shut {
+            stream.set_write_timeout(Some(wait_until(endpoint.poll_timeout())))?;
+            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+            let count = endpoint.bytes_to_send_vectored(&mut slices);
+            match stream.write_vectored(&slices[..count]) {
+                // A write of 0 bytes: the transport cannot take more, ever.
+                Ok(0) => endpoint.receive_reset(Instant::now()),
+                Ok(written) => endpoint.mark_sent(written),
+                Err(error) if timed_out(&error) => endpoint.handle_timeout(Instant::now()),
+                Err(_) => endpoint.receive_reset(Instant::now()),
+            }
         }
-        if had_events {
+        // 3. The transport.
+        match endpoint.poll_transport(Instant::now()) {
+            Transport::Open => {}
+            Transport::ShutdownWrite if !write_shut => {
+                write_shut = true;
+                let _ = stream.shutdown(Shutdown::Write);
+            }
+            Transport::ShutdownWrite => {}
+            Transport::Close => {
+                let _ = stream.shutdown(Shutdown::Both);
+                return Ok(false);
+            }
+        }
+        // 4. Wait: a blocking socket waits for one thing at a time, and unsent bytes come first
+        // (the next write is bounded by the deadline); otherwise read until the deadline.
+        if endpoint.unsent_len() > 0 && !write_shut {
+            endpoint.handle_timeout(Instant::now());
             continue;
         }
-        // 4. Close when the connection says so.
-        if connection.should_close_transport() {
-            let _ = stream.shutdown(Shutdown::Both);
-            return Ok(());
-        }
-        // 3. Read, waking up at the connection's next deadline.
-        let timeout = connection
-            .poll_timeout()
-            .map(|deadline| deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
-        stream.set_read_timeout(timeout)?;
+        stream.set_read_timeout(Some(wait_until(endpoint.poll_timeout())))?;
         match stream.read(&mut chunk) {
-            Ok(0) => connection.receive_eof(Instant::now()),
-            Ok(read) => connection.receive(Instant::now(), &chunk[..read]),
-            Err(error) if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
-            Err(_) => connection.receive_eof(Instant::now()),
+            Ok(0) => endpoint.receive_eof(Instant::now()),
+            Ok(read) => endpoint.receive(Instant::now(), &chunk[..read]),
+            Err(error) if timed_out(&error) || error.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => endpoint.receive_reset(Instant::now()),
         }
         // Deadlines are handled whatever woke us: the call is idempotent and cheap.
-        connection.handle_timeout(Instant::now());
+        endpoint.handle_timeout(Instant::now());
     }
 }
 
-/// The parts of a `ws://` URL a client needs.
-pub struct WsUrl {
-    /// Host and port to connect to (`localhost:1337`, `[::1]:1337`).
-    pub authority: String,
-    /// The `Host` header: the authority without the default port 80.
-    pub host_header: String,
-    /// Path and query, `/` if empty.
-    pub target: String,
+/// How long to block before `deadline` (at least 1 ms: a zero timeout means "forever").
+fn wait_until(deadline: Option<Instant>) -> Duration {
+    deadline
+        .map_or(IDLE_WAIT, |deadline| deadline.saturating_duration_since(Instant::now()))
+        .max(Duration::from_millis(1))
 }
 
-impl WsUrl {
-    /// Parses `ws://host[:port][/path][?query]` (IPv6 literals in brackets).
-    pub fn parse(url: &str) -> Result<WsUrl, String> {
-        let rest = url
-            .strip_prefix("ws://")
-            .ok_or_else(|| format!("{url:?}: only ws:// URLs are supported (wss:// needs TLS)"))?;
-        let (authority, target) = match rest.find(['/', '?']) {
-            Some(at) => (&rest[..at], &rest[at..]),
-            None => (rest, "/"),
-        };
-        if authority.is_empty() {
-            return Err(format!("{url:?}: no host"));
+fn timed_out(error: &io::Error) -> bool {
+    matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// Runs the server's handshake on `stream` until the request is read, then asks `decide` what
+/// to do with it; answers (a rejection, a page) are written and the transport ended here.
+/// Returns the connection if `decide` accepted.
+pub fn accept(
+    stream: &mut TcpStream,
+    config: HandshakeConfig,
+    mut decide: impl FnMut(&mut ServerHandshake, ServerEvent) -> Option<Connection>,
+) -> io::Result<Option<Connection>> {
+    let mut handshake = ServerHandshake::new(config, Instant::now());
+    let mut accepted = None;
+    drive(stream, &mut handshake, |handshake, event| match decide(handshake, event) {
+        Some(connection) => {
+            accepted = Some(connection);
+            ControlFlow::Break(())
         }
-        let has_port = match authority.rfind(']') {
-            Some(bracket) => authority[bracket..].contains(':'),
-            None => authority.contains(':'),
-        };
-        let target = if target.starts_with('?') { format!("/{target}") } else { target.to_owned() };
-        Ok(WsUrl {
-            authority: if has_port { authority.to_owned() } else { format!("{authority}:80") },
-            host_header: authority.strip_suffix(":80").unwrap_or(authority).to_owned(),
-            target,
-        })
-    }
+        None => ControlFlow::Continue(()), // answered, or failed: the handshake ends the transport
+    })?;
+    Ok(accepted)
 }
 
-/// Connects to `url`, performs the opening handshake, and returns the stream, the connection
-/// (fed with any bytes that followed the server's response) and the server's answer.
+/// Connects to `url` (`ws://` only: TLS needs a crate of its own), performs the opening
+/// handshake, and returns the stream, the connection (fed with any bytes that followed the
+/// server's response) and the server's answer (its subprotocol, extensions and header fields).
+///
+/// # Errors
+///
+/// The socket's I/O errors; a failed or refused handshake as an `io::Error` wrapping the core's
+/// [`HandshakeError`] (`error.get_ref()` and `downcast_ref` find it).
 pub fn connect(
     url: &WsUrl,
-    request: rfc6455::handshake::client::ClientRequest,
-    config: rfc6455::Config,
-) -> io::Result<(TcpStream, Connection, rfc6455::handshake::client::Accepted)> {
-    let mut stream = TcpStream::connect(&url.authority)?;
-    let _ = stream.set_nodelay(true);
-    let mut head = Vec::new();
-    request.encode(&mut head);
-    stream.write_all(&head)?;
-    let limits = HeadLimits::default();
-    let mut response = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let read = stream.read(&mut chunk)?;
-        if read == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed during the handshake"));
-        }
-        response.extend_from_slice(&chunk[..read]);
-        match request.decode_response(&response, &limits) {
-            Ok(Decoded::Complete { value, consumed }) => {
-                let mut connection = Connection::new(rfc6455::Role::Client, config, Instant::now());
-                connection.receive(Instant::now(), &response[consumed..]);
-                return Ok((stream, connection, value));
-            }
-            Ok(Decoded::Incomplete { .. }) => {}
-            Err(error) => return Err(io::Error::other(error)),
-        }
+    request: ClientRequest,
+    config: Config,
+) -> io::Result<(TcpStream, Connection, Accepted)> {
+    if url.is_secure() {
+        return Err(io::Error::other(HandshakeError::InvalidUrl(format!("{url}: wss:// needs TLS"))));
     }
+    let mut stream = TcpStream::connect(url.authority())?;
+    let _ = stream.set_nodelay(true);
+    let mut handshake = ClientHandshake::new(request, HandshakeConfig::default(), Instant::now());
+    let mut answer = None;
+    drive(&mut stream, &mut handshake, |_, event| {
+        answer = Some(event);
+        ControlFlow::Break(())
+    })?;
+    let error = match answer::accepted(answer) {
+        Ok(accepted) => {
+            let connection =
+                handshake.into_connection(Instant::now(), config, Vec::new()).map_err(io::Error::other)?;
+            return Ok((stream, connection, accepted));
+        }
+        Err(error) => error,
+    };
+    // End the transport as the handshake says (the request is written; linger, close).
+    drive(&mut stream, &mut handshake, |_, _| ControlFlow::Continue(()))?;
+    Err(io::Error::other(error))
 }

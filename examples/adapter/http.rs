@@ -3,15 +3,14 @@
 //!
 //! The files are compiled into the example ([`Asset`], with `include_bytes!`), so a request can
 //! only ever name one of them: there is no file system path to traverse. Anything else gets 404;
-//! a method other than GET or HEAD gets 405. Every answer closes the connection.
+//! a method other than GET or HEAD gets 405. [`answer`] only decides: it is a pure function from
+//! the request to the core's [`HttpResponse`], which the adapter writes (`adapter::respond`),
+//! closing the connection after it.
 
 #![allow(dead_code)] // each example uses part of this module
 
-use std::io;
-
 use rfc6455::handshake::server::Request;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use rfc6455::handshake::HttpResponse;
 
 /// A file served at a fixed path.
 #[derive(Debug, Clone, Copy)]
@@ -24,31 +23,24 @@ pub struct Asset {
     pub body: &'static [u8],
 }
 
-/// Answers a plain HTTP `request` from `assets`; returns the status sent.
-pub async fn respond(stream: &mut TcpStream, request: &Request, assets: &[Asset]) -> io::Result<u16> {
+/// The answer to a plain HTTP `request` from `assets`: 200 with the asset named by its path,
+/// 404 if none is, 405 (with `Allow: GET, HEAD`) for a method other than GET or HEAD. The core's
+/// handshake writes the answer to a HEAD request without its body (RFC 9110 §9.3.2).
+pub fn answer(request: &Request, assets: &[Asset]) -> HttpResponse {
     let method = request.method.as_str();
-    let (status, content_type, body, extra) = if method != "GET" && method != "HEAD" {
-        (405, "text/plain; charset=utf-8", &b"method not allowed\n"[..], "Allow: GET, HEAD\r\n")
+    let (status, content_type, body) = if method != "GET" && method != "HEAD" {
+        (405, "text/plain; charset=utf-8", &b"method not allowed\n"[..])
     } else {
         match assets.iter().find(|asset| asset.path == request.path()) {
-            Some(asset) => (200, asset.content_type, asset.body, ""),
-            None => (404, "text/plain; charset=utf-8", &b"not found\n"[..], ""),
+            Some(asset) => (200, asset.content_type, asset.body),
+            None => (404, "text/plain; charset=utf-8", &b"not found\n"[..]),
         }
     };
-    let reason = match status {
-        200 => "OK",
-        404 => "Not Found",
-        _ => "Method Not Allowed",
-    };
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         X-Content-Type-Options: nosniff\r\nCache-Control: no-cache\r\n{extra}Connection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await?;
-    if method != "HEAD" {
-        stream.write_all(body).await?;
+    let mut response = HttpResponse::new(status)
+        .with_header("X-Content-Type-Options", "nosniff")
+        .with_header("Cache-Control", "no-cache");
+    if status == 405 {
+        response = response.with_header("Allow", "GET, HEAD");
     }
-    let _ = stream.shutdown().await;
-    Ok(status)
+    response.with_body(content_type, body)
 }

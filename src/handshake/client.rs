@@ -6,10 +6,11 @@
 //! redirect), missing `Upgrade` / `Connection` tokens, a wrong `Sec-WebSocket-Accept`, a
 //! subprotocol or extension that was not offered.
 
-use bytes::BufMut;
+use bytes::{BufMut, Bytes};
 
 use crate::error::HandshakeError;
 use crate::handshake::extension::Extension;
+use crate::handshake::WsUrl;
 use crate::handshake::{
     accept_key, generate_key, head_status, head_window, protocols, put_field, HeadLimits, Headers, VERSION,
 };
@@ -74,6 +75,12 @@ impl ClientRequest {
             extensions: Vec::new(),
             headers: Vec::new(),
         }
+    }
+
+    /// A request for `url` (§4.1 items 3-4: its target and its `Host` field), with a fresh key
+    /// drawn from `random`.
+    pub fn from_url<R: RandomSource + ?Sized>(url: &WsUrl, random: &mut R) -> ClientRequest {
+        ClientRequest::new(url.host_header(), url.target(), random)
     }
 
     /// Uses a fixed `Sec-WebSocket-Key`, for tests and RFC vectors. Real clients keep the random
@@ -172,18 +179,22 @@ impl ClientRequest {
         input: &[u8],
         limits: &HeadLimits,
     ) -> Result<Decoded<Accepted>, HandshakeError> {
-        let window = head_window(input, limits);
-        let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
-        let mut response = httparse::Response::new(&mut slots);
-        let Some(consumed) = head_status(response.parse(window), window, limits)? else {
-            return Ok(Decoded::Incomplete { needed: 1 });
-        };
-        let status = response.code.unwrap_or_default();
-        let headers = Headers::from_httparse(response.headers);
-        Ok(Decoded::Complete { value: self.validate_response(status, headers)?, consumed })
+        match Response::decode(input, limits)? {
+            Decoded::Complete { value, consumed } => {
+                Ok(Decoded::Complete { value: self.validate_response(value)?, consumed })
+            }
+            Decoded::Incomplete { needed } => Ok(Decoded::Incomplete { needed }),
+        }
     }
 
-    fn validate_response(&self, status: u16, headers: Headers) -> Result<Accepted, HandshakeError> {
+    /// Validates a decoded response head against this request (§4.1), as
+    /// [`ClientRequest::decode_response`] does after decoding.
+    ///
+    /// # Errors
+    ///
+    /// As [`ClientRequest::decode_response`], after decoding.
+    pub fn validate_response(&self, response: Response) -> Result<Accepted, HandshakeError> {
+        let Response { status, headers, .. } = response;
         // §4.1: "If the status code received from the server is not 101, the client handles the
         // response per HTTP procedures" (a redirect, an authentication request...).
         if status != 101 {
@@ -235,6 +246,68 @@ impl ClientRequest {
             _ => return Err(HandshakeError::InvalidProtocolHeader),
         };
         Ok(Accepted { protocol, extensions, headers })
+    }
+}
+
+/// An HTTP/1.x response head as received, whatever its status; the body, if read, separately.
+///
+/// # Examples
+///
+/// ```
+/// use rfc6455::handshake::client::Response;
+/// use rfc6455::handshake::HeadLimits;
+/// use rfc6455::Decoded;
+///
+/// let input = b"HTTP/1.1 302 Found\r\nLocation: ws://elsewhere/\r\nContent-Length: 0\r\n\r\n";
+/// let Decoded::Complete { value: response, consumed } = Response::decode(input, &HeadLimits::default())?
+/// else { unreachable!() };
+/// assert_eq!((response.status, consumed), (302, input.len()));
+/// assert_eq!(response.headers.get("location"), Some("ws://elsewhere/"));
+/// # Ok::<(), rfc6455::HandshakeError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The reason phrase as sent.
+    pub reason: String,
+    /// The minor HTTP version: 1 for HTTP/1.1.
+    pub minor_version: u8,
+    /// Every header field.
+    pub headers: Headers,
+    /// The body, as far as it was read (bounded by
+    /// [`crate::handshake::HandshakeConfig::max_body_size`]); empty from [`Response::decode`].
+    pub body: Bytes,
+}
+
+impl Response {
+    /// Decodes a response head from the start of `input`, without validating it. `consumed` is
+    /// the length of the head.
+    ///
+    /// # Errors
+    ///
+    /// [`HandshakeError::HeadTooLarge`], [`HandshakeError::TooManyHeaders`],
+    /// [`HandshakeError::MalformedHttp`].
+    pub fn decode(input: &[u8], limits: &HeadLimits) -> Result<Decoded<Response>, HandshakeError> {
+        let window = head_window(input, limits);
+        let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        let mut response = httparse::Response::new(&mut slots);
+        let Some(consumed) = head_status(response.parse(window), window, limits)? else {
+            return Ok(Decoded::Incomplete { needed: 1 });
+        };
+        let value = Response {
+            status: response.code.unwrap_or_default(),
+            reason: response.reason.unwrap_or_default().to_owned(),
+            minor_version: response.version.unwrap_or_default(),
+            headers: Headers::from_httparse(response.headers),
+            body: Bytes::new(),
+        };
+        Ok(Decoded::Complete { value, consumed })
+    }
+
+    /// The body's length from `Content-Length`, if it has one that is a number.
+    pub fn content_length(&self) -> Option<u64> {
+        self.headers.get("Content-Length").and_then(|value| value.trim().parse().ok())
     }
 }
 

@@ -1,17 +1,47 @@
 //! RFC 6455 §4 (the opening handshake) and §11.3 (its header fields).
 //!
+//! Two sans-IO handshake objects own a connection's first phase, with the same verbs as
+//! [`crate::Connection`] (bytes, time in; bytes to send, what happened, a deadline and a
+//! [`crate::Transport`] instruction out) and produce the `Connection`:
+//!
+//! - [`ServerHandshake`]: reads a request head within a deadline; yields a plain HTTP request
+//!   (a page on the same port) or a validated upgrade, which the application accepts (becoming
+//!   the `Connection`, with the bytes after the head already fed and the extensions' codecs
+//!   installed) or answers with any [`HttpResponse`]; bad requests are answered for it;
+//! - [`ClientHandshake`]: sends the request built from a [`WsUrl`], validates the response
+//!   within a deadline, and reports a redirect or any other answer with its bounded body.
+//!
+//! Below them, the layer-0 pieces they are built from, usable alone:
+//!
 //! - this module: the `Sec-WebSocket-Key` / `Sec-WebSocket-Accept` computation (§4.2.2 item 5.4),
 //!   key generation (§4.1), limits on the HTTP head, header fields as received;
-//! - [`client`]: building the request and validating the server's response (§4.1);
+//! - [`client`]: building the request, decoding and validating the server's response (§4.1);
 //! - [`server`]: parsing and validating the request, building the response (§4.2);
-//! - [`extension`]: the `Sec-WebSocket-Extensions` grammar (§9.1).
+//! - [`extension`]: the `Sec-WebSocket-Extensions` grammar (§9.1);
+//! - [`OriginPolicy`] (§10.2), [`HttpResponse`], [`WsUrl`] (§3).
 //!
 //! Every decoder reports how many bytes the HTTP head took, so bytes that follow it (the first
 //! frames, sent without waiting) are handed back to the caller, never lost.
 
 pub mod client;
+mod client_handshake;
 pub mod extension;
+mod origin;
+mod response;
 pub mod server;
+mod server_handshake;
+mod url;
+
+pub use client_handshake::{ClientEvent, ClientHandshake};
+pub use origin::OriginPolicy;
+pub use response::{reason_phrase, HttpResponse};
+pub use server_handshake::{ServerEvent, ServerHandshake};
+pub use url::WsUrl;
+
+use std::time::Duration;
+
+use crate::config::DEFAULT_CLOSE_TIMEOUT;
+use crate::transport::Linger;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -70,6 +100,54 @@ pub fn is_valid_key(key: &str) -> bool {
     let key = key.trim();
     // 16 bytes are always 24 base64 characters ending in "==".
     key.len() == 24 && matches!(BASE64.decode(key), Ok(bytes) if bytes.len() == 16)
+}
+
+/// Default of [`HandshakeConfig::timeout`]: 10 seconds.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default of [`HandshakeConfig::max_body_size`]: 64 KiB.
+pub const DEFAULT_MAX_BODY_SIZE: usize = 64 * 1024;
+
+/// How a [`ServerHandshake`] or [`ClientHandshake`] behaves.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use rfc6455::handshake::HandshakeConfig;
+///
+/// let config = HandshakeConfig { timeout: Duration::from_secs(5), ..HandshakeConfig::default() };
+/// assert_eq!(config.limits.max_head_size, 16 * 1024);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HandshakeConfig {
+    /// Limits on the head. Default [`HeadLimits::default`]: 16 KiB, 64 fields.
+    pub limits: HeadLimits,
+    /// The whole head must arrive within this long of the handshake's start (a server: of the
+    /// connection's; a client: of sending its request, the response's body included), and a
+    /// server's application must answer within it too. Default [`DEFAULT_HANDSHAKE_TIMEOUT`]
+    /// (10 s). A peer that is too slow is disconnected ([`crate::HandshakeError::Timeout`]).
+    pub timeout: Duration,
+    /// How long a peer has to take an HTTP answer that ends the connection (a rejection, a
+    /// page) before it is disconnected. Default [`DEFAULT_CLOSE_TIMEOUT`] (5 s).
+    pub close_timeout: Duration,
+    /// The lingering close after such an answer. Default [`Linger::default`] (2 s, 1 MiB).
+    pub linger: Linger,
+    /// Client: most bytes of a non-101 response's body kept. Default [`DEFAULT_MAX_BODY_SIZE`]
+    /// (64 KiB).
+    pub max_body_size: usize,
+}
+
+impl Default for HandshakeConfig {
+    fn default() -> HandshakeConfig {
+        HandshakeConfig {
+            limits: HeadLimits::default(),
+            timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            close_timeout: DEFAULT_CLOSE_TIMEOUT,
+            linger: Linger::default(),
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
+        }
+    }
 }
 
 /// Limits on an HTTP head (request or status line plus header fields), so a peer cannot make the
@@ -171,12 +249,18 @@ impl Headers {
         self.tokens(name).any(|element| element.eq_ignore_ascii_case(token))
     }
 
-    fn from_httparse(headers: &[httparse::Header<'_>]) -> Headers {
+    pub(crate) fn from_httparse(headers: &[httparse::Header<'_>]) -> Headers {
         let fields = headers
             .iter()
             .map(|header| HeaderField { name: header.name.to_owned(), value: header.value.to_vec() })
             .collect();
         Headers { fields }
+    }
+}
+
+impl FromIterator<HeaderField> for Headers {
+    fn from_iter<I: IntoIterator<Item = HeaderField>>(fields: I) -> Headers {
+        Headers { fields: fields.into_iter().collect() }
     }
 }
 

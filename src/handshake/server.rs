@@ -7,12 +7,16 @@
 //! 3. [`UpgradeRequest::accept`] builds the 101 response (§4.2.2); [`encode_rejection`] writes
 //!    the 400, 426 or 431 answer to a failed request.
 
+use std::fmt;
+
 use bytes::BufMut;
 
 use crate::error::HandshakeError;
+use crate::extension::ExtensionCodec;
 use crate::handshake::extension::Extension;
 use crate::handshake::{
-    accept_key, head_status, head_window, is_valid_key, protocols, put_field, HeadLimits, Headers, VERSION,
+    accept_key, head_status, head_window, is_valid_key, protocols, put_field, HeadLimits, Headers,
+    HttpResponse, VERSION,
 };
 use crate::Decoded;
 
@@ -261,7 +265,7 @@ impl UpgradeRequest {
         AcceptResponse {
             accept: accept_key(&self.key),
             protocol: None,
-            extensions: Vec::new(),
+            codecs: Vec::new(),
             headers: Vec::new(),
         }
     }
@@ -270,13 +274,26 @@ impl UpgradeRequest {
 /// The server's 101 response (§4.2.2 item 5).
 ///
 /// Built by [`UpgradeRequest::accept`]; the subprotocol and extensions chosen must come from
-/// those the client offered (§4.2.2 item 5.5, 5.6).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// those the client offered (§4.2.2 item 5.5, 5.6), which
+/// [`crate::handshake::ServerHandshake::accept`] checks. An accepted extension is given as its
+/// codec: the header is written from [`ExtensionCodec::negotiated`] and the codec goes into the
+/// connection, so the two cannot disagree.
 pub struct AcceptResponse {
     accept: String,
     protocol: Option<String>,
-    extensions: Vec<Extension>,
+    codecs: Vec<Box<dyn ExtensionCodec>>,
     headers: Vec<(String, String)>,
+}
+
+impl fmt::Debug for AcceptResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcceptResponse")
+            .field("accept", &self.accept)
+            .field("protocol", &self.protocol)
+            .field("extensions", &self.extensions())
+            .field("headers", &self.headers)
+            .finish()
+    }
 }
 
 impl AcceptResponse {
@@ -286,9 +303,10 @@ impl AcceptResponse {
         self
     }
 
-    /// Accepts an extension (`Sec-WebSocket-Extensions`); it must be one the client offered.
-    pub fn with_extension(mut self, extension: Extension) -> AcceptResponse {
-        self.extensions.push(extension);
+    /// Accepts an extension (`Sec-WebSocket-Extensions`): its codec, which says the extension's
+    /// name and parameters. It must be one the client offered.
+    pub fn with_extension(mut self, codec: Box<dyn ExtensionCodec>) -> AcceptResponse {
+        self.codecs.push(codec);
         self
     }
 
@@ -308,9 +326,14 @@ impl AcceptResponse {
         self.protocol.as_deref()
     }
 
-    /// The accepted extensions.
-    pub fn extensions(&self) -> &[Extension] {
-        &self.extensions
+    /// The accepted extensions, as their codecs negotiated them.
+    pub fn extensions(&self) -> Vec<Extension> {
+        self.codecs.iter().map(|codec| codec.negotiated()).collect()
+    }
+
+    /// The codecs of the accepted extensions, for the connection.
+    pub(crate) fn into_codecs(self) -> Vec<Box<dyn ExtensionCodec>> {
+        self.codecs
     }
 
     /// Writes the response head.
@@ -321,8 +344,8 @@ impl AcceptResponse {
         if let Some(protocol) = &self.protocol {
             put_field(out, "Sec-WebSocket-Protocol", protocol);
         }
-        if !self.extensions.is_empty() {
-            put_field(out, "Sec-WebSocket-Extensions", &Extension::encode_list(&self.extensions));
+        if !self.codecs.is_empty() {
+            put_field(out, "Sec-WebSocket-Extensions", &Extension::encode_list(&self.extensions()));
         }
         for (name, value) in &self.headers {
             put_field(out, name, value);
@@ -331,9 +354,9 @@ impl AcceptResponse {
     }
 }
 
-/// Writes the HTTP answer to a request that failed: the status of [`HandshakeError::status`]
-/// (400 if it has none), `Connection: close`, and a short plain-text body saying what was wrong.
-/// A 426 carries `Sec-WebSocket-Version: 13` (§4.4) and `Upgrade: websocket`.
+/// Writes the HTTP answer to a request that failed: [`HttpResponse::from_error`] (the status
+/// of [`HandshakeError::status`], 400 if it has none; a 426 carries `Sec-WebSocket-Version: 13`,
+/// §4.4), encoded.
 ///
 /// # Examples
 ///
@@ -348,21 +371,5 @@ impl AcceptResponse {
 /// assert!(text.contains("\r\nSec-WebSocket-Version: 13\r\n"));
 /// ```
 pub fn encode_rejection<B: BufMut>(error: &HandshakeError, out: &mut B) {
-    let status = error.status().unwrap_or(400);
-    let reason = match status {
-        426 => "Upgrade Required",
-        431 => "Request Header Fields Too Large",
-        _ => "Bad Request",
-    };
-    let body = format!("{error}\n");
-    out.put_slice(format!("HTTP/1.1 {status} {reason}\r\n").as_bytes());
-    if status == 426 {
-        put_field(out, "Upgrade", "websocket");
-        put_field(out, "Sec-WebSocket-Version", VERSION);
-    }
-    put_field(out, "Content-Type", "text/plain; charset=utf-8");
-    put_field(out, "Content-Length", &body.len().to_string());
-    put_field(out, "Connection", "close");
-    out.put_slice(b"\r\n");
-    out.put_slice(body.as_bytes());
+    HttpResponse::from_error(error).encode(out);
 }
