@@ -19,12 +19,12 @@ use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use rfc6455::handshake::client::{Accepted, ClientRequest};
-use rfc6455::handshake::{ClientHandshake, HandshakeConfig, ServerEvent, ServerHandshake, WsUrl};
+use rfc6455::handshake::{
+    ClientEvent, ClientHandshake, HandshakeConfig, ServerEvent, ServerHandshake, WsUrl,
+};
 use rfc6455::{Config, Connection, Endpoint, HandshakeError, Transport};
 
 /// How the server answered a client's opening handshake (shared by both adapters' `connect`).
-#[path = "answer.rs"]
-mod answer;
 
 /// Bytes handed to the endpoint per read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -152,7 +152,7 @@ pub fn connect(
         answer = Some(event);
         ControlFlow::Break(())
     })?;
-    let error = match answer::accepted(answer) {
+    let error = match answer.map_or(Err(HandshakeError::ConnectionClosed), ClientEvent::into_accepted) {
         Ok(accepted) => {
             let connection =
                 handshake.into_connection(Instant::now(), config, Vec::new()).map_err(io::Error::other)?;

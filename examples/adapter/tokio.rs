@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 use rfc6455::handshake::client::{Accepted, ClientRequest};
 use rfc6455::handshake::server::{AcceptResponse, Request, UpgradeRequest};
 use rfc6455::handshake::{
-    ClientHandshake, HandshakeConfig, HttpResponse, OriginPolicy, ServerEvent, ServerHandshake, WsUrl,
+    ClientEvent, ClientHandshake, HandshakeConfig, HttpResponse, OriginPolicy, ServerEvent, ServerHandshake,
+    WsUrl,
 };
 use rfc6455::{
     CloseCode, Config, Connection, Endpoint, Event, HandshakeError, MessageKind, SendError, Transport,
@@ -43,8 +44,6 @@ use tokio::task::JoinSet;
 pub mod http;
 
 /// How the server answered a client's opening handshake (shared by both adapters' `connect`).
-#[path = "answer.rs"]
-mod answer;
 
 /// Bytes handed to the endpoint per read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -500,7 +499,7 @@ pub async fn connect(
         ControlFlow::Break(())
     })
     .await?;
-    let error = match answer::accepted(answer) {
+    let error = match answer.map_or(Err(HandshakeError::ConnectionClosed), ClientEvent::into_accepted) {
         Ok(accepted) => {
             let connection =
                 handshake.into_connection(Instant::now(), config, Vec::new()).map_err(io::Error::other)?;

@@ -17,7 +17,7 @@ use crate::error::HandshakeError;
 use crate::extension::ExtensionCodec;
 use crate::handshake::client::{Accepted, ClientRequest, Response};
 use crate::handshake::extension::Extension;
-use crate::handshake::HandshakeConfig;
+use crate::handshake::{push_early_bytes, push_head_bytes, HandshakeConfig};
 use crate::transport::{AfterFlush, Teardown, Transport};
 use crate::{Decoded, Role};
 
@@ -42,6 +42,28 @@ pub enum ClientEvent {
     /// The handshake failed: a 101 that broke §4.1, a malformed response, the deadline, or the
     /// server closing. The transport is being ended.
     Failed(HandshakeError),
+}
+
+impl ClientEvent {
+    /// The accepted 101, or why there is no WebSocket: a redirect or any other answer is
+    /// [`HandshakeError::UnexpectedStatus`] (with the redirect's `Location`), a failure its
+    /// error.
+    ///
+    /// # Errors
+    ///
+    /// As above, for every event but [`ClientEvent::Accepted`].
+    pub fn into_accepted(self) -> Result<Accepted, HandshakeError> {
+        match self {
+            ClientEvent::Accepted(accepted) => Ok(accepted),
+            ClientEvent::Redirect { status, location } => {
+                Err(HandshakeError::UnexpectedStatus { status, location: Some(location) })
+            }
+            ClientEvent::Rejected(response) => {
+                Err(HandshakeError::UnexpectedStatus { status: response.status, location: None })
+            }
+            ClientEvent::Failed(error) => Err(error),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -121,11 +143,9 @@ impl ClientHandshake {
 
     /// Bytes received at `now`.
     pub fn receive(&mut self, now: Instant, bytes: &[u8]) {
-        let max_head_size = self.config.limits.max_head_size;
         match &mut self.state {
             State::Reading { .. } => {
-                self.input.extend_from_slice(bytes);
-                if bytes.contains(&b'\n') || self.input.len() >= max_head_size {
+                if push_head_bytes(&mut self.input, bytes, &self.config.limits) {
                     self.decode(now);
                 }
             }
@@ -135,10 +155,9 @@ impl ClientHandshake {
                 self.check_body(now);
             }
             State::Accepted { head_len, .. } => {
-                if self.input.len() + bytes.len() > *head_len + max_head_size {
-                    return self.fail(now, HandshakeError::HeadTooLarge(max_head_size));
+                if let Err(error) = push_early_bytes(&mut self.input, *head_len, bytes, &self.config.limits) {
+                    self.fail(now, error);
                 }
-                self.input.extend_from_slice(bytes);
             }
             State::Ending(teardown) => teardown.receive(bytes.len()),
         }

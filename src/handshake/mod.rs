@@ -288,6 +288,34 @@ fn protocols(headers: &Headers) -> Result<Vec<String>, HandshakeError> {
         .collect()
 }
 
+/// Adds `bytes` of a head being read to `input`; whether the head may now be complete. A head
+/// ends with an empty line, so decoding only when a line ends (or at the size limit) costs a peer
+/// that sends one byte at a time one scan per line, not one per byte.
+pub(crate) fn push_head_bytes(input: &mut Vec<u8>, bytes: &[u8], limits: &HeadLimits) -> bool {
+    input.extend_from_slice(bytes);
+    bytes.contains(&b'\n') || input.len() >= limits.max_head_size
+}
+
+/// Adds `bytes` that arrived after a head of `head_len` bytes, before the endpoint is done with
+/// the handshake (early frames, kept for the connection).
+///
+/// # Errors
+///
+/// [`HandshakeError::HeadTooLarge`] when more than [`HeadLimits::max_head_size`] of them
+/// arrive: nothing is added.
+pub(crate) fn push_early_bytes(
+    input: &mut Vec<u8>,
+    head_len: usize,
+    bytes: &[u8],
+    limits: &HeadLimits,
+) -> Result<(), HandshakeError> {
+    if input.len() + bytes.len() > head_len + limits.max_head_size {
+        return Err(HandshakeError::HeadTooLarge(limits.max_head_size));
+    }
+    input.extend_from_slice(bytes);
+    Ok(())
+}
+
 /// The part of `input` an HTTP head may occupy under `limits`.
 fn head_window<'a>(input: &'a [u8], limits: &HeadLimits) -> &'a [u8] {
     &input[..input.len().min(limits.max_head_size)]

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::connection::Connection;
 use crate::error::HandshakeError;
 use crate::handshake::server::{AcceptResponse, Request, UpgradeRequest};
-use crate::handshake::{accept_key, HandshakeConfig, HttpResponse};
+use crate::handshake::{accept_key, push_early_bytes, push_head_bytes, HandshakeConfig, HttpResponse};
 use crate::transport::{AfterFlush, Teardown, Transport};
 use crate::{Decoded, Role};
 
@@ -116,21 +116,16 @@ impl ServerHandshake {
     /// and what follows it before the answer are bounded by twice
     /// [`crate::handshake::HeadLimits::max_head_size`] (431 beyond).
     pub fn receive(&mut self, now: Instant, bytes: &[u8]) {
-        let max_head_size = self.config.limits.max_head_size;
         match &mut self.state {
             State::Reading { .. } => {
-                self.input.extend_from_slice(bytes);
-                // A head ends with an empty line: decode only when a line ends (a peer sending
-                // one byte at a time costs one scan per line, not per byte), or at the limit.
-                if bytes.contains(&b'\n') || self.input.len() >= max_head_size {
+                if push_head_bytes(&mut self.input, bytes, &self.config.limits) {
                     self.decode(now);
                 }
             }
             State::Deciding { head_len, .. } => {
-                if self.input.len() + bytes.len() > *head_len + max_head_size {
-                    return self.fail(now, HandshakeError::HeadTooLarge(max_head_size));
+                if let Err(error) = push_early_bytes(&mut self.input, *head_len, bytes, &self.config.limits) {
+                    self.fail(now, error);
                 }
-                self.input.extend_from_slice(bytes);
             }
             State::Upgraded => {}
             State::Ending(teardown) => teardown.receive(bytes.len()),
@@ -157,8 +152,13 @@ impl ServerHandshake {
                     protocols: upgrade.protocols().to_vec(),
                     extensions: upgrade.extensions().iter().map(|extension| extension.name.clone()).collect(),
                 };
-                self.state =
-                    State::Deciding { deadline, head_len, offer: Some(offer), head_method: false, eof: false };
+                self.state = State::Deciding {
+                    deadline,
+                    head_len,
+                    offer: Some(offer),
+                    head_method: false,
+                    eof: false,
+                };
                 self.event = Some(ServerEvent::Upgrade(upgrade));
             }
             Err(error) => self.fail(now, error),
