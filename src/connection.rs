@@ -346,17 +346,20 @@ impl Connection {
         if let State::Closed(closed) = &mut self.state {
             closed.teardown.receive_reset();
         }
+        self.discard_output_once_done();
     }
 
     /// Time passed: acts on every deadline up to `now` (keepalive, close timeout, flushing,
     /// lingering). Calling it again with the same `now`, or early, does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let unsent = self.unsent_len();
         match &mut self.state {
             State::Open => self.handle_keepalive(now),
             State::CloseSent { deadline, .. } if now >= *deadline => {
                 // The peer did not answer our Close (§7.1.1 lets us close TCP then). If our Close
                 // is written, linger; if the peer has not even taken it, close at once.
-                let teardown = Teardown::new(now, Duration::ZERO, AfterFlush::Linger(self.config.linger));
+                let teardown =
+                    if unsent > 0 { Teardown::Done } else { Teardown::lingering(now, self.config.linger) };
                 let outcome = self.outcome(CloseInitiator::Local, None, None, false);
                 self.close_with(
                     CloseOutcome { error: Some(ConnectionError::CloseTimeout), ..outcome },
@@ -364,7 +367,19 @@ impl Connection {
                 );
             }
             State::CloseSent { .. } => {}
-            State::Closed(closed) => closed.teardown.handle_timeout(now),
+            State::Closed(closed) => closed.teardown.handle_timeout(now, unsent),
+        }
+        self.discard_output_once_done();
+    }
+
+    /// Once the transport is to be closed, what is unsent never will be: it goes, so nothing
+    /// is left for an adapter to write.
+    fn discard_output_once_done(&mut self) {
+        if let State::Closed(closed) = &self.state {
+            if closed.teardown.is_done() && self.unsent_len() > 0 {
+                self.out = Output::default();
+                self.pending_pong = None;
+            }
         }
     }
 

@@ -103,18 +103,7 @@ impl Teardown {
 
     /// The instruction at `now`, moving on once the output is written (`unsent` is 0).
     pub(crate) fn poll(&mut self, now: Instant, unsent: usize) -> Transport {
-        if let Teardown::Flushing { then, .. } = *self {
-            if unsent > 0 {
-                return Transport::Open;
-            }
-            *self = match then {
-                AfterFlush::Linger(linger) => Teardown::linger(now, linger),
-                AfterFlush::AwaitEof { wait, linger } => {
-                    Teardown::AwaitingEof { deadline: now + wait, linger }
-                }
-                AfterFlush::Close => Teardown::Done,
-            };
-        }
+        self.advance(now, unsent);
         match self {
             Teardown::Flushing { .. } | Teardown::AwaitingEof { .. } => Transport::Open,
             Teardown::Lingering { .. } => Transport::ShutdownWrite,
@@ -122,7 +111,23 @@ impl Teardown {
         }
     }
 
-    fn linger(now: Instant, linger: Linger) -> Teardown {
+    /// Leaves the flushing phase once nothing is unsent, whichever call notices first.
+    fn advance(&mut self, now: Instant, unsent: usize) {
+        if let Teardown::Flushing { then, .. } = *self {
+            if unsent == 0 {
+                *self = match then {
+                    AfterFlush::Linger(linger) => Teardown::lingering(now, linger),
+                    AfterFlush::AwaitEof { wait, linger } => {
+                        Teardown::AwaitingEof { deadline: now + wait, linger }
+                    }
+                    AfterFlush::Close => Teardown::Done,
+                };
+            }
+        }
+    }
+
+    /// Shut down writing at `now` and linger.
+    pub(crate) fn lingering(now: Instant, linger: Linger) -> Teardown {
         Teardown::Lingering { deadline: now + linger.timeout, discarded: 0, max_bytes: linger.max_bytes }
     }
 
@@ -136,18 +141,25 @@ impl Teardown {
         }
     }
 
-    /// Time passed: a peer that did not take our bytes, or did not close, is given up on.
-    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+    /// Time passed: a peer that did not take our bytes (`unsent` of them are left), or did not
+    /// close, is given up on.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, unsent: usize) {
+        self.advance(now, unsent);
         match *self {
             Teardown::Flushing { deadline, .. } | Teardown::Lingering { deadline, .. } if now >= deadline => {
                 *self = Teardown::Done;
             }
             // The server did not close first: the client closes, lingering like any endpoint.
             Teardown::AwaitingEof { deadline, linger } if now >= deadline => {
-                *self = Teardown::linger(now, linger)
+                *self = Teardown::lingering(now, linger)
             }
             _ => {}
         }
+    }
+
+    /// Whether the transport is to be closed: nothing is written any more.
+    pub(crate) fn is_done(&self) -> bool {
+        *self == Teardown::Done
     }
 
     /// `count` bytes arrived: discarded, and counted while lingering.

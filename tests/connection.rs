@@ -635,6 +635,7 @@ fn echoes_the_peers_close_with_its_code(role: Role) {
         assert_eq!(sent.len(), 1, "code {code}: {sent:?}");
         let echo = close_body(&sent[0]).expect("the echo has a code");
         assert_eq!(echo.code, CloseCode(code));
+        assert_eq!(echo.reason, "bye €", "the reason is echoed with the code");
 
         let outcome = only_closed(events(&mut conn));
         assert_eq!(

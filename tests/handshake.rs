@@ -19,8 +19,8 @@ use rfc6455::handshake::{
     is_valid_key, HeadLimits, Headers, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_SIZE, GUID, VERSION,
 };
 use rfc6455::{
-    accept_key, generate_key, DecodeRules, Decoded, ExtensionCodec, Frame, HandshakeError, MessageKind, Opcode,
-    OsSeededRng, ProtocolError,
+    accept_key, generate_key, DecodeRules, Decoded, ExtensionCodec, Frame, HandshakeError, MessageKind,
+    Opcode, OsSeededRng, ProtocolError,
 };
 
 // ---------------------------------------------------------------------------------------------

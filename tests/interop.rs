@@ -431,7 +431,8 @@ fn spawn_our_server(
 fn connect_ours(address: SocketAddr, config: Config) -> (TcpStream, Connection) {
     let url = WsUrl::parse(&format!("ws://{address}/interop")).expect("a ws:// URL");
     let request = ClientRequest::from_url(&url, &mut OsSeededRng::new());
-    let (stream, connection, _accepted) = adapter::connect(&url, request, config).expect("handshake with tungstenite");
+    let (stream, connection, _accepted) =
+        adapter::connect(&url, request, config).expect("handshake with tungstenite");
     (stream, connection)
 }
 

@@ -24,8 +24,6 @@ use rfc6455::handshake::{
 };
 use rfc6455::{Config, Connection, Endpoint, HandshakeError, Transport};
 
-/// How the server answered a client's opening handshake (shared by both adapters' `connect`).
-
 /// Bytes handed to the endpoint per read.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -75,6 +73,10 @@ pub fn drive<E: Endpoint>(
             }
             Transport::ShutdownWrite => {}
             Transport::Close => {
+                // What the end itself reported (a reset's `Closed`) is the last the caller sees.
+                while let Some(event) = endpoint.poll_event() {
+                    let _ = on_event(endpoint, event);
+                }
                 let _ = stream.shutdown(Shutdown::Both);
                 return Ok(false);
             }

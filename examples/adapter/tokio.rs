@@ -43,8 +43,6 @@ use tokio::task::JoinSet;
 #[path = "http.rs"]
 pub mod http;
 
-/// How the server answered a client's opening handshake (shared by both adapters' `connect`).
-
 /// Bytes handed to the endpoint per read.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -416,7 +414,13 @@ pub async fn run<E: Steer>(
                 let _ = stream.shutdown().await;
             }
             Transport::ShutdownWrite => {}
-            Transport::Close => return Ok(false),
+            Transport::Close => {
+                // What the end itself reported (a reset's `Closed`) is the last the caller sees.
+                while let Some(event) = endpoint.poll_event() {
+                    let _ = on_event(endpoint, event);
+                }
+                return Ok(false);
+            }
         }
         // 4. Wait for the socket, a command, shutdown, or the deadline.
         let want_write = endpoint.unsent_len() > 0 && !write_shut;

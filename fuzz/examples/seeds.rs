@@ -26,9 +26,12 @@ use rfc6455::{
     OsSeededRng, ProtocolError, Role, RSV1_BIT,
 };
 use rfc6455_fuzz::connection::{self, ConnectionInput, Delivery, FuzzConfig, FuzzFrame, FuzzPayload, Op};
+use rfc6455_fuzz::handshake::{
+    self, ClientAnswer, FuzzHandshakeConfig, HandshakeInput, HandshakeOp, ServerAnswer,
+};
 use rfc6455_fuzz::{
     FrameHeaderInput, FrameStreamInput, FuzzHeadLimits, FuzzRules, HandshakeRequestInput,
-    HandshakeResponseInput, CLIENT_KEY,
+    HandshakeResponseInput, Negotiated, CLIENT_KEY,
 };
 
 /// §5.7: "A single-frame unmasked text message" ("Hello"), as a client receives it.
@@ -79,6 +82,7 @@ fn main() {
         .into_iter()
         .chain([handshake_response_seeds(), extension_list_seeds()])
         .chain([connection_seeds(Role::Server), connection_seeds(Role::Client)])
+        .chain([server_handshake_seeds(), client_handshake_seeds()])
         .flatten()
         .collect();
 
@@ -285,7 +289,9 @@ fn handshake_response_seeds() -> Vec<Seed> {
     upgrade
         .accept()
         .with_protocol("chat")
-        .with_extension(Extension::new("permessage-deflate").with_param("client_max_window_bits", Some("15")))
+        .with_extension(Box::new(Negotiated(
+            Extension::new("permessage-deflate").with_param("client_max_window_bits", Some("15")),
+        )))
         .with_header("Server", "rfc6455-fuzz")
         .encode(&mut own_response);
     // The server may send its first frame right behind the response.
@@ -386,7 +392,7 @@ fn connection_seeds(role: Role) -> Vec<Seed> {
                 frames(vec![frame(Opcode::Close, close_body(1000, "bye"))]),
                 Op::MarkAllSent,
                 Op::AdvanceToDeadline,
-                Op::ReceiveEof,
+                Op::ReceiveEof { reset: false },
             ],
             End::Clean(1),
         ),
@@ -555,3 +561,351 @@ fn connection_seeds(role: Role) -> Vec<Seed> {
         })
         .collect()
 }
+
+/// A masked Close frame with code 1000 and reason "bye", as a client sends it.
+fn masked_close() -> Vec<u8> {
+    let mut header = FrameHeader::new(true, Opcode::Close, 5);
+    header.masking_key = Some([0x37, 0xfa, 0x21, 0x3d]);
+    let mut out = Vec::new();
+    rfc6455::encode_frame(&header, b"\x03\xe8bye", &mut out);
+    out
+}
+
+/// Checks a handshake seed: its bytes read back as the input, and the run ends as expected
+/// (the handshake's events, as `Debug` text, start with `events`; a connection or not).
+fn handshake_seed(
+    target: &'static str,
+    name: &'static str,
+    input: HandshakeInput,
+    events: &[&str],
+    connected: bool,
+) -> Seed {
+    let bytes = input.to_fuzz_bytes();
+    assert_eq!(HandshakeInput::parse(&bytes), input, "{target}/{name}: reads back as another input");
+    check_layout(&bytes, &input);
+    let report = match target {
+        "server_handshake" => handshake::run_server(&input),
+        _ => handshake::run_client(&input),
+    };
+    assert_eq!(report.events.len(), events.len(), "{target}/{name}: {report:?}");
+    for (event, expected) in report.events.iter().zip(events) {
+        assert!(event.starts_with(expected), "{target}/{name}: {event} is not {expected}...");
+    }
+    assert_eq!(report.connected, connected, "{target}/{name}: {report:?}");
+    Seed { target, name, bytes }
+}
+
+fn server_handshake_seeds() -> Vec<Seed> {
+    let config = FuzzHandshakeConfig::default();
+    let accept =
+        |protocol, extension| HandshakeOp::Answer(ServerAnswer::Accept { protocol, extension }.to_choice());
+    let respond = |index| HandshakeOp::Answer(ServerAnswer::Respond { index }.to_choice());
+    let frames = [MASKED_TEXT, &masked_close()].concat();
+    let cases: Vec<(&'static str, HandshakeInput, &[&str], bool)> = vec![
+        (
+            // §1.3's request and §5.7's masked "Hello" plus a Close in the same read; accepted
+            // with "chat"; the connection reads both.
+            "rfc6455-1.3-request-accept-with-frames",
+            HandshakeInput {
+                config,
+                template: 1,
+                stream: frames.clone(),
+                ops: vec![HandshakeOp::DeliverRest, accept(true, false), HandshakeOp::MarkAllSent],
+            },
+            &["Upgrade"],
+            true,
+        ),
+        (
+            // The same, one byte at a time to the end of the head, then accepted before the
+            // frames arrive, in small pieces.
+            "rfc6455-1.3-request-byte-by-byte",
+            HandshakeInput {
+                config,
+                template: 1,
+                stream: frames.clone(),
+                ops: std::iter::repeat_n(HandshakeOp::Deliver(0), handshake::SERVER_TEMPLATES[0].len())
+                    .chain([accept(false, false), HandshakeOp::MarkSent(20)])
+                    .chain(std::iter::repeat_n(HandshakeOp::Deliver(3), 6))
+                    .chain([HandshakeOp::MarkAllSent, HandshakeOp::Eof { reset: false }])
+                    .collect(),
+            },
+            &["Upgrade"],
+            true,
+        ),
+        (
+            // Extensions offered; accepted with a codec for the first.
+            "extension-offer-accepted",
+            HandshakeInput {
+                config,
+                template: 2,
+                stream: MASKED_TEXT.to_vec(),
+                ops: vec![HandshakeOp::Deliver(40), HandshakeOp::DeliverRest, accept(false, true)],
+            },
+            &["Upgrade"],
+            true,
+        ),
+        (
+            // A subprotocol nobody offered is refused and changes nothing: a 403 then.
+            "accept-unoffered-then-403",
+            HandshakeInput {
+                config,
+                template: 1,
+                stream: Vec::new(),
+                ops: vec![
+                    HandshakeOp::DeliverRest,
+                    HandshakeOp::Answer(ServerAnswer::AcceptUnoffered.to_choice()),
+                    respond(4),
+                    HandshakeOp::MarkSent(30),
+                    HandshakeOp::MarkAllSent,
+                    HandshakeOp::AdvanceTime { ms: 10, handle: true },
+                    HandshakeOp::Eof { reset: false },
+                ],
+            },
+            &["Upgrade"],
+            false,
+        ),
+        (
+            // A page on the WebSocket's port, answered, the transport lingering until EOF.
+            "plain-get-answered",
+            HandshakeInput {
+                config,
+                template: 3,
+                stream: Vec::new(),
+                ops: vec![
+                    HandshakeOp::DeliverRest,
+                    respond(0),
+                    HandshakeOp::MarkAllSent,
+                    HandshakeOp::Eof { reset: false },
+                ],
+            },
+            &["Request"],
+            false,
+        ),
+        (
+            // A HEAD request: the answer without its body.
+            "head-request-answered",
+            HandshakeInput {
+                config,
+                template: 4,
+                stream: Vec::new(),
+                ops: vec![
+                    HandshakeOp::DeliverRest,
+                    respond(5),
+                    HandshakeOp::MarkAllSent,
+                    HandshakeOp::AdvanceToDeadline,
+                ],
+            },
+            &["Request"],
+            false,
+        ),
+        (
+            // §4.4: version 8 gets a 426 with Sec-WebSocket-Version: 13.
+            "version-8-gets-426",
+            HandshakeInput {
+                config,
+                template: 5,
+                stream: Vec::new(),
+                ops: vec![HandshakeOp::DeliverRest, HandshakeOp::MarkSent(7), HandshakeOp::MarkAllSent],
+            },
+            &["Failed(UnsupportedVersion"],
+            false,
+        ),
+        (
+            // RFC 6585 §5: a head over a 64-byte limit gets a 431.
+            "head-over-64-bytes-gets-431",
+            HandshakeInput {
+                config: FuzzHandshakeConfig { max_head_size: 64, ..config },
+                template: 1,
+                stream: Vec::new(),
+                ops: vec![HandshakeOp::Deliver(99), HandshakeOp::MarkAllSent, HandshakeOp::AdvanceToDeadline],
+            },
+            &["Failed(HeadTooLarge(64))"],
+            false,
+        ),
+        (
+            // A slow head: the deadline passes first; nothing is written.
+            "slow-head-times-out",
+            HandshakeInput {
+                config,
+                template: 1,
+                stream: Vec::new(),
+                ops: vec![
+                    HandshakeOp::Deliver(9),
+                    HandshakeOp::AdvanceTime { ms: 400, handle: true },
+                    HandshakeOp::Deliver(9),
+                    HandshakeOp::AdvanceTime { ms: 400, handle: true },
+                    HandshakeOp::Deliver(9),
+                    HandshakeOp::AdvanceToDeadline,
+                ],
+            },
+            &["Failed(Timeout)"],
+            false,
+        ),
+        (
+            // A reset while the application decides.
+            "reset-while-deciding",
+            HandshakeInput {
+                config,
+                template: 1,
+                stream: Vec::new(),
+                ops: vec![HandshakeOp::DeliverRest, HandshakeOp::Eof { reset: true }, accept(false, false)],
+            },
+            &["Upgrade", "Failed(ConnectionClosed)"],
+            false,
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, input, events, connected)| {
+            handshake_seed("server_handshake", name, input, events, connected)
+        })
+        .collect()
+}
+
+fn client_handshake_seeds() -> Vec<Seed> {
+    let config = FuzzHandshakeConfig::default();
+    let take = |answer: ClientAnswer| HandshakeOp::Answer(answer.to_choice());
+    // Offering "chat" and permessage-deflate (bit 0 of each mask).
+    let offering = FuzzHandshakeConfig { offered_protocols: 0b0001, offered_extensions: 0b001, ..config };
+    let wrong_accept = String::from_utf8(CLIENT_TEMPLATES_0.to_vec()).unwrap().replace("s3pP", "AAAA");
+    let cases: Vec<(&'static str, HandshakeInput, &[&str], bool)> = vec![
+        (
+            // §1.3's response and §5.7's unmasked "Hello" in one read, the request written in
+            // two parts.
+            "rfc6455-1.3-response-with-frame",
+            HandshakeInput {
+                config,
+                template: 1,
+                stream: UNMASKED_TEXT.to_vec(),
+                ops: vec![
+                    HandshakeOp::MarkSent(50),
+                    HandshakeOp::MarkAllSent,
+                    HandshakeOp::DeliverRest,
+                    take(ClientAnswer::Accepted),
+                ],
+            },
+            &["Accepted"],
+            true,
+        ),
+        (
+            // The same, byte by byte, taken with part of the request still unwritten.
+            "rfc6455-1.3-response-byte-by-byte",
+            HandshakeInput {
+                config,
+                template: 1,
+                stream: UNMASKED_TEXT.to_vec(),
+                ops: std::iter::once(HandshakeOp::MarkSent(100))
+                    .chain(std::iter::repeat_n(HandshakeOp::Deliver(0), CLIENT_TEMPLATES_0.len()))
+                    .chain([take(ClientAnswer::Accepted), HandshakeOp::DeliverRest, HandshakeOp::MarkAllSent])
+                    .collect(),
+            },
+            &["Accepted"],
+            true,
+        ),
+        (
+            // A subprotocol and an extension accepted, with its codec.
+            "protocol-and-extension-accepted",
+            HandshakeInput {
+                config: offering,
+                template: 2,
+                stream: Vec::new(),
+                ops: vec![HandshakeOp::MarkAllSent, HandshakeOp::DeliverRest, take(ClientAnswer::Accepted)],
+            },
+            &["Accepted"],
+            true,
+        ),
+        (
+            // §9.1: no codec for the accepted extension: ExtensionMismatch.
+            "extension-without-codec",
+            HandshakeInput {
+                config: offering,
+                template: 2,
+                stream: Vec::new(),
+                ops: vec![HandshakeOp::MarkAllSent, HandshakeOp::DeliverRest, take(ClientAnswer::None)],
+            },
+            &["Accepted"],
+            false,
+        ),
+        (
+            // A redirect, its 5-byte body in two reads.
+            "redirect-with-body",
+            HandshakeInput {
+                config,
+                template: 3,
+                stream: b"moved".to_vec(),
+                ops: vec![HandshakeOp::MarkAllSent, HandshakeOp::Deliver(80), HandshakeOp::DeliverRest],
+            },
+            &["Redirect"],
+            false,
+        ),
+        (
+            // A 403 with a body.
+            "forbidden-with-body",
+            HandshakeInput {
+                config,
+                template: 4,
+                stream: b"forbidden".to_vec(),
+                ops: vec![
+                    HandshakeOp::MarkAllSent,
+                    HandshakeOp::DeliverRest,
+                    HandshakeOp::Eof { reset: false },
+                ],
+            },
+            &["Rejected"],
+            false,
+        ),
+        (
+            // A body without Content-Length, to EOF.
+            "body-until-eof",
+            HandshakeInput {
+                config,
+                template: 5,
+                stream: b"hello, world".to_vec(),
+                ops: vec![
+                    HandshakeOp::MarkAllSent,
+                    HandshakeOp::DeliverRest,
+                    HandshakeOp::Eof { reset: false },
+                ],
+            },
+            &["Rejected"],
+            false,
+        ),
+        (
+            // A response that stops halfway: the deadline.
+            "response-times-out",
+            HandshakeInput {
+                config,
+                template: 0,
+                stream: b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n".to_vec(),
+                ops: vec![HandshakeOp::MarkAllSent, HandshakeOp::DeliverRest, HandshakeOp::AdvanceToDeadline],
+            },
+            &["Failed(Timeout)"],
+            false,
+        ),
+        (
+            // §4.1: a wrong Sec-WebSocket-Accept fails.
+            "wrong-accept-fails",
+            HandshakeInput {
+                config,
+                template: 0,
+                stream: wrong_accept.into_bytes(),
+                ops: vec![
+                    HandshakeOp::MarkAllSent,
+                    HandshakeOp::DeliverRest,
+                    HandshakeOp::Eof { reset: false },
+                ],
+            },
+            &["Failed(AcceptMismatch)"],
+            false,
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, input, events, connected)| {
+            handshake_seed("client_handshake", name, input, events, connected)
+        })
+        .collect()
+}
+
+/// `CLIENT_TEMPLATES[0]`: §1.3's response without the subprotocol.
+const CLIENT_TEMPLATES_0: &[u8] = handshake::CLIENT_TEMPLATES[0];

@@ -20,7 +20,7 @@ use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::server::{encode_rejection, Request, UpgradeRequest};
 use rfc6455::handshake::HeadLimits;
 use rfc6455::{accept_key, Decoded, HandshakeError, OsSeededRng};
-use rfc6455_fuzz::{only_field, parse_response, HandshakeRequestInput};
+use rfc6455_fuzz::{only_field, parse_response, HandshakeRequestInput, Negotiated};
 
 fuzz_target!(|input: HandshakeRequestInput<'_>| {
     let limits = input.limits.to_limits();
@@ -84,7 +84,7 @@ fn check_accept(upgrade: &UpgradeRequest) {
         response = response.with_protocol(protocol.clone());
     }
     for extension in upgrade.extensions() {
-        response = response.with_extension(extension.clone());
+        response = response.with_extension(Box::new(Negotiated(extension.clone())));
     }
     let mut encoded = Vec::new();
     response.encode(&mut encoded);

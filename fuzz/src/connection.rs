@@ -11,14 +11,15 @@
 //! input  := config op*                       (at most MAX_OPS ops; missing bytes read as 0)
 //! config := flags u8, max_frame_size u16, max_message_size u16, max_fragments u8,
 //!           max_send_frame_size u8, close_timeout_ms u16, keepalive_interval_ms u16,
-//!           keepalive_timeout_ms u16, mask_seed u8                     (14 bytes, u16 little-endian)
+//!           keepalive_timeout_ms u16, mask_seed u8, linger_timeout_ms u16,
+//!           linger_max_bytes u16                                       (18 bytes, u16 little-endian)
 //!           flags: 0x01 streaming, 0x02 auto_pong OFF, 0x04 deliver_control_frames,
 //!           0x08 extension (RSV3, inverts Binary messages), 0x10 max_send_frame_size set,
 //!           0x20 keepalive_interval set, 0x40 keepalive_timeout set
 //! op     := tag u8 (tag % 16 picks the operation), then its fields:
 //!   0  receive raw      chunk u8, hold u8, len u8, bytes
 //!   1  receive frames   chunk u8, hold u8, count u8 (1 + count % 8 frames), frame*
-//!   2  receive EOF
+//!   2  receive EOF      flags u8 (0x01: `receive_reset` instead: the transport failed)
 //!   3  advance time     ms u16, flags u8 (0x01: do not call handle_timeout)
 //!   4  advance to the deadline of poll_timeout, handle_timeout
 //!   5  send_text        len u8, bytes (made UTF-8, lossily)
@@ -97,20 +98,32 @@
 //!   `n` bytes; the bytes written are the first `n` of the pieces, and `bytes_to_send` after is
 //!   the rest of them.
 //! - **Time**: `handle_timeout(now)` before the deadline of `poll_timeout` changes nothing;
-//!   after it, `poll_timeout` is `None` or later than `now` (unless a keepalive duration is 0, see
-//!   [`FuzzConfig::zero_keepalive`]); `poll_timeout` is `None` once closed or when open without
-//!   keepalive, and never later than the close deadline while the closing handshake waits; the
-//!   close timeout and the client's wait for the server's EOF do fire.
+//!   after it, `poll_timeout` is `None` or later than `now` (unless a duration is 0, see
+//!   [`FuzzConfig::zero_duration`]); `poll_timeout` is `None` when open without keepalive, never
+//!   later than the close deadline while the closing handshake waits, and once closed it is the
+//!   deadline of the transport's current phase (below); the close timeout fires.
+//! - **Transport**: after every operation the harness asks `poll_transport(now)`, as the drive
+//!   rule's step 3 does, and the answer (and then `poll_timeout`) equals [`TransportModel`]'s,
+//!   the instruction sequence restated from the crate's documentation: `Open` until closed and
+//!   while the last bytes are unsent (up to `close_timeout`); then a server, or a client after a
+//!   failure, says `ShutdownWrite` and lingers (until EOF, `linger.timeout`, or more than
+//!   `linger.max_bytes` discarded); a client after a clean closing handshake says `Open` while it
+//!   waits up to `close_timeout` for the server's EOF (§7.1.1), then lingers; EOF before closing
+//!   means `Close` once written (or at the flush deadline); a reset means `Close`; a close timeout
+//!   lingers if our Close was written and closes at once if it was not. At the end, a connection
+//!   that is not closed gets EOF, and then `Close` comes within a few deadlines.
 
 use std::io::IoSlice;
 use std::time::{Duration, Instant};
 
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::{Bytes, BytesMut};
+use rfc6455::handshake::extension::Extension;
 use rfc6455::{
     CloseCode, CloseFrame, CloseInitiator, CloseOutcome, CloseStatus, Config, Connection, ConnectionError,
-    DecodeRules, Decoded, Event, ExtensionCodec, Frame, FrameHeader, Message, MessageChunk, MessageKind,
-    MessageLimits, Opcode, ProtocolError, Role, SendError, Utf8Bytes, RSV1_BIT, RSV2_BIT, RSV3_BIT,
+    DecodeRules, Decoded, Event, ExtensionCodec, Frame, FrameHeader, Linger, Message, MessageChunk,
+    MessageKind, MessageLimits, Opcode, ProtocolError, Role, SendError, Transport, Utf8Bytes, RSV1_BIT,
+    RSV2_BIT, RSV3_BIT,
 };
 
 /// Most operations read from one input.
@@ -171,6 +184,10 @@ pub struct FuzzConfig {
     pub keepalive_timeout_ms: Option<u16>,
     /// Seed of the client's masking keys (0: every key is `[0; 4]`).
     pub mask_seed: u8,
+    /// [`Linger::timeout`], in milliseconds.
+    pub linger_timeout_ms: u16,
+    /// [`Linger::max_bytes`].
+    pub linger_max_bytes: u16,
 }
 
 impl FuzzConfig {
@@ -187,6 +204,10 @@ impl FuzzConfig {
             deliver_control_frames: self.deliver_control_frames,
             max_send_frame_size: self.max_send_frame_size.map(usize::from),
             close_timeout: millis(self.close_timeout_ms),
+            linger: Linger {
+                timeout: millis(self.linger_timeout_ms),
+                max_bytes: usize::from(self.linger_max_bytes),
+            },
             keepalive_interval: self.keepalive_interval_ms.map(millis),
             keepalive_timeout: self.keepalive_timeout_ms.map(millis),
         }
@@ -202,6 +223,13 @@ impl FuzzConfig {
         }
     }
 
+    /// Whether a duration is 0: a zero keepalive ([`FuzzConfig::zero_keepalive`]), close timeout
+    /// or linger timeout. A phase that starts at `now` then ends at `now` too, so `poll_timeout`
+    /// may answer the very `now` just handled and the "later than now" oracle is not checked.
+    pub fn zero_duration(&self) -> bool {
+        self.zero_keepalive() || self.close_timeout_ms == 0 || self.linger_timeout_ms == 0
+    }
+
     fn read(reader: &mut Reader<'_>) -> FuzzConfig {
         let flags = reader.u8();
         let max_frame_size = reader.u16();
@@ -212,6 +240,8 @@ impl FuzzConfig {
         let keepalive_interval_ms = reader.u16();
         let keepalive_timeout_ms = reader.u16();
         let mask_seed = reader.u8();
+        let linger_timeout_ms = reader.u16();
+        let linger_max_bytes = reader.u16();
         FuzzConfig {
             streaming: flags & 0x01 != 0,
             auto_pong: flags & 0x02 == 0,
@@ -225,6 +255,8 @@ impl FuzzConfig {
             keepalive_interval_ms: (flags & 0x20 != 0).then_some(keepalive_interval_ms),
             keepalive_timeout_ms: (flags & 0x40 != 0).then_some(keepalive_timeout_ms),
             mask_seed,
+            linger_timeout_ms,
+            linger_max_bytes,
         }
     }
 
@@ -245,11 +277,14 @@ impl FuzzConfig {
         out.extend_from_slice(&self.keepalive_interval_ms.unwrap_or(0).to_le_bytes());
         out.extend_from_slice(&self.keepalive_timeout_ms.unwrap_or(0).to_le_bytes());
         out.push(self.mask_seed);
+        out.extend_from_slice(&self.linger_timeout_ms.to_le_bytes());
+        out.extend_from_slice(&self.linger_max_bytes.to_le_bytes());
     }
 }
 
 impl Default for FuzzConfig {
-    /// The library's defaults, with 64 KiB - 1 limits and 1 s close timeout.
+    /// The library's defaults, with 64 KiB - 1 limits, a 1 s close timeout, and a lingering close
+    /// of 500 ms and 64 KiB - 1.
     fn default() -> FuzzConfig {
         FuzzConfig {
             streaming: false,
@@ -264,6 +299,8 @@ impl Default for FuzzConfig {
             keepalive_interval_ms: None,
             keepalive_timeout_ms: None,
             mask_seed: 1,
+            linger_timeout_ms: 500,
+            linger_max_bytes: u16::MAX,
         }
     }
 }
@@ -461,8 +498,11 @@ pub enum Op {
         /// The frames.
         frames: Vec<FuzzFrame>,
     },
-    /// The peer closed TCP.
-    ReceiveEof,
+    /// The peer closed TCP (`receive_eof`), or the transport failed (`receive_reset`).
+    ReceiveEof {
+        /// `receive_reset` instead of `receive_eof`.
+        reset: bool,
+    },
     /// Time passes.
     AdvanceTime {
         /// By this many milliseconds.
@@ -540,7 +580,7 @@ impl Op {
                 let frames = (0..count).map(|_| FuzzFrame::read(reader)).collect();
                 Op::ReceiveFrames { delivery, frames }
             }
-            2 => Op::ReceiveEof,
+            2 => Op::ReceiveEof { reset: reader.u8() & 0x01 != 0 },
             3 => Op::AdvanceTime { ms: reader.u16(), handle: reader.u8() & 0x01 == 0 },
             4 => Op::AdvanceToDeadline,
             5 => Op::SendText(reader.text_u8()),
@@ -593,7 +633,7 @@ impl Op {
                     frame.write(out);
                 }
             }
-            Op::ReceiveEof => out.push(2),
+            Op::ReceiveEof { reset } => out.extend_from_slice(&[2, u8::from(*reset)]),
             Op::AdvanceTime { ms, handle } => {
                 out.push(3);
                 out.extend_from_slice(&ms.to_le_bytes());
@@ -769,6 +809,10 @@ pub struct Invert;
 impl ExtensionCodec for Invert {
     fn rsv_bits(&self) -> u8 {
         RSV3_BIT
+    }
+
+    fn negotiated(&self) -> Extension {
+        Extension::new("x-invert")
     }
 
     fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
@@ -1145,6 +1189,146 @@ pub struct Report {
     pub closed: bool,
 }
 
+/// What follows the flushing of the last bytes, in [`TransportModel`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFlushModel {
+    /// Shut down writing and linger.
+    Linger,
+    /// A client after a clean closing handshake: wait for the server's EOF (§7.1.1).
+    AwaitEof,
+    /// The peer already closed: close.
+    Close,
+}
+
+/// The transport instruction sequence of the crate's documentation (`transport` and `connection`
+/// modules, `Config::close_timeout`, `Config::linger`), restated independently of the library's
+/// `Teardown` for the oracle of `poll_transport` and `poll_timeout` once closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportModel {
+    /// The WebSocket connection is not closed: `Open`.
+    Connected,
+    /// Closed; the last bytes are written until `deadline` (`Open` while any is unsent).
+    Flushing {
+        /// The peer must have taken them by then.
+        deadline: Instant,
+        /// Once they are written.
+        then: AfterFlushModel,
+    },
+    /// A client waits for the server's EOF until `deadline`: `Open`.
+    AwaitingEof {
+        /// Then the client lingers itself.
+        deadline: Instant,
+    },
+    /// `ShutdownWrite`: reading and discarding until EOF, `deadline` or too many bytes.
+    Lingering {
+        /// The linger's end.
+        deadline: Instant,
+        /// Bytes read and discarded so far.
+        discarded: usize,
+    },
+    /// `Close`.
+    Done,
+}
+
+impl TransportModel {
+    /// The model once the connection reports `outcome` at `now` (for `role`, with `config`,
+    /// `unsent` bytes still to write).
+    fn closed(outcome: &CloseOutcome, role: Role, config: &FuzzConfig, now: Instant, unsent: usize) -> Self {
+        let flush = |then| TransportModel::Flushing { deadline: now + millis(config.close_timeout_ms), then };
+        match &outcome.error {
+            // The peer did not answer our Close: linger if it took it, else close at once (the
+            // comment at the close timeout in `Connection::handle_timeout`).
+            Some(ConnectionError::CloseTimeout) if unsent > 0 => TransportModel::Done,
+            Some(ConnectionError::CloseTimeout) => TransportModel::linger(now, config),
+            // §7.1.7: the Close of a failure must arrive: flush, then linger.
+            Some(_) => flush(AfterFlushModel::Linger),
+            // §7.1.1: the server closes TCP first; the client waits for it.
+            None if outcome.clean => flush(match role {
+                Role::Server => AfterFlushModel::Linger,
+                Role::Client => AfterFlushModel::AwaitEof,
+            }),
+            // EOF (or a reset) before the closing handshake completed.
+            None => flush(AfterFlushModel::Close),
+        }
+    }
+
+    fn linger(now: Instant, config: &FuzzConfig) -> Self {
+        TransportModel::Lingering { deadline: now + millis(config.linger_timeout_ms), discarded: 0 }
+    }
+
+    /// The instruction at `now` with `unsent` bytes to write, moving on once they are written.
+    fn poll(&mut self, now: Instant, unsent: usize, config: &FuzzConfig) -> Transport {
+        self.advance(now, unsent, config);
+        match self {
+            TransportModel::Connected
+            | TransportModel::Flushing { .. }
+            | TransportModel::AwaitingEof { .. } => Transport::Open,
+            TransportModel::Lingering { .. } => Transport::ShutdownWrite,
+            TransportModel::Done => Transport::Close,
+        }
+    }
+
+    /// The deadline of the phase, once closed.
+    fn deadline(&self) -> Option<Instant> {
+        match *self {
+            TransportModel::Flushing { deadline, .. }
+            | TransportModel::AwaitingEof { deadline }
+            | TransportModel::Lingering { deadline, .. } => Some(deadline),
+            TransportModel::Connected | TransportModel::Done => None,
+        }
+    }
+
+    /// Flushing ends once nothing is unsent, whichever of `poll` and `handle_timeout` sees it.
+    fn advance(&mut self, now: Instant, unsent: usize, config: &FuzzConfig) {
+        if let TransportModel::Flushing { then, .. } = *self {
+            if unsent == 0 {
+                *self = match then {
+                    AfterFlushModel::Linger => TransportModel::linger(now, config),
+                    AfterFlushModel::AwaitEof => {
+                        TransportModel::AwaitingEof { deadline: now + millis(config.close_timeout_ms) }
+                    }
+                    AfterFlushModel::Close => TransportModel::Done,
+                };
+            }
+        }
+    }
+
+    /// Time passed, with `unsent` bytes still to write.
+    fn handle_timeout(&mut self, now: Instant, unsent: usize, config: &FuzzConfig) {
+        self.advance(now, unsent, config);
+        match *self {
+            TransportModel::Flushing { deadline, .. } | TransportModel::Lingering { deadline, .. }
+                if now >= deadline =>
+            {
+                *self = TransportModel::Done
+            }
+            TransportModel::AwaitingEof { deadline } if now >= deadline => {
+                *self = TransportModel::linger(now, config)
+            }
+            _ => {}
+        }
+    }
+
+    /// `count` bytes arrived after closing.
+    fn receive(&mut self, count: usize, config: &FuzzConfig) {
+        if let TransportModel::Lingering { discarded, .. } = self {
+            *discarded += count;
+            if *discarded > usize::from(config.linger_max_bytes) {
+                *self = TransportModel::Done;
+            }
+        }
+    }
+
+    /// EOF after closing: what is unsent is still flushed (the peer may read), then close.
+    fn receive_eof(&mut self) {
+        match self {
+            TransportModel::Flushing { then, .. } => *then = AfterFlushModel::Close,
+            TransportModel::Connected => {}
+            _ => *self = TransportModel::Done,
+        }
+    }
+}
+
 struct Harness {
     role: Role,
     fuzz: FuzzConfig,
@@ -1159,6 +1343,10 @@ struct Harness {
     outcome: Option<CloseOutcome>,
     /// Bytes written and queued when `Closed` was reported.
     queued_at_close: Option<usize>,
+    /// Whether unsent output was dropped (the transport was to be closed before it was written).
+    dropped: bool,
+    /// The most bytes written and queued seen so far: less later means output was dropped.
+    produced: usize,
     messages_received: usize,
     // What the application did.
     sent: Vec<Sent>,
@@ -1169,8 +1357,8 @@ struct Harness {
     pongs: Vec<Vec<u8>>,
     close: Option<CloseStatus>,
     close_deadline: Option<Instant>,
-    /// Client: when the peer's Close completed the handshake.
-    peer_close_at: Option<Instant>,
+    /// What `poll_transport` must answer.
+    transport: TransportModel,
     /// Payloads of the Pings received, and of the last one received while open.
     pings_received: Vec<Vec<u8>>,
     last_open_ping: Option<Vec<u8>>,
@@ -1216,6 +1404,8 @@ pub fn run(role: Role, input: &ConnectionInput) -> Report {
         streamed: Streamed::default(),
         outcome: None,
         queued_at_close: None,
+        dropped: false,
+        produced: 0,
         messages_received: 0,
         sent: Vec::new(),
         in_progress: None,
@@ -1223,7 +1413,7 @@ pub fn run(role: Role, input: &ConnectionInput) -> Report {
         pongs: Vec::new(),
         close: None,
         close_deadline: None,
-        peer_close_at: None,
+        transport: TransportModel::Connected,
         pings_received: Vec::new(),
         last_open_ping: None,
         eof: false,
@@ -1247,7 +1437,7 @@ impl Harness {
                 }
                 self.deliver(*delivery, &bytes);
             }
-            Op::ReceiveEof => self.receive_eof(),
+            Op::ReceiveEof { reset } => self.receive_eof(*reset),
             Op::AdvanceTime { ms, handle } => {
                 self.now += millis(*ms);
                 if *handle {
@@ -1359,7 +1549,7 @@ impl Harness {
             op,
             Op::Receive { .. }
                 | Op::ReceiveFrames { .. }
-                | Op::ReceiveEof
+                | Op::ReceiveEof { .. }
                 | Op::AdvanceTime { .. }
                 | Op::AdvanceToDeadline
         ) {
@@ -1412,6 +1602,11 @@ impl Harness {
             if let Event::Closed(outcome) = &event {
                 check_outcome(outcome);
                 self.outcome = Some(outcome.clone());
+                assert_eq!(self.transport, TransportModel::Connected, "Closed twice");
+                // What was unsent when it closed: still queued, or just dropped (a close timeout
+                // with our Close never taken closes at once, dropping it).
+                let unsent = self.conn.unsent_len().max(self.produced.saturating_sub(self.wire.len()));
+                self.transport = TransportModel::closed(outcome, self.role, &self.fuzz, self.now, unsent);
                 // Without flattening the output: the pieces a server queued stay pieces.
                 let queued = self.queued_len();
                 self.queued_at_close = Some(self.wire.len() + queued);
@@ -1425,6 +1620,10 @@ impl Harness {
         let reported_before = self.outcome.is_some();
         let open_before = self.conn.is_open();
         let items = if reported_before { Vec::new() } else { self.reference.feed(bytes) };
+        if self.conn.is_closed() {
+            // Read and discarded, counted while lingering.
+            self.transport.receive(bytes.len(), &self.fuzz);
+        }
         self.conn.receive(self.now, bytes);
         let events = self.drain();
         if reported_before {
@@ -1528,9 +1727,10 @@ impl Harness {
                 assert_eq!(outcome.received, Some(received), "received status");
                 assert!(outcome.clean && outcome.error.is_none(), "closing handshake not clean: {outcome:?}");
                 if open_before {
-                    // §5.5.1: the endpoint answers with a Close, echoing the code.
+                    // §5.5.1: the endpoint answers with a Close, echoing the code (and the
+                    // reason); an empty Close is answered empty.
                     let echo = match &close {
-                        Some(close) => CloseStatus { code: close.code, reason: String::new() },
+                        Some(close) => CloseStatus { code: close.code, reason: close.reason.clone() },
                         None => CloseStatus { code: CloseCode::NO_STATUS_RCVD, reason: String::new() },
                     };
                     assert_eq!(outcome.sent, Some(echo), "echoed Close");
@@ -1539,13 +1739,8 @@ impl Harness {
                     assert_eq!(outcome.sent, self.close, "sent Close");
                     assert_eq!(outcome.initiator, CloseInitiator::Local);
                 }
-                match self.role {
-                    Role::Server => assert!(self.conn.is_closed(), "server not closed after the handshake"),
-                    Role::Client => {
-                        assert!(!self.conn.is_open() && !self.conn.is_closed(), "client not waiting for EOF");
-                        self.peer_close_at = Some(self.now);
-                    }
-                }
+                // §7.1.4: closed, both roles (the client's wait for EOF is the transport's).
+                assert!(self.conn.is_closed(), "not closed after the closing handshake");
             }
             (Some(RefItem::Error(error)), Some(outcome)) => {
                 assert_eq!(
@@ -1567,11 +1762,18 @@ impl Harness {
         }
     }
 
-    fn receive_eof(&mut self) {
+    fn receive_eof(&mut self, reset: bool) {
         let reported_before = self.outcome.is_some();
         let open_before = self.conn.is_open();
-        self.conn.receive_eof(self.now);
+        if reset {
+            self.conn.receive_reset(self.now);
+        } else {
+            self.conn.receive_eof(self.now);
+        }
         self.eof = true;
+        if reported_before {
+            self.transport.receive_eof();
+        }
         let events = self.drain();
         if reported_before {
             assert!(events.is_empty(), "events from EOF after Closed: {events:?}");
@@ -1583,16 +1785,38 @@ impl Harness {
             let initiator = if open_before { CloseInitiator::Remote } else { CloseInitiator::Local };
             assert_eq!(outcome.initiator, initiator);
         }
-        assert!(self.conn.is_closed() && self.conn.should_close_transport(), "EOF closes");
+        if reset {
+            // Nothing can be written or read any more.
+            self.transport = TransportModel::Done;
+        }
+        assert!(self.conn.is_closed(), "EOF closes");
+        if self.conn.unsent_len() == 0 || reset {
+            assert_eq!(
+                self.poll_transport(),
+                Transport::Close,
+                "EOF with nothing unsent closes the transport"
+            );
+        }
     }
 
-    fn snapshot(&mut self) -> (usize, bool, bool, Option<Instant>, bool) {
+    /// `poll_transport(now)`, checked against the model.
+    fn poll_transport(&mut self) -> Transport {
+        let unsent = self.conn.unsent_len();
+        let expected = self.transport.poll(self.now, unsent, &self.fuzz);
+        let actual = self.conn.poll_transport(self.now);
+        assert_eq!(actual, expected, "poll_transport with {unsent} bytes unsent, model {:?}", self.transport);
+        actual
+    }
+
+    fn snapshot(&mut self) -> (usize, bool, bool, Option<Instant>, Transport) {
+        // The drive rule's order: the transport, then the timer.
+        let transport = self.poll_transport();
         (
             self.conn.unsent_len(),
             self.conn.is_open(),
             self.conn.is_closed(),
             self.conn.poll_timeout(),
-            self.conn.should_close_transport(),
+            transport,
         )
     }
 
@@ -1602,7 +1826,11 @@ impl Harness {
         let before = self.snapshot();
         let reported_before = self.outcome.is_some();
         let open_before = self.conn.is_open();
+        let unsent_before = self.conn.unsent_len();
         self.conn.handle_timeout(now);
+        if reported_before {
+            self.transport.handle_timeout(now, unsent_before, &self.fuzz);
+        }
         let events = self.drain();
         if early {
             assert!(events.is_empty(), "handle_timeout before the deadline reported {events:?}");
@@ -1632,13 +1860,9 @@ impl Harness {
             let outcome = self.outcome.as_ref().expect("the close timeout did not fire");
             assert_eq!(outcome.error, Some(ConnectionError::CloseTimeout));
         }
-        // The client stops waiting for the server's EOF.
-        if let Some(at) = self.peer_close_at {
-            if now >= at + millis(self.fuzz.close_timeout_ms) {
-                assert!(self.conn.is_closed(), "client still waiting for EOF after the close timeout");
-            }
-        }
-        if !self.fuzz.zero_keepalive() {
+        if !self.fuzz.zero_duration() {
+            // After step 3 of the drive rule (the transport may move on), the timer.
+            self.poll_transport();
             let next = self.conn.poll_timeout();
             assert!(next.is_none_or(|deadline| deadline > now), "poll_timeout {:?} after handling it", next);
         }
@@ -1761,6 +1985,11 @@ impl Harness {
         let unsent = self.conn.unsent_len();
         let end = base + unsent;
         self.shared.retain(|shared| shared.start + shared.bytes.len() > base);
+        if unsent == 0 {
+            // Nothing is queued, so no payload by reference either: all written, or dropped with
+            // the rest once the transport was to be closed (`check_state` sees to that).
+            self.shared.clear();
+        }
         let mut starts = Vec::with_capacity(pieces.len());
         let mut at = base;
         for &(_, len, _) in pieces {
@@ -1852,12 +2081,14 @@ impl Harness {
         if self.conn.is_open() {
             assert!(!reported, "open after Closed");
         }
+        // Step 3 of the drive rule, then step 4.
+        let transport = self.poll_transport();
+        if transport != Transport::Open {
+            assert!(self.conn.is_closed(), "{transport:?} before closed");
+        }
         if self.conn.is_closed() {
             assert!(reported, "closed without reporting Closed");
-            assert_eq!(self.conn.poll_timeout(), None, "a timer once closed");
-        }
-        if self.conn.should_close_transport() {
-            assert!(self.conn.is_closed(), "should_close_transport before closed");
+            assert_eq!(self.conn.poll_timeout(), self.transport.deadline(), "the timer once closed");
         }
         if self.conn.is_open() && self.fuzz.keepalive_interval_ms.is_none() {
             assert_eq!(self.conn.poll_timeout(), None, "a timer without keepalive");
@@ -1871,17 +2102,22 @@ impl Harness {
                 );
             }
         }
-        if let Some(at) = self.peer_close_at.filter(|_| !self.conn.is_closed()) {
-            let deadline = at + millis(self.fuzz.close_timeout_ms);
-            let next = self.conn.poll_timeout();
+        // What is unsent when the transport is to be closed is dropped, all of it, and only
+        // then.
+        let now_queued = self.wire.len() + self.queued_len();
+        if now_queued < self.produced {
             assert!(
-                next.is_some_and(|next| next <= deadline),
-                "poll_timeout {next:?} misses the EOF deadline"
+                transport == Transport::Close && self.conn.unsent_len() == 0,
+                "output dropped while the transport is {transport:?}"
             );
+            self.dropped = true;
         }
+        self.produced = self.produced.max(now_queued);
         if let Some(queued) = self.queued_at_close {
-            let now_queued = self.wire.len() + self.queued_len();
-            assert_eq!(now_queued, queued, "output queued after Closed");
+            assert!(now_queued <= queued, "output queued after Closed");
+            if !self.dropped {
+                assert_eq!(now_queued, queued, "output dropped after Closed");
+            }
         }
     }
 
@@ -1895,12 +2131,36 @@ impl Harness {
         self.check_state();
         assert_eq!(self.conn.unsent_len(), 0);
         let frames_sent = self.check_output();
-        Report {
+        let report = Report {
             outcome: self.outcome.clone(),
             messages_received: self.messages_received,
             frames_sent,
             closed: self.conn.is_closed(),
+        };
+        self.drive_to_close();
+        report
+    }
+
+    /// Every phase has a deadline: once closed (by the peer's EOF if need be) and written, the
+    /// transport is `Close` after at most three deadlines (flushing, waiting for EOF, lingering).
+    fn drive_to_close(&mut self) {
+        if !self.conn.is_closed() {
+            self.receive_eof(false);
         }
+        for _ in 0..4 {
+            if self.poll_transport() == Transport::Close {
+                assert_eq!(self.conn.poll_timeout(), None, "a timer once the transport is closed");
+                return;
+            }
+            let deadline = self.conn.poll_timeout().expect("a phase without a deadline");
+            assert_eq!(Some(deadline), self.transport.deadline());
+            self.now = self.now.max(deadline);
+            let unsent = self.conn.unsent_len();
+            self.conn.handle_timeout(self.now);
+            self.transport.handle_timeout(self.now, unsent, &self.fuzz);
+            assert_eq!(self.conn.poll_event(), None, "an event after Closed");
+        }
+        panic!("the transport is not closed after three deadlines: {:?}", self.transport);
     }
 
     /// The output oracles, on everything written.
@@ -1922,6 +2182,8 @@ impl Harness {
         while !rest.is_empty() {
             let (frame, consumed) = match Frame::decode(rest, &rules) {
                 Ok(Decoded::Complete { value, consumed }) => (value, consumed),
+                // The rest of a frame cut short when unsent output was dropped.
+                Ok(Decoded::Incomplete { .. }) if self.dropped => break,
                 other => panic!(
                     "output is not a valid frame for the peer: {other:?} at {}",
                     self.wire.len() - rest.len()
@@ -2004,6 +2266,15 @@ impl Harness {
                     "Text not UTF-8"
                 );
             }
+        }
+        if self.dropped {
+            // What was written is valid; what was dropped is never complete: the checks that
+            // everything sent was written stop here.
+            assert!(
+                self.sent.starts_with(&messages[..messages.len().saturating_sub(1)]),
+                "messages out of order"
+            );
+            return opcodes;
         }
         assert_eq!(messages, self.sent, "the data messages written are not those sent");
 

@@ -23,15 +23,18 @@
 //!
 //! The two connection targets share [`connection`]: their input ([`connection::ConnectionInput`])
 //! is a sequence of operations read by its own small format rather than by `arbitrary`'s, and
-//! their oracles include a reference decoder of the bytes received.
+//! their oracles include a reference decoder of the bytes received. The two handshake-object
+//! targets (`server_handshake`, `client_handshake`) share [`handshake`] in the same way.
 
 pub mod connection;
+pub mod handshake;
 
 use arbitrary::Arbitrary;
+use bytes::BytesMut;
 use rfc6455::frame::MAX_CONTROL_PAYLOAD_LEN;
 use rfc6455::handshake::extension::Extension;
 use rfc6455::handshake::HeadLimits;
-use rfc6455::{DecodeRules, FrameHeader, ProtocolError, Role};
+use rfc6455::{DecodeRules, ExtensionCodec, FrameHeader, MessageKind, ProtocolError, Role};
 
 /// The receiver's [`DecodeRules`], as the fuzzer picks them: 10 bytes.
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,6 +245,31 @@ impl HandshakeResponseInput<'_> {
         bytes.extend_from_slice(&self.split.to_le_bytes());
         bytes.extend_from_slice(self.response);
         bytes
+    }
+}
+
+/// An extension codec that only says what was negotiated (its [`Extension`], as a server's 101
+/// lists it) and transforms nothing: what `AcceptResponse::with_extension` and
+/// `ClientHandshake::into_connection` take, for extensions the fuzz targets only negotiate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiated(pub Extension);
+
+impl ExtensionCodec for Negotiated {
+    fn rsv_bits(&self) -> u8 {
+        0
+    }
+
+    fn negotiated(&self) -> Extension {
+        self.0.clone()
+    }
+
+    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
+        output.extend_from_slice(input);
+        Ok(())
+    }
+
+    fn encode(&mut self, _kind: MessageKind, _input: &[u8], _fin: bool, _output: &mut BytesMut) -> u8 {
+        0
     }
 }
 

@@ -73,9 +73,9 @@ enum State {
     /// A non-101 response: reading at most `keep` bytes of body after `head_len` bytes of head
     /// (the body ends at EOF when its length is unknown).
     ReadingBody { deadline: Instant, response: Box<Response>, head_len: usize, keep: usize },
-    /// A valid 101, `head_len` bytes long, accepting `extensions`; `eof` once the server shut down
-    /// writing.
-    Accepted { head_len: usize, extensions: Vec<Extension>, eof: bool },
+    /// A valid 101, `head_len` bytes long, accepting `extensions`, to be taken by `deadline`;
+    /// `eof` once the server shut down writing.
+    Accepted { deadline: Instant, head_len: usize, extensions: Vec<Extension>, eof: bool },
     /// Answered, failed, or turned into the connection: the transport's end.
     Ending(Teardown),
 }
@@ -174,7 +174,7 @@ impl ClientHandshake {
             match self.request.validate_response(response) {
                 Ok(accepted) => {
                     let extensions = accepted.extensions().to_vec();
-                    self.state = State::Accepted { head_len, extensions, eof: false };
+                    self.state = State::Accepted { deadline, head_len, extensions, eof: false };
                     self.event = Some(ClientEvent::Accepted(accepted));
                 }
                 Err(error) => self.fail(now, error),
@@ -248,21 +248,23 @@ impl ClientHandshake {
     }
 
     /// The transport failed (a reset, a broken pipe): [`ClientHandshake::poll_transport`] says
-    /// close.
+    /// close; after a 101, [`ClientHandshake::into_connection`] fails.
     pub fn receive_reset(&mut self, now: Instant) {
-        if let State::Reading { .. } | State::ReadingBody { .. } = self.state {
+        if let State::Reading { .. } | State::ReadingBody { .. } | State::Accepted { .. } = self.state {
             self.fail(now, HandshakeError::ConnectionClosed);
         }
         if let State::Ending(teardown) = &mut self.state {
             teardown.receive_reset();
+            self.out.clear(); // never to be written
         }
     }
 
-    /// Time passed: a response not there by the deadline fails the handshake with
-    /// [`HandshakeError::Timeout`] (a body still arriving is reported as far as it came).
+    /// Time passed: a response not there by the deadline (or a 101 the application did not
+    /// take in time) fails the handshake with [`HandshakeError::Timeout`]; a body still arriving
+    /// is reported as far as it came. The transport is then closed.
     pub fn handle_timeout(&mut self, now: Instant) {
         match &mut self.state {
-            State::Reading { deadline } if now >= *deadline => {
+            State::Reading { deadline } | State::Accepted { deadline, .. } if now >= *deadline => {
                 self.fail(now, HandshakeError::Timeout);
                 self.state = State::Ending(Teardown::Done);
             }
@@ -270,16 +272,20 @@ impl ClientHandshake {
                 self.finish_body(now);
                 self.state = State::Ending(Teardown::Done);
             }
-            State::Ending(teardown) => teardown.handle_timeout(now),
+            State::Ending(teardown) => teardown.handle_timeout(now, self.out.len()),
             _ => {}
+        }
+        if matches!(&self.state, State::Ending(teardown) if teardown.is_done()) {
+            self.out.clear(); // never to be written
         }
     }
 
     /// The next deadline: call [`ClientHandshake::handle_timeout`] then.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
-            State::Reading { deadline } | State::ReadingBody { deadline, .. } => Some(*deadline),
-            State::Accepted { .. } => None,
+            State::Reading { deadline }
+            | State::ReadingBody { deadline, .. }
+            | State::Accepted { deadline, .. } => Some(*deadline),
             State::Ending(teardown) => teardown.deadline(),
         }
     }
@@ -313,7 +319,8 @@ impl ClientHandshake {
     ///
     /// # Errors
     ///
-    /// [`HandshakeError::NotAwaitingAnswer`] before a valid 101;
+    /// [`HandshakeError::NotAwaitingAnswer`] before a valid 101, or once the handshake failed
+    /// after it (a reset, the deadline);
     /// [`HandshakeError::ExtensionMismatch`] when `codecs` are not the extensions the server
     /// accepted (by name, in order; one at most): §9.1, a client that cannot use what the
     /// server chose must fail the connection.
@@ -323,7 +330,7 @@ impl ClientHandshake {
         config: Config,
         mut codecs: Vec<Box<dyn ExtensionCodec>>,
     ) -> Result<Connection, HandshakeError> {
-        let State::Accepted { head_len, extensions, eof } = &self.state else {
+        let State::Accepted { head_len, extensions, eof, .. } = &self.state else {
             return Err(HandshakeError::NotAwaitingAnswer);
         };
         let names: Vec<String> = codecs.iter().map(|codec| codec.negotiated().name).collect();

@@ -58,12 +58,18 @@ impl OriginPolicy {
         let Some(origin) = request.origin() else { return Ok(()) };
         let allowed = match self {
             OriginPolicy::Any => true,
+            // `Host` without a port names the default port of the scheme the page was loaded
+            // with (80 for http, 443 for https behind a TLS terminator), never another one.
             OriginPolicy::SameOrigin => match (SiteKey::of_origin(origin), request.headers().get("Host")) {
-                (Some(origin), Some(host)) => SiteKey::of_host(host, origin.port) == Some(origin),
+                (Some((origin, default_port)), Some(host)) => {
+                    SiteKey::of_host(host, default_port) == Some(origin)
+                }
                 _ => false,
             },
-            OriginPolicy::AllowList(allowed) => SiteKey::of_origin(origin).is_some_and(|origin| {
-                allowed.iter().any(|entry| SiteKey::of_origin(entry) == Some(origin.clone()))
+            OriginPolicy::AllowList(allowed) => SiteKey::of_origin(origin).is_some_and(|(origin, _)| {
+                allowed
+                    .iter()
+                    .any(|entry| SiteKey::of_origin(entry).is_some_and(|(entry, _)| entry == origin))
             }),
         };
         if allowed {
@@ -82,8 +88,9 @@ struct SiteKey {
 }
 
 impl SiteKey {
-    /// `scheme://host[:port]` (RFC 6454 §6.2), as `Origin` carries it.
-    fn of_origin(origin: &str) -> Option<SiteKey> {
+    /// `scheme://host[:port]` (RFC 6454 §6.2), as `Origin` carries it, with the scheme's default
+    /// port.
+    fn of_origin(origin: &str) -> Option<(SiteKey, u16)> {
         let (scheme, authority) = origin.trim().split_once("://")?;
         let default_port = match scheme.to_ascii_lowercase().as_str() {
             "http" | "ws" => 80,
@@ -91,7 +98,7 @@ impl SiteKey {
             _ => return None,
         };
         let authority = authority.strip_suffix('/').unwrap_or(authority);
-        SiteKey::of_host(authority, default_port)
+        Some((SiteKey::of_host(authority, default_port)?, default_port))
     }
 
     /// `host[:port]` as the `Host` field carries it, IPv6 literals in brackets.

@@ -206,6 +206,7 @@ impl ServerHandshake {
         self.abort(HandshakeError::ConnectionClosed);
         if let State::Ending(teardown) = &mut self.state {
             teardown.receive_reset();
+            self.out.clear(); // never to be written
         }
     }
 
@@ -217,8 +218,11 @@ impl ServerHandshake {
             State::Reading { deadline } | State::Deciding { deadline, .. } if now >= *deadline => {
                 self.abort(HandshakeError::Timeout);
             }
-            State::Ending(teardown) => teardown.handle_timeout(now),
+            State::Ending(teardown) => teardown.handle_timeout(now, self.out.len()),
             _ => {}
+        }
+        if matches!(&self.state, State::Ending(teardown) if teardown.is_done()) {
+            self.out.clear(); // never to be written
         }
     }
 
