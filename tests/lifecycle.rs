@@ -2075,3 +2075,33 @@ fn server_pair_lives_from_the_handshake_to_the_close() {
     assert_eq!(life.b.instructions, clean_instructions(Role::Client));
     assert_eq!(life.now, t0, "no deadline was needed");
 }
+
+/// RFC 9110 §9.3.2: the answer to a HEAD request has the header fields a GET would get,
+/// `Content-Length` included, and no content: both for a page the application answers and for a
+/// HEAD upgrade request the core rejects (§4.2.1 item 1: the method must be GET).
+#[test]
+fn server_handshake_answers_head_requests_without_a_body() {
+    let t0 = Instant::now();
+    let mut handshake = ServerHandshake::new(handshake_config(), t0);
+    handshake.receive(t0, b"HEAD /index.html HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert!(
+        matches!(handshake.poll_event(), Some(ServerEvent::Request(request)) if request.method == "HEAD")
+    );
+    handshake.respond(t0, &HttpResponse::text(200, "hello")).unwrap();
+    let written = String::from_utf8(handshake.bytes_to_send().to_vec()).unwrap();
+    assert!(written.starts_with("HTTP/1.1 200 OK\r\n") && written.contains("\r\nContent-Length: 5\r\n"));
+    assert!(written.ends_with("\r\n\r\n"), "no body: {written:?}");
+
+    let mut handshake = ServerHandshake::new(handshake_config(), t0);
+    let head = String::from_utf8(REQUEST.to_vec()).unwrap().replacen("GET", "HEAD", 1);
+    handshake.receive(t0, head.as_bytes());
+    assert_eq!(
+        handshake.poll_event(),
+        Some(ServerEvent::Failed(HandshakeError::MethodNotGet("HEAD".into())))
+    );
+    let written = String::from_utf8(handshake.bytes_to_send().to_vec()).unwrap();
+    assert!(
+        written.starts_with("HTTP/1.1 400 Bad Request\r\n") && written.ends_with("\r\n\r\n"),
+        "{written:?}"
+    );
+}

@@ -798,7 +798,18 @@ impl ServerHarness {
                 // The core answers what it can; the deadline and the peer's closing get nothing.
                 let mut expected = Vec::new();
                 if error.status().is_some() {
-                    HttpResponse::from_error(error).encode(&mut expected);
+                    // To a HEAD request (reported, or one that failed validation), no body.
+                    let limits = self.fuzz.handshake().limits;
+                    let decoded = Request::decode(&self.delivered, &limits);
+                    self.head_request |= matches!(
+                        decoded,
+                        Ok(Decoded::Complete { ref value, .. }) if value.method == "HEAD"
+                    );
+                    if self.head_request {
+                        HttpResponse::from_error(error).encode_head(&mut expected);
+                    } else {
+                        HttpResponse::from_error(error).encode(&mut expected);
+                    }
                 }
                 self.expected_output = expected;
             }

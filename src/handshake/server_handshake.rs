@@ -122,9 +122,10 @@ impl ServerHandshake {
                     self.decode(now);
                 }
             }
-            State::Deciding { head_len, .. } => {
+            State::Deciding { head_len, head_method, .. } => {
+                let head_method = *head_method;
                 if let Err(error) = push_early_bytes(&mut self.input, *head_len, bytes, &self.config.limits) {
-                    self.fail(now, error);
+                    self.fail(now, error, head_method);
                 }
             }
             State::Upgraded => {}
@@ -136,11 +137,11 @@ impl ServerHandshake {
         let (request, head_len) = match Request::decode(&self.input, &self.config.limits) {
             Ok(Decoded::Complete { value, consumed }) => (value, consumed),
             Ok(Decoded::Incomplete { .. }) => return,
-            Err(error) => return self.fail(now, error),
+            Err(error) => return self.fail(now, error, false),
         };
         let State::Reading { deadline } = self.state else { return };
+        let head_method = request.method == "HEAD";
         if !request.is_websocket_upgrade() {
-            let head_method = request.method == "HEAD";
             self.state = State::Deciding { deadline, head_len, offer: None, head_method, eof: false };
             self.event = Some(ServerEvent::Request(request));
             return;
@@ -161,13 +162,19 @@ impl ServerHandshake {
                 };
                 self.event = Some(ServerEvent::Upgrade(upgrade));
             }
-            Err(error) => self.fail(now, error),
+            Err(error) => self.fail(now, error, head_method),
         }
     }
 
-    /// Answers a bad request with the status its error calls for, and ends the transport.
-    fn fail(&mut self, now: Instant, error: HandshakeError) {
-        HttpResponse::from_error(&error).encode(&mut self.out);
+    /// Answers a bad request with the status its error calls for (without a body to a HEAD
+    /// request, RFC 9110 §9.3.2), and ends the transport.
+    fn fail(&mut self, now: Instant, error: HandshakeError, head_method: bool) {
+        let response = HttpResponse::from_error(&error);
+        if head_method {
+            response.encode_head(&mut self.out);
+        } else {
+            response.encode(&mut self.out);
+        }
         self.end(now, AfterFlush::Linger(self.config.linger));
         self.event = Some(ServerEvent::Failed(error));
     }
