@@ -7,10 +7,12 @@
 //! - Limits, incomplete input and the bytes that follow a head (the first frames).
 //! - The `Sec-WebSocket-Extensions` grammar of §9.1, with a proptest round trip.
 
+mod common;
+
 use std::collections::HashSet;
 use std::mem::discriminant;
 
-use bytes::BytesMut;
+use common::Negotiated;
 use proptest::prelude::*;
 use rfc6455::handshake::client::{Accepted, ClientRequest};
 use rfc6455::handshake::extension::{Extension, ExtensionParam};
@@ -18,10 +20,7 @@ use rfc6455::handshake::server::{encode_rejection, Request, UpgradeRequest};
 use rfc6455::handshake::{
     is_valid_key, HeadLimits, Headers, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_SIZE, GUID, VERSION,
 };
-use rfc6455::{
-    accept_key, generate_key, DecodeRules, Decoded, ExtensionCodec, Frame, HandshakeError, MessageKind,
-    Opcode, OsSeededRng, ProtocolError,
-};
+use rfc6455::{accept_key, generate_key, DecodeRules, Decoded, Frame, HandshakeError, Opcode, OsSeededRng};
 
 // ---------------------------------------------------------------------------------------------
 // Vectors and helpers
@@ -59,29 +58,6 @@ const MASKED_HELLO: [u8; 11] = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 
 
 /// §5.7: "A single-frame unmasked text message" ("Hello"), server to client.
 const UNMASKED_HELLO: [u8; 7] = [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
-
-/// A codec that only says what was negotiated (§9.1): the 101 lists `negotiated()`, so a
-/// response's `Sec-WebSocket-Extensions` is built from one of these. It transforms nothing.
-struct Negotiated(Extension);
-
-impl ExtensionCodec for Negotiated {
-    fn rsv_bits(&self) -> u8 {
-        0
-    }
-
-    fn negotiated(&self) -> Extension {
-        self.0.clone()
-    }
-
-    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
-        output.extend_from_slice(input);
-        Ok(())
-    }
-
-    fn encode(&mut self, _kind: MessageKind, _input: &[u8], _fin: bool, _output: &mut BytesMut) -> u8 {
-        0
-    }
-}
 
 /// The header fields of a valid opening handshake (§4.1), as `name: value` lines.
 const VALID_FIELDS: [&str; 5] = [

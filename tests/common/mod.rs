@@ -4,7 +4,11 @@
 
 use std::time::Instant;
 
-use rfc6455::{Config, Connection, DecodeRules, Decoded, Event, Frame, Role};
+use bytes::BytesMut;
+use rfc6455::handshake::extension::Extension;
+use rfc6455::{
+    Config, Connection, DecodeRules, Decoded, Event, ExtensionCodec, Frame, MessageKind, ProtocolError, Role,
+};
 
 /// An endpoint of `role` with `config` and its peer with `peer_config`, both opened at `now`.
 pub fn pair(role: Role, config: Config, peer_config: Config, now: Instant) -> (Connection, Connection) {
@@ -49,6 +53,29 @@ pub fn frames(bytes: &[u8], sender: Role) -> Vec<Frame> {
         }
     }
     frames
+}
+
+/// A codec that only says what was negotiated (§9.1): the 101 lists `negotiated()`, so a
+/// response's `Sec-WebSocket-Extensions` is built from one of these. It transforms nothing.
+pub struct Negotiated(pub Extension);
+
+impl ExtensionCodec for Negotiated {
+    fn rsv_bits(&self) -> u8 {
+        0
+    }
+
+    fn negotiated(&self) -> Extension {
+        self.0.clone()
+    }
+
+    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
+        output.extend_from_slice(input);
+        Ok(())
+    }
+
+    fn encode(&mut self, _kind: MessageKind, _input: &[u8], _fin: bool, _output: &mut BytesMut) -> u8 {
+        0
+    }
 }
 
 /// Runs a check for each role: `client_...` and `server_...` tests.
