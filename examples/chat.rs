@@ -44,8 +44,8 @@
 //! {"type":"message","text":"hello","to":"all"}      "to": "me" (echo to me) or "all"
 //! ```
 //!
-//! From the server, through each client's mailbox in the order the server made them (so a client
-//! never sees an old user list after a newer one):
+//! From the server, queued on each client's connection in the order the server made them (so a
+//! client never sees an old user list after a newer one):
 //!
 //! ```text
 //! {"type":"users","users":["Ada","Grace"]}          on connecting and whenever the list changes
@@ -81,11 +81,13 @@
 //!
 //! # Slow clients
 //!
-//! Each client has a mailbox of 64 messages; its task takes from it only while less than 64 KiB
-//! wait to be written to it. A message for a client whose mailbox is full is dropped for that
-//! client and logged (as Python `websockets`' `broadcast()` skips a connection whose buffer is
-//! full): one slow reader never holds up the others. A client that stops reading altogether also
-//! stops answering pings, and is closed with 1011 at the next one (every 30 seconds).
+//! Messages are queued on each client's connection without waiting, through its
+//! `rfc6455::tokio::Sender`. The bound is in bytes, not messages: while more than 64 KiB (the
+//! high-water mark) wait to be written to a client, `Sender::try_send` says `Full`, and a message
+//! for that client is dropped for it and logged (as Python `websockets`' `broadcast()` skips a
+//! connection whose buffer is full); reading from that client pauses meanwhile. One slow reader
+//! never holds up the others. A client that stops reading altogether also stops answering pings,
+//! and is closed with 1011 at the next one (every 30 seconds).
 //!
 //! The disconnect button closes with 1000; the others see the user leave. One line per request,
 //! connection, join, refusal and close on stderr. Ctrl-C closes every connection with 1001 (Going
@@ -111,11 +113,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use adapter::http::Asset;
-use adapter::{Command, Outbox, OutboxError, Site};
+use adapter::Site;
 use env::variable;
 use rfc6455::handshake::server::{AcceptResponse, UpgradeRequest};
 use rfc6455::handshake::OriginPolicy;
-use rfc6455::{CloseCode, CloseFrame, Config, Connection, Event, Message, MessageLimits};
+use rfc6455::tokio::{Options, Sender, TrySendError, WebSocket};
+use rfc6455::{CloseCode, CloseFrame, Config, Event, Message, MessageLimits};
 use serde_json::{json, Map, Value};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -145,9 +148,7 @@ const MAX_NAME_CHARS: usize = 32;
 const MAX_TEXT_CHARS: usize = 2000;
 /// Largest WebSocket message; a larger one closes the connection with 1009.
 const MAX_MESSAGE_SIZE: u64 = 16 * 1024;
-/// Messages waiting for a client before more are dropped for it.
-const MAILBOX_CAPACITY: usize = 64;
-/// A client's task stops reading, and taking from its mailbox, while more than this many bytes
+/// Messages for a client are dropped, and reading from it pauses, while more than this many bytes
 /// wait to be written to it.
 const HIGH_WATER_MARK: usize = 64 * 1024;
 /// Time between pings; a client that did not answer the previous one is closed with 1011.
@@ -171,8 +172,8 @@ impl Settings {
     }
 }
 
-fn config() -> Config {
-    Config {
+fn options() -> Options {
+    let config = Config {
         limits: MessageLimits {
             max_frame_size: MAX_MESSAGE_SIZE,
             max_message_size: MAX_MESSAGE_SIZE,
@@ -180,7 +181,8 @@ fn config() -> Config {
         },
         keepalive_interval: Some(HEARTBEAT),
         ..Config::default()
-    }
+    };
+    Options { config, high_water_mark: HIGH_WATER_MARK, ..Options::default() }
 }
 
 #[tokio::main]
@@ -210,51 +212,41 @@ async fn main() -> ExitCode {
 
 /// One client, from its HTTP request to the end of its WebSocket connection.
 async fn serve(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     hub: Arc<Mutex<Hub>>,
-    shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
 ) {
     // Flask-SocketIO's default: only pages served here may open the WebSocket.
     let site = Site { path: Some(WEBSOCKET_PATH), origins: OriginPolicy::SameOrigin, assets: ASSETS };
-    let upgraded = adapter::upgrade(&mut stream, peer, &site, |request| {
+    let upgraded = adapter::upgrade(stream, peer, &site, &options(), |request| {
         let response = negotiate(request, peer);
         let (origin, protocol) = (request.origin().unwrap_or("-"), response.protocol().unwrap_or("none"));
         eprintln!("{peer}: connected to {WEBSOCKET_PATH} (origin {origin}, subprotocol {protocol})");
-        (response, config())
+        response
     })
     .await;
-    let Some(mut connection) = upgraded else { return };
+    let Some(mut ws) = upgraded else { return };
 
-    let (outbox, inbox) = adapter::mailbox(MAILBOX_CAPACITY);
-    let id = lock(&hub).connect(peer, outbox);
-    let result = adapter::drive(
-        &mut stream,
-        &mut connection,
-        HIGH_WATER_MARK,
-        shutdown,
-        Some(inbox),
-        |connection, event| match event {
+    let id = lock(&hub).connect(peer, ws.sender());
+    while let Some(event) = adapter::next_event(&mut ws, &mut shutdown).await {
+        match event {
             Event::Message(Message::Text(text)) => match Request::decode(text.as_str()) {
                 Ok(request) => lock(&hub).handle(id, request),
-                Err(reason) => fail(connection, peer, CloseCode::POLICY_VIOLATION, &reason),
+                Err(reason) => fail(&ws, peer, CloseCode::POLICY_VIOLATION, &reason),
             },
             // §7.4.1: "1003 indicates that an endpoint is terminating the connection because it
             // has received a type of data it cannot accept (e.g., an endpoint that understands
             // only text data MAY send this if it receives a binary message)."
             Event::Message(Message::Binary(_)) => fail(
-                connection,
+                &ws,
                 peer,
                 CloseCode::UNSUPPORTED_DATA,
                 "binary messages are not part of the chat protocol",
             ),
             Event::Closed(outcome) => eprintln!("{peer}: {outcome}"),
             _ => {}
-        },
-    )
-    .await;
-    if let Err(error) = result {
-        eprintln!("{peer}: error: {error}");
+        }
     }
     lock(&hub).disconnect(id);
 }
@@ -277,12 +269,14 @@ fn negotiate(request: &UpgradeRequest, peer: SocketAddr) -> AcceptResponse {
 }
 
 /// Closes a client that broke the chat protocol, and says so in the log.
-fn fail(connection: &mut Connection, peer: SocketAddr, code: CloseCode, reason: &str) {
+fn fail(ws: &WebSocket<TcpStream>, peer: SocketAddr, code: CloseCode, reason: &str) {
     eprintln!("{peer}: closing with {code}: {reason}");
     // The reason cut to what a Close frame carries. Err only for a code that may not be sent
     // (not these) or once the connection is closing (it is closing anyway).
     let close = CloseFrame::truncating(code, reason);
-    let _ = close.and_then(|close| connection.close(Instant::now(), close.code, &close.reason));
+    let _ = close.and_then(|close| {
+        ws.with_connection(|connection| connection.close(Instant::now(), close.code, &close.reason))
+    });
 }
 
 fn lock(hub: &Mutex<Hub>) -> MutexGuard<'_, Hub> {
@@ -375,15 +369,15 @@ struct Client {
     peer: SocketAddr,
     /// `None` until the client joined.
     name: Option<String>,
-    outbox: Outbox,
+    sender: Sender,
 }
 
 impl Hub {
     /// Adds a connected client, sends it the user list and returns its id.
-    fn connect(&mut self, peer: SocketAddr, outbox: Outbox) -> u64 {
+    fn connect(&mut self, peer: SocketAddr, sender: Sender) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        self.clients.insert(id, Client { peer, name: None, outbox });
+        self.clients.insert(id, Client { peer, name: None, sender });
         self.send(id, &self.users());
         id
     }
@@ -472,27 +466,31 @@ impl Hub {
 
     fn send(&self, id: u64, message: &Value) {
         if let Some(client) = self.clients.get(&id) {
-            client.post(message.to_string());
+            client.post(&Message::text(message.to_string()));
         }
     }
 
     /// Sends `message` to every client, except `except`.
     fn broadcast(&self, message: &Value, except: Option<u64>) {
-        let text = message.to_string();
+        let message = Message::text(message.to_string());
         for (_, client) in self.clients.iter().filter(|(id, _)| Some(**id) != except) {
-            client.post(text.clone());
+            client.post(&message);
         }
     }
 }
 
 impl Client {
-    /// Queues `text` in this client's mailbox; drops it if the mailbox is full.
-    fn post(&self, text: String) {
-        match self.outbox.try_send(Command::Text(text)) {
+    /// Queues `message` on this client's connection; drops it if more than the high-water mark
+    /// already waits to be written to the client.
+    fn post(&self, message: &Message) {
+        match self.sender.try_send(message) {
             Ok(()) => {}
-            Err(OutboxError::Full) => eprintln!("{}: mailbox full, message dropped (slow reader)", self.peer),
-            // The client's task ended; it is about to leave the hub.
-            Err(OutboxError::Closed) => {}
+            Err(TrySendError::Full) => {
+                eprintln!("{}: mailbox full, message dropped (slow reader)", self.peer)
+            }
+            // Closed: the client's connection is closing; it is about to leave the hub. Nothing
+            // here sends in parts, so the core refuses nothing else.
+            Err(_) => {}
         }
     }
 }

@@ -23,21 +23,16 @@
 //! each with its frame's length and the piece's offset, as in the ESP32's `WEBSOCKET_EVENT_DATA`.
 //! Exit status: 0 after a clean close, 1 on any failure, 2 for bad arguments.
 
-#[path = "adapter/blocking.rs"]
-mod adapter;
-
-use std::io::IoSlice;
-use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::WsUrl;
-use rfc6455::{
-    CloseCode, CloseOutcome, Config, Connection, Endpoint, Event, HandshakeError, MessageKind, OsSeededRng,
-    Transport,
-};
+use rfc6455::tokio::{Error, WebSocket};
+use rfc6455::{CloseCode, CloseOutcome, Config, Event, HandshakeError, MessageKind, OsSeededRng};
+use tokio::net::TcpStream;
+use tokio::time::{sleep_until, Instant};
 
 const USAGE: &str = "usage: client [ws://host[:port][/path]] [--message TEXT] [--count N] [--interval MS] \
                      [--binary] [--json] [--timeout SECONDS] [--protocol NAME]... [--header \"Name: value\"]...";
@@ -51,8 +46,8 @@ macro_rules! error {
 }
 
 fn elapsed_ms() -> u128 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis()
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_millis()
 }
 
 /// The command line.
@@ -113,7 +108,7 @@ fn number<T: std::str::FromStr>(option: &str, value: &str) -> Result<T, String> 
 
 /// The application: what to send and when, what was received, when to stop; and its connection.
 struct Client {
-    connection: Connection,
+    ws: WebSocket<TcpStream>,
     options: Options,
     sent: u32,
     received: u32,
@@ -124,11 +119,32 @@ struct Client {
 }
 
 impl Client {
+    /// Runs until the connection has ended: the application's timer (the next message, the
+    /// quiet timeout) races the connection's next event.
+    async fn run(&mut self) {
+        loop {
+            let wakeup = self.next_wakeup();
+            tokio::select! {
+                // Cancel-safe: an event not taken when the timer fires stays for the next pass.
+                event = self.ws.next_event() => match event {
+                    Some(event) => self.on_event(event, Instant::now()),
+                    None => return, // after Event::Closed
+                },
+                () = sleep_until(wakeup.unwrap_or_else(Instant::now)), if wakeup.is_some() => {
+                    self.on_tick(Instant::now());
+                }
+            }
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.ws.with_connection(|connection| connection.is_open())
+    }
+
     /// Sends the next message when it is due; once all are sent, closes when each has had a reply
     /// or after `--timeout` of silence.
     fn on_tick(&mut self, now: Instant) {
-        let connection = &mut self.connection;
-        if !connection.is_open() {
+        if !self.is_open() {
             return;
         }
         if self.sent < self.options.count && now >= self.next_send {
@@ -140,10 +156,12 @@ impl Client {
             };
             let kind = if self.options.binary { "binary " } else { "" };
             info!("Sending {kind}{}", shown(MessageKind::Text, payload.as_bytes()));
-            let result = match self.options.binary {
+            // Queued at once (a few small messages: no need to wait for room), written by the
+            // task that polls the connection: this one, in `run`.
+            let result = self.ws.with_connection(|connection| match self.options.binary {
                 true => connection.send_binary(payload.as_bytes()),
                 false => connection.send_text(&payload),
-            };
+            });
             if let Err(error) = result {
                 error!("cannot send: {error}");
             }
@@ -156,15 +174,18 @@ impl Client {
             if !all_answered {
                 info!("No data received for {} seconds, closing", self.options.timeout.as_secs());
             }
-            // Cannot fail: the connection is open and 1000 may be sent.
-            let _ = connection.close(now, CloseCode::NORMAL_CLOSURE, "");
+            // Cannot fail: the connection is open and 1000 may be sent. Closing starts here;
+            // `run` carries it to the end (the server's Close, the lingering close).
+            let _ = self.ws.with_connection(|connection| {
+                connection.close(now.into_std(), CloseCode::NORMAL_CLOSURE, "")
+            });
         }
     }
 
     /// When `on_tick` has something to do next, if anything.
     fn next_wakeup(&self) -> Option<Instant> {
         let next = if self.sent < self.options.count { self.next_send } else { self.quiet_until };
-        self.connection.is_open().then_some(next)
+        self.is_open().then_some(next)
     }
 
     fn on_event(&mut self, event: Event, now: Instant) {
@@ -217,54 +238,6 @@ impl Client {
     }
 }
 
-/// The endpoint the adapter drives: the connection, with the application's timer added to its
-/// deadlines (the next message, the quiet timeout), so `adapter::drive` follows the drive rule for
-/// both.
-impl Endpoint for Client {
-    type Event = Event;
-
-    fn receive(&mut self, now: Instant, bytes: &[u8]) {
-        self.connection.receive(now, bytes);
-    }
-
-    fn receive_eof(&mut self, now: Instant) {
-        self.connection.receive_eof(now);
-    }
-
-    fn receive_reset(&mut self, now: Instant) {
-        self.connection.receive_reset(now);
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        self.connection.handle_timeout(now);
-        self.on_tick(now);
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        self.connection.poll_event()
-    }
-
-    fn bytes_to_send_vectored<'a>(&'a mut self, slices: &mut [IoSlice<'a>]) -> usize {
-        self.connection.bytes_to_send_vectored(slices)
-    }
-
-    fn unsent_len(&self) -> usize {
-        self.connection.unsent_len()
-    }
-
-    fn mark_sent(&mut self, count: usize) {
-        self.connection.mark_sent(count);
-    }
-
-    fn poll_transport(&mut self, now: Instant) -> Transport {
-        self.connection.poll_transport(now)
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        [self.connection.poll_timeout(), self.next_wakeup()].into_iter().flatten().min()
-    }
-}
-
 /// Text as is (a piece may end inside a character: shown as �), binary in hex; long data cut.
 fn shown(kind: MessageKind, data: &[u8]) -> String {
     const SHOWN: usize = 60;
@@ -279,7 +252,8 @@ fn shown(kind: MessageKind, data: &[u8]) -> String {
     text
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     elapsed_ms(); // start the log clock
     let options = match Options::parse(std::env::args().skip(1)) {
         Ok(options) => options,
@@ -306,15 +280,23 @@ fn main() -> ExitCode {
         request = request.with_header(name.as_str(), value.as_str());
     }
     let config = Config { streaming: true, deliver_control_frames: true, ..Config::default() };
+    let ws_options = rfc6455::tokio::Options { config, ..rfc6455::tokio::Options::default() };
     info!("Connecting to {}...", options.url);
-    let (mut stream, connection, accepted) = match adapter::connect(&url, request, config) {
+    let (ws, accepted) = match rfc6455::tokio::connect_with(&url, request, &ws_options).await {
         Ok(connected) => connected,
         Err(error) => {
             error!("WEBSOCKET_EVENT_ERROR");
-            // `connect` wraps a rejected handshake in an io::Error: unwrap it to say so.
-            match error.get_ref().and_then(|inner| inner.downcast_ref::<HandshakeError>()) {
-                Some(rejected) => error!("handshake with {} rejected: {rejected}", options.url),
-                None => error!("cannot connect to {} ({}): {error}", options.url, url.authority()),
+            match error {
+                Error::Handshake(rejected) => error!("handshake with {} rejected: {rejected}", options.url),
+                Error::Rejected(response) => {
+                    let rejected =
+                        HandshakeError::UnexpectedStatus { status: response.status, location: None };
+                    error!("handshake with {} rejected: {rejected}", options.url);
+                }
+                Error::Io(error) => {
+                    error!("cannot connect to {} ({}): {error}", options.url, url.authority())
+                }
+                other => error!("cannot connect to {} ({}): {other}", options.url, url.authority()),
             }
             return ExitCode::FAILURE;
         }
@@ -326,15 +308,15 @@ fn main() -> ExitCode {
 
     let now = Instant::now();
     let quiet_until = now + options.timeout;
-    let mut client =
-        Client { connection, options, sent: 0, received: 0, next_send: now, quiet_until, outcome: None };
-    let result = adapter::drive(&mut stream, &mut client, |client, event| {
-        client.on_event(event, Instant::now());
-        ControlFlow::Continue(())
-    });
-    if let Err(error) = result {
+    let mut client = Client { ws, options, sent: 0, received: 0, next_send: now, quiet_until, outcome: None };
+    client.run().await;
+    // After the last event, `recv` reports a transport that failed (once), if it did.
+    if let Some(Err(error)) = client.ws.recv().await {
         error!("WEBSOCKET_EVENT_ERROR");
-        error!("connection lost: {error}");
+        match error {
+            Error::Io(error) => error!("connection lost: {error}"),
+            other => error!("connection lost: {other}"),
+        }
         return ExitCode::FAILURE;
     }
     match client.outcome {

@@ -29,105 +29,41 @@
 mod adapter;
 #[path = "adapter/env.rs"]
 mod env;
+#[path = "adapter/echo_settings.rs"]
+mod settings;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use adapter::Site;
-use env::variable;
-use rfc6455::{Config, Event, MessageLimits};
+use rfc6455::Event;
+use settings::Settings;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-/// The server's settings, from the environment.
-#[derive(Debug, Clone)]
-struct Settings {
-    address: IpAddr,
-    port: u16,
-    heartbeat: Option<Duration>,
-    high_water_mark: usize,
-    max_message_size: u64,
-    max_connections: usize,
-}
-
-impl Settings {
-    fn from_env() -> Result<Settings, String> {
-        let heartbeat_ms: u64 = variable("HEARTBEAT_INTERVAL", 30_000)?;
-        Ok(Settings {
-            address: variable("BIND_ADDRESS", IpAddr::from([0u16; 8]))?,
-            port: variable("BIND_PORT", 1337)?,
-            heartbeat: (heartbeat_ms > 0).then(|| Duration::from_millis(heartbeat_ms)),
-            high_water_mark: variable("HIGH_WATER_MARK", 16_384)?,
-            max_message_size: variable("MAX_MESSAGE_SIZE", 65_536)?,
-            max_connections: variable("MAX_CONNECTIONS", 1024)?,
-        })
-    }
-
-    fn config(&self) -> Config {
-        Config {
-            limits: MessageLimits {
-                max_frame_size: self.max_message_size,
-                max_message_size: self.max_message_size,
-                ..MessageLimits::default()
-            },
-            keepalive_interval: self.heartbeat,
-            ..Config::default()
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    let settings = match Settings::from_env() {
-        Ok(settings) => settings,
-        Err(message) => {
-            eprintln!("echo_server: {message}");
-            return ExitCode::from(2);
-        }
-    };
-    let Some(listener) =
-        adapter::listen("echo_server", settings.address, settings.port, |local| format!("ws://{local}"))
-            .await
-    else {
-        return ExitCode::FAILURE;
-    };
-
-    adapter::serve_until_ctrl_c(
-        "echo_server",
-        listener,
-        settings.max_connections,
-        |stream, peer, shutdown| serve(stream, peer, settings.clone(), shutdown),
-    )
-    .await;
-    ExitCode::SUCCESS
+    settings::serve_from_env("echo_server", serve).await
 }
 
 /// One client, from its HTTP request to the end of its WebSocket connection.
-async fn serve(mut stream: TcpStream, peer: SocketAddr, settings: Settings, shutdown: watch::Receiver<bool>) {
-    let upgraded = adapter::upgrade(&mut stream, peer, &Site::websocket_only(), |request| {
+async fn serve(stream: TcpStream, peer: SocketAddr, settings: Settings, mut shutdown: watch::Receiver<bool>) {
+    let upgraded = adapter::upgrade(stream, peer, &Site::websocket_only(), &settings.options(), |request| {
         eprintln!("{peer}: connected to {} (origin {})", request.path(), request.origin().unwrap_or("-"));
-        (request.accept(), settings.config())
+        request.accept()
     })
     .await;
-    let Some(mut connection) = upgraded else { return };
-    let result = adapter::drive(
-        &mut stream,
-        &mut connection,
-        settings.high_water_mark,
-        shutdown,
-        None,
-        |connection, event| {
-            match event {
-                // Err only once the connection is closing: the message is then dropped, as the RFC asks.
-                Event::Message(message) => drop(connection.send_message(&message)),
-                Event::Closed(outcome) => eprintln!("{peer}: {outcome}"),
-                _ => {}
-            }
-        },
-    )
-    .await;
-    if let Err(error) = result {
+    let Some(mut ws) = upgraded else { return };
+    while let Some(event) = adapter::next_event(&mut ws, &mut shutdown).await {
+        match event {
+            // Err only once the connection is closing (the message is then dropped, as the RFC
+            // asks) or has failed (its end is the next event).
+            Event::Message(message) => drop(ws.send(message).await),
+            Event::Closed(outcome) => eprintln!("{peer}: {outcome}"),
+            _ => {}
+        }
+    }
+    if let Some(error) = ws.io_error() {
         eprintln!("{peer}: error: {error}");
     }
 }

@@ -12,10 +12,10 @@
 //! | `.uri = "/ws"`, `.is_websocket = true`                | only `/ws` upgrades; any other path gets 404, a plain request for `/ws` 426 |
 //! | `.supported_subprotocol = "chat"`                     | `UpgradeRequest::select_protocol(&["chat"])`, `AcceptResponse::with_protocol` |
 //! | `.handle_ws_control_frames = true`                    | `Config { deliver_control_frames: true, .. }`: every Ping, Pong and Close is logged |
-//! | `httpd_ws_send_frame` (echo)                          | `Connection::send_message` in the event handler |
-//! | "Trigger async": `httpd_queue_work` + `httpd_ws_send_frame_async` | a spawned tokio task sends "Async data" through the connection's `Outbox` |
-//! | "Ping": `ws_ping_send` from the work queue            | the same, with `Command::Ping`                 |
-//! | `ws_pkt.fragmented` / `ws_pkt.final`                  | "Trigger fragments": `begin_message` + three `send_part` calls |
+//! | `httpd_ws_send_frame` (echo)                          | `WebSocket::send` in the event handler         |
+//! | "Trigger async": `httpd_queue_work` + `httpd_ws_send_frame_async` | a spawned tokio task sends "Async data" through the connection's `Sender` |
+//! | "Ping": `ws_ping_send` from the work queue            | the same, with `Sender::send_ping`             |
+//! | `ws_pkt.fragmented` / `ws_pkt.final`                  | "Trigger fragments": `begin_message` + three `send_part` calls, in `WebSocket::with_connection` |
 //! | `httpd_config_t.max_open_sockets`                     | `MAX_CONNECTIONS`: more wait in the listen queue |
 //!
 //! Differences, on purpose:
@@ -67,10 +67,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use adapter::{Command, Outbox, Route, Site};
+use adapter::Site;
 use env::variable;
 use rfc6455::handshake::server::{AcceptResponse, UpgradeRequest};
-use rfc6455::handshake::{HandshakeConfig, OriginPolicy};
+use rfc6455::handshake::OriginPolicy;
+use rfc6455::tokio::{Options, Sender, WebSocket};
 use rfc6455::{CloseOutcome, Config, Connection, Event, Message, MessageKind};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -81,10 +82,9 @@ const TAG: &str = "ws_echo_server";
 const WS_PATH: &str = "/ws";
 /// The handler's `.supported_subprotocol`.
 const SUPPORTED_SUBPROTOCOLS: &[&str] = &["chat"];
-/// Stop reading from a client while more than this many bytes wait to be sent to it.
+/// Stop reading from a client, and make sends wait, while more than this many bytes wait to be
+/// sent to it.
 const HIGH_WATER_MARK: usize = 16 * 1024;
-/// Commands other tasks may queue for one connection before `Outbox::try_send` says it is full.
-const MAILBOX_CAPACITY: usize = 16;
 /// What "Trigger fragments" sends: one text message, three frames.
 const FRAGMENTS: [&str; 3] = ["This message ", "was sent as ", "three fragments"];
 
@@ -142,44 +142,31 @@ fn usage(message: &str) -> ExitCode {
 }
 
 /// The handler's configuration: `.handle_ws_control_frames = true`.
-fn config() -> Config {
-    Config { deliver_control_frames: true, ..Config::default() }
+fn options() -> Options {
+    let config = Config { deliver_control_frames: true, ..Config::default() };
+    Options { config, high_water_mark: HIGH_WATER_MARK, ..Options::default() }
 }
 
 /// One client: the URI match and the opening handshake, then the `/ws` handler.
-async fn serve(mut stream: TcpStream, peer: SocketAddr, log: Log, shutdown: watch::Receiver<bool>) {
-    let _ = stream.set_nodelay(true);
+async fn serve(stream: TcpStream, peer: SocketAddr, log: Log, mut shutdown: watch::Receiver<bool>) {
     // No assets: any other path gets ESP-IDF's "Nothing matches the given URI" 404. No origin
     // check: `esp_http_server` makes none.
     let site = Site { path: Some(WS_PATH), origins: OriginPolicy::Any, assets: &[] };
-    let (mut handshake, request) = match adapter::route(&mut stream, HandshakeConfig::default(), &site).await
-    {
-        Ok(Route::Upgrade(handshake, request)) => (handshake, request),
-        Ok(Route::Done(note)) => return note.into_iter().for_each(|note| log.info(&peer, note)),
-        Err(error) => return log.info(&peer, format_args!("error during the handshake: {error}")),
-    };
-    let response = accept(&request);
-    match response.protocol() {
-        Some(protocol) => log.info(&peer, format_args!("handshake done, subprotocol {protocol:?}")),
-        None => log
-            .info(&peer, format_args!("handshake done, no subprotocol (offered {:?})", request.protocols())),
-    }
-    let mut connection = match handshake.accept(Instant::now(), response, config()) {
-        Ok(connection) => connection,
-        Err(error) => return log.info(&peer, format_args!("error: {error}")),
-    };
-    let (outbox, inbox) = adapter::mailbox(MAILBOX_CAPACITY);
-    let result = adapter::drive(
-        &mut stream,
-        &mut connection,
-        HIGH_WATER_MARK,
-        shutdown,
-        Some(inbox),
-        |connection, event| echo_handler(connection, event, &outbox, &peer, log),
-    )
+    let upgraded = adapter::upgrade(stream, peer, &site, &options(), |request| {
+        let response = accept(request);
+        match response.protocol() {
+            Some(protocol) => log.info(&peer, format_args!("handshake done, subprotocol {protocol:?}")),
+            None => log.info(
+                &peer,
+                format_args!("handshake done, no subprotocol (offered {:?})", request.protocols()),
+            ),
+        }
+        response
+    })
     .await;
-    if let Err(error) = result {
-        log.info(&peer, format_args!("error: {error}"));
+    let Some(mut ws) = upgraded else { return };
+    while let Some(event) = adapter::next_event(&mut ws, &mut shutdown).await {
+        echo_handler(&mut ws, event, &peer, log).await;
     }
 }
 
@@ -193,9 +180,9 @@ fn accept(request: &UpgradeRequest) -> AcceptResponse {
 }
 
 /// ESP-IDF's `echo_handler`: sees every frame (control frames too), echoes data, and acts on the
-/// triggers. It runs on the connection's task, so it calls the core directly; the async sends go
-/// through `outbox` from another task, as `httpd_queue_work` does.
-fn echo_handler(connection: &mut Connection, event: Event, outbox: &Outbox, peer: &SocketAddr, log: Log) {
+/// triggers. It runs on the connection's task, so it sends through `ws` itself; the async sends
+/// go through a `Sender` from another task, as `httpd_queue_work` does.
+async fn echo_handler(ws: &mut WebSocket<TcpStream>, event: Event, peer: &SocketAddr, log: Log) {
     match event {
         Event::Message(message) => {
             match &message {
@@ -207,15 +194,18 @@ fn echo_handler(connection: &mut Connection, event: Event, outbox: &Outbox, peer
                 MessageKind::Binary => 2,
             };
             log.info(peer, format_args!("Packet type: {opcode}"));
-            // Err only once the connection is closing: the echo is then dropped, as the RFC asks.
-            let _ = connection.send_message(&message);
+            // Err once the connection is closing (the echo is then dropped, as the RFC asks) or
+            // has failed (the next event says how it ended).
+            let _ = ws.send(message.clone()).await;
             if let Message::Text(text) = &message {
                 match text.as_str() {
                     "Trigger async" => {
-                        trigger_async_send(outbox, Command::Text("Async data".into()), peer, log)
+                        trigger_async_send(ws.sender(), AsyncFrame::Text("Async data"), peer, log)
                     }
-                    "Ping" => trigger_async_send(outbox, Command::Ping(Vec::new()), peer, log),
-                    "Trigger fragments" => send_fragments(connection, peer, log),
+                    "Ping" => trigger_async_send(ws.sender(), AsyncFrame::Ping, peer, log),
+                    "Trigger fragments" => {
+                        ws.with_connection(|connection| send_fragments(connection, peer, log))
+                    }
                     _ => {}
                 }
             }
@@ -233,16 +223,27 @@ fn echo_handler(connection: &mut Connection, event: Event, outbox: &Outbox, peer
     }
 }
 
+/// What a trigger has another task send: `ws_async_send`'s text frame, or `ws_ping_send`'s Ping.
+#[derive(Debug, Clone, Copy)]
+enum AsyncFrame {
+    Text(&'static str),
+    Ping,
+}
+
 /// `trigger_async_send` / `trigger_ping_send`: another task makes the send, later.
-fn trigger_async_send(outbox: &Outbox, command: Command, peer: &SocketAddr, log: Log) {
-    let outbox = outbox.clone();
+fn trigger_async_send(sender: Sender, frame: AsyncFrame, peer: &SocketAddr, log: Log) {
     let peer = *peer;
     tokio::spawn(async move {
-        let what = format!("{command:?}");
-        // Err only once the connection's task has ended: nobody to send to.
-        match outbox.send(command).await {
-            Ok(()) => log.info(&peer, format_args!("async send queued: {what}")),
-            Err(error) => log.info(&peer, format_args!("async send dropped ({error:?}): {what}")),
+        let sent = match frame {
+            // Waits while more than the high-water mark waits to be written to the client.
+            AsyncFrame::Text(text) => sender.send(&Message::text(text)).await,
+            // A control frame may always go out.
+            AsyncFrame::Ping => sender.send_ping(&[]),
+        };
+        // Err only once the connection is closing or gone: nobody to send to.
+        match sent {
+            Ok(()) => log.info(&peer, format_args!("async send queued: {frame:?}")),
+            Err(error) => log.info(&peer, format_args!("async send dropped ({error:?}): {frame:?}")),
         }
     });
 }

@@ -22,10 +22,10 @@ mod env;
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
-use std::time::Instant;
 
 use adapter::Site;
-use rfc6455::{CloseCode, Config, Event, Message};
+use rfc6455::tokio::Options;
+use rfc6455::{CloseCode, Event, Message};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -57,21 +57,18 @@ async fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn greet(mut stream: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>) {
-    let upgraded = adapter::upgrade(&mut stream, peer, &Site::websocket_only(), |request| {
-        (request.accept(), Config::default())
-    })
-    .await;
-    let Some(mut connection) = upgraded else { return };
-    let _ = adapter::drive(&mut stream, &mut connection, 16 * 1024, shutdown, None, |connection, event| {
+async fn greet(stream: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
+    let (site, options) = (Site::websocket_only(), Options::default());
+    let upgraded = adapter::upgrade(stream, peer, &site, &options, |request| request.accept()).await;
+    let Some(mut ws) = upgraded else { return };
+    while let Some(event) = adapter::next_event(&mut ws, &mut shutdown).await {
         if let Event::Message(Message::Text(name)) = event {
             eprintln!("{peer}: <<< {name}");
             let greeting = format!("Hello {name}!");
             eprintln!("{peer}: >>> {greeting}");
-            // Err only if the client already started closing.
-            let _ = connection.send_text(&greeting);
-            let _ = connection.close(Instant::now(), CloseCode::NORMAL_CLOSURE, "");
+            // Err only if the client already started closing: its Close is then echoed.
+            let _ = ws.send(Message::text(greeting)).await;
+            let _ = ws.close(CloseCode::NORMAL_CLOSURE, "").await;
         }
-    })
-    .await;
+    }
 }

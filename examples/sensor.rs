@@ -24,22 +24,18 @@
 //! the server prints `LED on` or `LED off`; anything else the server sends is printed as is.
 //!
 //! The timer is this example's, the protocol the core's: a task sends a reading through the
-//! connection's [`adapter::Outbox`] at every tick, while the adapter's `drive` keeps reading, so
-//! commands arrive between readings. On the server's Close it prints
+//! connection's [`rfc6455::tokio::Sender`] at every tick, while the main task keeps reading with
+//! `next_event`, so commands arrive between readings. On the server's Close it prints
 //! `closed by the server: CODE "REASON"` and exits: status 0 for a clean close with 1000, 1
 //! otherwise (another code, the connection lost), 2 for bad arguments. Ctrl-C closes with 1001.
-
-#[path = "adapter/tokio.rs"]
-mod adapter;
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use adapter::{Command, Outbox, OutboxError};
 use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::WsUrl;
-use rfc6455::{CloseCode, CloseInitiator, CloseOutcome, Config, Event, HandshakeError, Message, OsSeededRng};
-use tokio::sync::watch;
+use rfc6455::tokio::{Error, Sender, TrySendError};
+use rfc6455::{CloseCode, CloseInitiator, CloseOutcome, Event, Message, OsSeededRng};
 
 const USAGE: &str = "usage: sensor [ws://host[:port][/path]] [--id ID] [--interval MS] [--count N] \
                      [--send-raw TEXT [--binary]]";
@@ -130,7 +126,7 @@ impl Dht11 {
 }
 
 /// Sends a reading at every tick until `count` readings, or until the connection has ended.
-async fn send_readings(outbox: Outbox, id: String, interval: Duration, count: Option<u64>) {
+async fn send_readings(sender: Sender, id: String, interval: Duration, count: Option<u64>) {
     let mut sensor = Dht11::new(&id);
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -138,16 +134,16 @@ async fn send_readings(outbox: Outbox, id: String, interval: Duration, count: Op
     while count.is_none_or(|count| sent < count) {
         ticks.tick().await; // the first tick is immediate
         let reading = sensor.read(&id);
-        match outbox.try_send(Command::Text(reading.clone())) {
+        match sender.try_send(&Message::text(reading.as_str())) {
             Ok(()) => println!("sensor {id}: sent {reading}"),
             // An ESP32 drops a reading it cannot send rather than queue it for ever.
-            Err(OutboxError::Full) => eprintln!("sensor {id}: the server is not reading; reading dropped"),
-            Err(OutboxError::Closed) => return,
+            Err(TrySendError::Full) => eprintln!("sensor {id}: the server is not reading; reading dropped"),
+            Err(_) => return,
         }
         sent += 1;
     }
-    let reason = format!("{sent} readings sent");
-    let _ = outbox.send(Command::Close(CloseCode::NORMAL_CLOSURE, reason)).await;
+    // Err only if the connection is already closing.
+    let _ = sender.close(CloseCode::NORMAL_CLOSURE, &format!("{sent} readings sent"));
 }
 
 /// What the server sent: an LED command, or anything else, printed.
@@ -203,52 +199,44 @@ async fn main() -> ExitCode {
     };
     let id = options.id.clone();
     let request = ClientRequest::from_url(&url, &mut OsSeededRng::new());
-    let (mut stream, mut connection, _accepted) =
-        match adapter::connect(&url, request, Config::default()).await {
-            Ok(connected) => connected,
-            Err(error) => {
-                match error.get_ref().and_then(|inner| inner.downcast_ref::<HandshakeError>()) {
-                    Some(rejected) => {
-                        eprintln!("sensor {id}: handshake with {} rejected: {rejected}", options.url)
-                    }
-                    None => eprintln!("sensor {id}: cannot connect to {}: {error}", options.url),
-                }
-                return ExitCode::FAILURE;
-            }
-        };
+    let connection_options =
+        rfc6455::tokio::Options { high_water_mark: HIGH_WATER_MARK, ..Default::default() };
+    let mut ws = match rfc6455::tokio::connect_with(&url, request, &connection_options).await {
+        Ok((ws, _accepted)) => ws,
+        Err(error @ (Error::Rejected(_) | Error::Handshake(_))) => {
+            eprintln!("sensor {id}: handshake with {} rejected: {error}", options.url);
+            return ExitCode::FAILURE;
+        }
+        Err(error) => {
+            eprintln!("sensor {id}: cannot connect to {}: {error}", options.url);
+            return ExitCode::FAILURE;
+        }
+    };
     println!("sensor {id}: connected to {}", options.url);
 
-    let (outbox, inbox) = adapter::mailbox(4);
+    let sender = ws.sender();
     match options.raw {
         Some(raw) => {
-            let command = if options.binary { Command::Binary(raw.into_bytes()) } else { Command::Text(raw) };
-            // Cannot fail: the mailbox is new and empty.
-            let _ = outbox.try_send(command);
+            let message = if options.binary { Message::binary(raw.into_bytes()) } else { Message::text(raw) };
+            // Err only if the server closed at once: its Close is the next event.
+            let _ = ws.send(message).await;
         }
         None => {
-            tokio::spawn(send_readings(outbox.clone(), id.clone(), options.interval, options.count));
+            tokio::spawn(send_readings(sender.clone(), id.clone(), options.interval, options.count));
         }
     }
     // Ctrl-C: close with 1001, as a board being switched off would if it could.
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = outbox.send(Command::Close(CloseCode::GOING_AWAY, "sensor stopping".to_owned())).await;
+            let _ = sender.close(CloseCode::GOING_AWAY, "sensor stopping");
         }
     });
-    // The adapter's own shutdown signal (1001 "server shutting down") is a server's: never sent.
-    let (_never_sent, no_shutdown) = watch::channel(false);
 
     let mut outcome = None;
-    let result = adapter::drive(
-        &mut stream,
-        &mut connection,
-        HIGH_WATER_MARK,
-        no_shutdown,
-        Some(inbox),
-        |_, event| on_event(&id, event, &mut outcome),
-    )
-    .await;
-    if let Err(error) = result {
+    while let Some(event) = ws.next_event().await {
+        on_event(&id, event, &mut outcome);
+    }
+    if let Some(error) = ws.io_error() {
         eprintln!("sensor {id}: connection lost: {error}");
         return ExitCode::FAILURE;
     }

@@ -30,7 +30,7 @@
 //! others get a `join`, and a `leave` when it goes. Moves are collected and sent every 20 ms: one
 //! `moves` message per client with the latest position of every square that moved, but its own.
 //! So however fast a client sends moves (the page sends at most one per animation frame), each
-//! client gets at most 50 `moves` a second, and one client cannot flood the others' mailboxes.
+//! client gets at most 50 `moves` a second, and one client cannot flood the others' connections.
 //! Positions are the top left corner of the square in board units, integers in
 //! `0..=width-square` and `0..=height-square`.
 //!
@@ -43,11 +43,15 @@
 //! | a binary message                                       | 1003 (Unsupported Data)      |
 //! | more than 1024 bytes                                   | 1009 (Message Too Big), by the core |
 //!
-//! Messages go to each client through its mailbox (the adapter's `Outbox`, without waiting).
-//! A client whose mailbox is full has stopped reading: dropping a message would leave its
-//! picture of the board wrong for good, so it is closed with 1008 ("too slow") instead, and the
-//! others see it leave. The default 256 messages is five seconds of `moves`, so a client that is
-//! merely busy is not affected.
+//! Messages are queued on each client's connection without waiting, through its
+//! `rfc6455::tokio::Sender`. The bound is in bytes, not messages: the high-water mark of bytes
+//! waiting to be written to the client (`HIGH_WATER_MARK`), above which `Sender::try_send` says
+//! `Full` (and reading from that client pauses). A client that far behind has stopped reading:
+//! dropping a message would leave its picture of the board wrong for good, so it is closed with
+//! 1008 ("too slow") instead, and the others see it leave; one slow client never slows the
+//! others. The default 64 KiB is over four seconds of `moves` even with ten squares moving at
+//! once (a `moves` message is about 30 bytes plus 25 per square), so a client that is merely busy
+//! is not affected.
 //!
 //! Ctrl-C closes every connection with 1001 (Going Away) and exits once they are closed, or
 //! after 3 seconds. One line per connection, HTTP request, join, leave and close on stderr.
@@ -61,8 +65,7 @@
 //! | `BIND_ADDRESS`       | `::`    | address to listen on (`::` also accepts IPv4 on Linux)   |
 //! | `BIND_PORT`          | `8888`  | port (Tornado's default; 0 picks a free one, printed at start) |
 //! | `HEARTBEAT_INTERVAL` | `30000` | ms between pings; a client that did not answer the previous ping is dropped (0: off) |
-//! | `HIGH_WATER_MARK`    | `16384` | stop reading from a client while more than this many bytes wait to be sent to it |
-//! | `MAILBOX_CAPACITY`   | `256`   | messages that may wait for a client before it counts as too slow |
+//! | `HIGH_WATER_MARK`    | `65536` | bytes that may wait to be sent to a client before it counts as too slow (reading from it pauses meanwhile) |
 //! | `MAX_CONNECTIONS`    | `1024`  | most connections served at once (more wait in the listen queue) |
 
 #[path = "adapter/tokio.rs"]
@@ -75,12 +78,13 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use adapter::http::Asset;
-use adapter::{Command, Outbox, OutboxError, Site};
+use adapter::Site;
 use env::variable;
 use rfc6455::handshake::OriginPolicy;
+use rfc6455::tokio::{Options, Sender, TrySendError};
 use rfc6455::{CloseCode, CloseFrame, Config, Event, Message, MessageLimits};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -118,29 +122,23 @@ struct Settings {
     port: u16,
     heartbeat: Option<Duration>,
     high_water_mark: usize,
-    mailbox_capacity: usize,
     max_connections: usize,
 }
 
 impl Settings {
     fn from_env() -> Result<Settings, String> {
         let heartbeat_ms: u64 = variable("HEARTBEAT_INTERVAL", 30_000)?;
-        let mailbox_capacity = variable("MAILBOX_CAPACITY", 256)?;
-        if mailbox_capacity == 0 {
-            return Err("invalid MAILBOX_CAPACITY: must be at least 1".into());
-        }
         Ok(Settings {
             address: variable("BIND_ADDRESS", IpAddr::from([0u16; 8]))?,
             port: variable("BIND_PORT", 8888)?,
             heartbeat: (heartbeat_ms > 0).then(|| Duration::from_millis(heartbeat_ms)),
-            high_water_mark: variable("HIGH_WATER_MARK", 16_384)?,
-            mailbox_capacity,
+            high_water_mark: variable("HIGH_WATER_MARK", 65_536)?,
             max_connections: variable("MAX_CONNECTIONS", 1024)?,
         })
     }
 
-    fn config(&self) -> Config {
-        Config {
+    fn options(&self) -> Options {
+        let config = Config {
             limits: MessageLimits {
                 max_frame_size: MAX_MESSAGE_SIZE,
                 max_message_size: MAX_MESSAGE_SIZE,
@@ -148,7 +146,8 @@ impl Settings {
             },
             keepalive_interval: self.heartbeat,
             ..Config::default()
-        }
+        };
+        Options { config, high_water_mark: self.high_water_mark, ..Options::default() }
     }
 }
 
@@ -159,7 +158,7 @@ struct Square {
     colour: String,
     x: u64,
     y: u64,
-    outbox: Outbox,
+    sender: Sender,
 }
 
 impl Square {
@@ -186,8 +185,9 @@ fn lock(hub: &SharedHub) -> MutexGuard<'_, Hub> {
 }
 
 impl Hub {
-    /// Adds a square for a new client; returns its id and the `welcome` to send it.
-    fn join(&mut self, peer: SocketAddr, outbox: Outbox) -> (u64, String) {
+    /// Adds a square for a new client, sends it its `welcome` and the others a `join`; returns its
+    /// id.
+    fn join(&mut self, peer: SocketAddr, sender: Sender) -> u64 {
         self.next_id += 1;
         let id = self.next_id;
         let hue = self.free_hue();
@@ -197,7 +197,7 @@ impl Hub {
             colour: colour(hue),
             x: 40 + (id - 1) * 130 % (BOARD_WIDTH - SQUARE_SIZE - 80),
             y: 40 + (id - 1) * 90 % (BOARD_HEIGHT - SQUARE_SIZE - 80),
-            outbox,
+            sender,
         };
         eprintln!("{peer}: square {id} joined ({}) at {},{}", square.colour, square.x, square.y);
         let mut join = square.to_json(id);
@@ -211,9 +211,9 @@ impl Hub {
                 .collect::<Vec<_>>(),
         });
         self.squares.insert(id, square);
-        let join = join.to_string();
-        self.send_each(|to| (to != id).then(|| join.clone()));
-        (id, welcome.to_string())
+        let (welcome, join) = (Message::text(welcome.to_string()), Message::text(join.to_string()));
+        self.send_each(|to| Some(if to == id { welcome.clone() } else { join.clone() }));
+        id
     }
 
     /// Moves a square; the others are told at the next [`Hub::send_moves`]. A square already
@@ -241,7 +241,8 @@ impl Hub {
                 .filter(|(id, _)| Some(*id) != except)
                 .map(|(_, position)| position)
                 .collect();
-            (!squares.is_empty()).then(|| json!({ "type": "moves", "squares": squares }).to_string())
+            (!squares.is_empty())
+                .then(|| Message::text(json!({ "type": "moves", "squares": squares }).to_string()))
         };
         let everyone = message_except(None);
         self.send_each(|to| if moved.contains(&to) { message_except(Some(to)) } else { everyone.clone() });
@@ -252,41 +253,38 @@ impl Hub {
         if let Some(square) = self.squares.remove(&id) {
             eprintln!("{}: square {id} left", square.peer);
             self.moved.remove(&id);
-            let leave = json!({ "type": "leave", "id": id }).to_string();
+            let leave = Message::text(json!({ "type": "leave", "id": id }).to_string());
             self.send_each(|_| Some(leave.clone()));
         }
     }
 
-    /// Sends each client the message `message_for` its square's id gives, if any. A client whose
-    /// mailbox is full is closed with 1008 and leaves, which the others are told in turn.
-    fn send_each(&mut self, message_for: impl Fn(u64) -> Option<String>) {
+    /// Sends each client the message `message_for` its square's id gives, if any. A client too
+    /// far behind is closed with 1008 and leaves, which the others are told in turn.
+    fn send_each(&mut self, message_for: impl Fn(u64) -> Option<Message>) {
         let mut slow = self.try_send_each(message_for);
         while let Some(id) = slow.pop() {
             let Some(square) = self.squares.remove(&id) else { continue };
             eprintln!("{}: square {id} is too slow (mailbox full), closing with 1008", square.peer);
             self.moved.remove(&id);
-            // The Close waits behind the messages already queued, for as long as the peer takes
-            // to read them; the core's keepalive ends a peer that never does.
-            let outbox = square.outbox;
-            let close = Command::Close(CloseCode::POLICY_VIOLATION, "too slow".into());
-            // Err if the connection ended meanwhile: nothing left to close.
-            tokio::spawn(async move {
-                let _ = outbox.send(close).await;
-            });
-            let leave = json!({ "type": "leave", "id": id }).to_string();
+            // The Close goes out behind the messages already queued, for as long as the peer
+            // takes to read them; the core's closing deadlines end a peer that never does. Err if
+            // the connection is closing or gone already: nothing left to close.
+            let _ = square.sender.close(CloseCode::POLICY_VIOLATION, "too slow");
+            let leave = Message::text(json!({ "type": "leave", "id": id }).to_string());
             slow.extend(self.try_send_each(|_| Some(leave.clone())));
         }
     }
 
-    /// Queues each client's message without waiting; returns the clients whose mailbox is full.
-    fn try_send_each(&self, message_for: impl Fn(u64) -> Option<String>) -> Vec<u64> {
+    /// Queues each client's message without waiting; returns the clients with more than the
+    /// high-water mark waiting to be written to them.
+    fn try_send_each(&self, message_for: impl Fn(u64) -> Option<Message>) -> Vec<u64> {
         let mut slow = Vec::new();
         for (&id, square) in &self.squares {
-            let Some(text) = message_for(id) else { continue };
-            match square.outbox.try_send(Command::Text(text)) {
-                // Closed: its task is ending and will leave by itself.
-                Ok(()) | Err(OutboxError::Closed) => {}
-                Err(OutboxError::Full) => slow.push(id),
+            let Some(message) = message_for(id) else { continue };
+            // Closed: its task is ending and will leave by itself. Nothing here sends in parts, so
+            // the core refuses nothing else.
+            if let Err(TrySendError::Full) = square.sender.try_send(&message) {
+                slow.push(id);
             }
         }
         slow
@@ -409,42 +407,37 @@ async fn send_moves(hub: SharedHub) {
 
 /// One client, from its HTTP request to the end of its WebSocket connection.
 async fn serve(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     settings: Settings,
     hub: SharedHub,
-    shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
 ) {
     // Tornado's `check_origin`: only pages served here may open the WebSocket.
     let site = Site { path: Some("/ws"), origins: OriginPolicy::SameOrigin, assets: ASSETS };
-    let upgraded = adapter::upgrade(&mut stream, peer, &site, |request| {
+    let upgraded = adapter::upgrade(stream, peer, &site, &settings.options(), |request| {
         eprintln!("{peer}: connected to /ws (origin {})", request.origin().unwrap_or("-"));
-        (request.accept(), settings.config())
+        request.accept()
     })
     .await;
-    let Some(mut connection) = upgraded else { return };
-    let (outbox, inbox) = adapter::mailbox(settings.mailbox_capacity);
-    let (id, welcome) = lock(&hub).join(peer, outbox);
-    // Err only if the client's first bytes already closed the connection: nothing to welcome.
-    drop(connection.send_text(&welcome));
-    let result = adapter::drive(
-        &mut stream,
-        &mut connection,
-        settings.high_water_mark,
-        shutdown,
-        Some(inbox),
-        |connection, event| match event {
+    let Some(mut ws) = upgraded else { return };
+    let sender = ws.sender();
+    let id = lock(&hub).join(peer, sender.clone());
+    while let Some(event) = adapter::next_event(&mut ws, &mut shutdown).await {
+        match event {
             // Once this server has closed the connection, what the client still sends is moot.
-            Event::Message(_) if !connection.is_open() => {}
+            Event::Message(_) if sender.is_closed() => {}
             Event::Message(message) => match decode_move(&message) {
                 Ok((x, y)) => lock(&hub).update(id, x, y),
                 Err(violation) => {
                     eprintln!("{peer}: square {id}: {violation}");
                     lock(&hub).leave(id);
-                    // The reason cut to what a Close frame carries. Err only for a code that may
-                    // not be sent (not these) or once the connection is closing (it is going).
-                    let close = CloseFrame::truncating(violation.code, &violation.reason);
-                    drop(close.and_then(|close| connection.close(Instant::now(), close.code, &close.reason)));
+                    // The reason cut to what a Close frame carries: Err only for a code that may
+                    // not be sent (not these). Closing fails only once the connection is closing
+                    // (it is going).
+                    if let Ok(close) = CloseFrame::truncating(violation.code, &violation.reason) {
+                        let _ = sender.close(close.code, &close.reason);
+                    }
                 }
             },
             Event::Closed(outcome) => {
@@ -452,11 +445,7 @@ async fn serve(
                 lock(&hub).leave(id);
             }
             _ => {}
-        },
-    )
-    .await;
-    if let Err(error) = result {
-        eprintln!("{peer}: error: {error}");
+        }
     }
     lock(&hub).leave(id);
 }

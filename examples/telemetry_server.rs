@@ -72,11 +72,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use adapter::{Outbox, OutboxError, Site};
+use adapter::Site;
 use env::variable;
-use rfc6455::{CloseCode, CloseFrame, Config, Connection, Event, Message, MessageLimits};
+use rfc6455::tokio::{Options, Sender, TrySendError};
+use rfc6455::{CloseCode, CloseFrame, Config, Event, Message, MessageLimits};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -84,10 +85,9 @@ use tokio::sync::watch;
 const CSV_HEADER: &str = "IDdato,IDdevice,TIMEFLAG,TEMP,HUM";
 /// A reading is about 50 bytes: anything much larger is not one (the core closes with 1009).
 const MAX_MESSAGE_SIZE: u64 = 4096;
-/// Stop reading from a board while more than this many bytes wait to be sent to it.
+/// Stop reading from a board, and refuse commands for it, while more than this many bytes wait
+/// to be sent to it.
 const HIGH_WATER_MARK: usize = 16 * 1024;
-/// Commands from stdin not yet taken by a board's connection.
-const MAILBOX_CAPACITY: usize = 8;
 
 /// The server's settings, from the environment.
 #[derive(Debug, Clone)]
@@ -113,8 +113,8 @@ impl Settings {
         })
     }
 
-    fn config(&self) -> Config {
-        Config {
+    fn options(&self) -> Options {
+        let config = Config {
             limits: MessageLimits {
                 max_frame_size: MAX_MESSAGE_SIZE,
                 max_message_size: MAX_MESSAGE_SIZE,
@@ -122,7 +122,8 @@ impl Settings {
             },
             keepalive_interval: self.heartbeat,
             ..Config::default()
-        }
+        };
+        Options { config, high_water_mark: HIGH_WATER_MARK, ..Options::default() }
     }
 }
 
@@ -241,7 +242,7 @@ struct Device {
     /// Which connection: a board that reconnects replaces its entry.
     serial: u64,
     peer: SocketAddr,
-    outbox: Outbox,
+    sender: Sender,
 }
 
 /// The connected boards, by `IDDEVICE`.
@@ -260,13 +261,15 @@ struct Shared {
     registry: Registry,
 }
 
-/// One board's connection: what it said so far.
+/// One board's connection: what it said so far, and the handle that sends to it.
 struct Session {
     peer: SocketAddr,
     serial: u64,
-    outbox: Outbox,
+    sender: Sender,
     device: Option<String>,
     recorded: u32,
+    /// Our Close is out: what the board sends after it is not recorded.
+    closing: bool,
     shared: Shared,
 }
 
@@ -279,36 +282,36 @@ impl Session {
         }
     }
 
-    fn on_event(&mut self, connection: &mut Connection, event: Event) {
+    fn on_event(&mut self, event: Event) {
         match event {
-            Event::Message(Message::Text(text)) => self.on_text(connection, &text),
+            Event::Message(Message::Text(text)) => self.on_text(&text),
             Event::Message(Message::Binary(data)) => {
                 let reason = "binary messages are not readings: send JSON text";
                 let message = format!("(Binary, {} bytes)", data.len());
-                self.reject(connection, CloseCode::UNSUPPORTED_DATA, reason, &message);
+                self.reject(CloseCode::UNSUPPORTED_DATA, reason, &message);
             }
             Event::Closed(outcome) => eprintln!("{}: {outcome}", self.name()),
             _ => {}
         }
     }
 
-    fn on_text(&mut self, connection: &mut Connection, text: &str) {
-        if !connection.is_open() {
+    fn on_text(&mut self, text: &str) {
+        if self.closing {
             // Our Close is out (N readings, or a bad message): what the board sent meanwhile
-            // is not recorded.
+            // is not recorded. (A reading that came just before the board's own Close is.)
             return eprintln!("{}: ignored, arrived after our Close: {}", self.name(), excerpt(text));
         }
         let reading = match Reading::decode(text) {
             Ok(reading) => reading,
             Err(why) => {
-                return self.reject(connection, CloseCode::INVALID_FRAME_PAYLOAD_DATA, &why, &excerpt(text));
+                return self.reject(CloseCode::INVALID_FRAME_PAYLOAD_DATA, &why, &excerpt(text));
             }
         };
         match &self.device {
             None => self.register(&reading.device),
             Some(device) if *device != reading.device => {
                 let why = format!("IDDEVICE changed from {device} to {}", reading.device);
-                return self.reject(connection, CloseCode::POLICY_VIOLATION, &why, &excerpt(text));
+                return self.reject(CloseCode::POLICY_VIOLATION, &why, &excerpt(text));
             }
             Some(_) => {}
         }
@@ -322,8 +325,7 @@ impl Session {
                     self.name(),
                     self.shared.settings.csv_path.display()
                 );
-                let _ = connection.close(Instant::now(), CloseCode::INTERNAL_ERROR, "cannot store readings");
-                return;
+                return self.close(CloseCode::INTERNAL_ERROR, "cannot store readings");
             }
         };
         self.recorded += 1;
@@ -336,24 +338,31 @@ impl Session {
         if limit > 0 && self.recorded >= limit {
             let reason = format!("{} readings recorded", self.recorded);
             eprintln!("{}: {reason}, closing with 1000", self.name());
-            // Cannot fail: the connection is open and the reason is short.
-            let _ = connection.close(Instant::now(), CloseCode::NORMAL_CLOSURE, &reason);
+            self.close(CloseCode::NORMAL_CLOSURE, &reason);
         }
     }
 
     /// Closes the connection for a `message` (as shown in the log) that is not a reading, and
     /// says so on stderr.
-    fn reject(&self, connection: &mut Connection, code: CloseCode, why: &str, message: &str) {
+    fn reject(&mut self, code: CloseCode, why: &str, message: &str) {
         eprintln!("{}: malformed message {message}: {why}; closing with {}", self.name(), code.0);
         // The reason cut to what a Close frame carries. Err only for a code that may not be sent
-        // (not these) or once the connection is closing: nothing to do then.
-        let close = CloseFrame::truncating(code, why);
-        let _ = close.and_then(|close| connection.close(Instant::now(), close.code, &close.reason));
+        // (not these).
+        if let Ok(close) = CloseFrame::truncating(code, why) {
+            self.close(close.code, &close.reason);
+        }
+    }
+
+    /// Starts the closing handshake (§7.1.2); the board's answer ends the connection.
+    fn close(&mut self, code: CloseCode, reason: &str) {
+        self.closing = true;
+        // Err only once the connection is closing (the board closed first): nothing to do then.
+        let _ = self.sender.close(code, reason);
     }
 
     /// Makes this connection the one `device`'s commands go to.
     fn register(&mut self, device: &str) {
-        let entry = Device { serial: self.serial, peer: self.peer, outbox: self.outbox.clone() };
+        let entry = Device { serial: self.serial, peer: self.peer, sender: self.sender.clone() };
         let previous = lock(&self.shared.registry).insert(device.to_owned(), entry);
         self.device = Some(device.to_owned());
         match previous {
@@ -426,7 +435,7 @@ fn operator(registry: Registry) {
     }
 }
 
-/// Sends `{"LED":"on"}` or `{"LED":"off"}` to `device` through its connection's outbox.
+/// Sends `{"LED":"on"}` or `{"LED":"off"}` to `device` through its connection's sender.
 fn switch_led(registry: &Registry, device: &str, state: &str) {
     let registry = lock(registry);
     let Some(entry) = registry.get(device) else {
@@ -436,10 +445,10 @@ fn switch_led(registry: &Registry, device: &str, state: &str) {
         return println!("led: unknown device {device:?} (connected: {known})");
     };
     let command = format!(r#"{{"LED":"{state}"}}"#);
-    match entry.outbox.try_send(adapter::Command::Text(command.clone())) {
+    match entry.sender.try_send(&Message::text(command.as_str())) {
         Ok(()) => println!("led: sent {command} to device {device}"),
-        Err(OutboxError::Full) => println!("led: device {device} is not reading its commands; not sent"),
-        Err(OutboxError::Closed) => println!("led: device {device} has just disconnected; not sent"),
+        Err(TrySendError::Full) => println!("led: device {device} is not reading its commands; not sent"),
+        Err(_) => println!("led: device {device} has just disconnected; not sent"),
     }
 }
 
@@ -485,31 +494,26 @@ async fn main() -> ExitCode {
 
 /// One board, from its HTTP request to the end of its WebSocket connection.
 async fn serve(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     serial: u64,
     shared: Shared,
-    shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
 ) {
-    let upgraded = adapter::upgrade(&mut stream, peer, &Site::websocket_only(), |request| {
+    let options = shared.settings.options();
+    let upgraded = adapter::upgrade(stream, peer, &Site::websocket_only(), &options, |request| {
         eprintln!("{peer}: connected to {}", request.path());
-        (request.accept(), shared.settings.config())
+        request.accept()
     })
     .await;
-    let Some(mut connection) = upgraded else { return };
-    let (outbox, inbox) = adapter::mailbox(MAILBOX_CAPACITY);
-    let mut session = Session { peer, serial, outbox, device: None, recorded: 0, shared };
-    let result = adapter::drive(
-        &mut stream,
-        &mut connection,
-        HIGH_WATER_MARK,
-        shutdown,
-        Some(inbox),
-        |connection, event| session.on_event(connection, event),
-    )
-    .await;
+    let Some(mut ws) = upgraded else { return };
+    let sender = ws.sender();
+    let mut session = Session { peer, serial, sender, device: None, recorded: 0, closing: false, shared };
+    while let Some(event) = adapter::next_event(&mut ws, &mut shutdown).await {
+        session.on_event(event);
+    }
     session.unregister();
-    if let Err(error) = result {
+    if let Some(error) = ws.io_error() {
         eprintln!("{}: error: {error}", session.name());
     }
 }

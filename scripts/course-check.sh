@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every end-to-end check of the course's systems (docs/course.md), each against the real
 # example over loopback: the echo page, squares and chat in headless Chromium, the telemetry
-# lab, the ESP-IDF server and the tap. Prints each check's result and exits 1 if any failed.
+# lab, the ESP-IDF server, the tap, the hyper echo server, and the echo and hello examples
+# against Python `websockets`. Prints each check's result and exits 1 if any failed.
 #
 # usage: scripts/course-check.sh
 #
@@ -25,7 +26,7 @@ command -v npm >/dev/null 2>&1 || { echo "course-check: npm not found (the brows
 cargo build --release --quiet --examples
 
 failed=()
-for check in browser-check squares-check chat-check telemetry-check esp-idf-check tap-check; do
+for check in browser-check squares-check chat-check telemetry-check esp-idf-check tap-check hyper-check interop-python; do
     log=target/course-check/$check.log
     mkdir -p target/course-check
     start=$SECONDS

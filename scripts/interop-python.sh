@@ -21,7 +21,7 @@ cargo build --release --example echo_server --example hello_server --example hel
 
 port=$((20000 + RANDOM % 20000))
 log=$(mktemp)
-HEARTBEAT_INTERVAL=300 BIND_PORT=$port target/release/examples/echo_server 2>"$log" &
+MAX_CONNECTIONS=$((connections + 64)) HEARTBEAT_INTERVAL=300 BIND_PORT=$port target/release/examples/echo_server 2>"$log" &
 server=$!
 trap 'kill $server $hello_server $python_server 2>/dev/null || true' EXIT
 hello_server=""

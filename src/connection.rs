@@ -578,6 +578,15 @@ impl Connection {
         self.out.len() + pong_len
     }
 
+    /// Whether [`Connection::poll_event`] has an event to give: an adapter that takes events
+    /// only when its application asks (a `Stream`) reads no more input until they are taken.
+    ///
+    /// Taking events early, to queue them elsewhere, would tell the connection the application
+    /// has seen them: a Close that waits for the application's answers would go out first.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty() || self.deferred.is_some()
+    }
+
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         // The common case first: the next of a run of messages.

@@ -132,6 +132,8 @@ pub mod http;
 pub mod mask;
 pub mod message;
 mod output;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod transport;
 
 pub use close::{CloseCode, CloseCodeRange, CloseFrame};

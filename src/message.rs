@@ -168,6 +168,53 @@ impl Message {
     }
 }
 
+impl Message {
+    /// A Text message.
+    ///
+    /// ```
+    /// use rfc6455::Message;
+    ///
+    /// assert_eq!(Message::text("hi"), Message::from("hi"));
+    /// assert_eq!(Message::binary(vec![1, 2]).len(), 2);
+    /// ```
+    pub fn text(text: impl Into<String>) -> Message {
+        Message::Text(Utf8Bytes::from(text.into()))
+    }
+
+    /// A Binary message.
+    pub fn binary(data: impl Into<Bytes>) -> Message {
+        Message::Binary(data.into())
+    }
+}
+
+/// A Text message.
+impl From<String> for Message {
+    fn from(text: String) -> Message {
+        Message::Text(Utf8Bytes::from(text))
+    }
+}
+
+/// A Text message.
+impl From<&str> for Message {
+    fn from(text: &str) -> Message {
+        Message::Text(Utf8Bytes::from(text.to_owned()))
+    }
+}
+
+/// A Binary message.
+impl From<Vec<u8>> for Message {
+    fn from(data: Vec<u8>) -> Message {
+        Message::Binary(Bytes::from(data))
+    }
+}
+
+/// A Binary message.
+impl From<Bytes> for Message {
+    fn from(data: Bytes) -> Message {
+        Message::Binary(data)
+    }
+}
+
 /// A piece of a message's data, as it arrives (streaming mode).
 ///
 /// The fields follow the ESP-IDF client's `data_len`, `payload_len` and `payload_offset`. For a

@@ -1,0 +1,287 @@
+//! The drive rule over a tokio transport, as poll functions: the one loop every type of this
+//! module runs, for the handshake objects and the connection alike.
+//!
+//! A [`Driver`] owns the transport, the core's endpoint and a timer, and nothing lives in a
+//! future: every `poll` starts from the struct, so a caller may drop the future that polled it at
+//! any point (inside `tokio::select!`) without losing a byte.
+//!
+//! One pass does, in the rule's order: write what the core has to send (vectored, so payloads the
+//! connection holds by reference are written from where they are), act on the transport
+//! instruction (shut down writing, or drop the transport), read once if the caller allows it, and
+//! re-arm the timer from the endpoint's next deadline. Draining events is the caller's step: it
+//! runs after every pass.
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use ::tokio::time::Sleep;
+
+use crate::transport::{Endpoint, Transport};
+
+/// Bytes handed to the endpoint per read.
+pub(crate) const READ_CHUNK: usize = 16 * 1024;
+
+/// Pieces of output per vectored write.
+const WRITE_SLICES: usize = 64;
+
+/// The clock every deadline is measured on: tokio's, so a test that pauses tokio's time drives
+/// the core's deadlines too.
+pub(crate) fn now() -> Instant {
+    ::tokio::time::Instant::now().into_std()
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// Bytes (or the end of the input) were handed to the endpoint: drain its events, then pass
+    /// again.
+    Read,
+    /// Nothing more can be done now: the transport and the timer will wake the task.
+    Idle,
+    /// The core said to close the transport, and it was dropped.
+    Closed,
+}
+
+/// How far the write side is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteSide {
+    Open,
+    /// `poll_shutdown` returned `Pending` (a TLS close_notify still going out, say).
+    ShuttingDown,
+    Shut,
+}
+
+/// A transport, the core endpoint it carries, and the endpoint's timer.
+pub(crate) struct Driver<IO, E> {
+    /// `None` once the core said to close the transport.
+    io: Option<IO>,
+    pub(crate) endpoint: E,
+    /// Created at the first deadline, then re-armed only when the deadline changes.
+    timer: Option<Pin<Box<Sleep>>>,
+    timer_at: Option<Instant>,
+    write_side: WriteSide,
+    /// Bytes were written since the transport was last flushed (a TLS stream buffers them).
+    unflushed: bool,
+    /// The input ended (or failed): reading again would only repeat it.
+    read_done: bool,
+    /// The first I/O error, kept for the caller.
+    pub(crate) error: Option<io::Error>,
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
+    pub(crate) fn new(io: IO, endpoint: E) -> Driver<IO, E> {
+        Driver {
+            io: Some(io),
+            endpoint,
+            timer: None,
+            timer_at: None,
+            write_side: WriteSide::Open,
+            unflushed: false,
+            read_done: false,
+            error: None,
+        }
+    }
+
+    /// The same transport and timer, carrying the endpoint `next` makes of this one (the
+    /// handshake's connection).
+    pub(crate) fn map<F: Endpoint>(self, next: impl FnOnce(E) -> F) -> Driver<IO, F> {
+        match self.try_map(|endpoint| Ok::<F, std::convert::Infallible>(next(endpoint))) {
+            Ok(driver) => driver,
+            Err(never) => match never {},
+        }
+    }
+
+    /// As [`Driver::map`], for a change of endpoint that may fail (the transport is then
+    /// dropped: the handshake failed).
+    pub(crate) fn try_map<F: Endpoint, Failure>(
+        self,
+        next: impl FnOnce(E) -> Result<F, Failure>,
+    ) -> Result<Driver<IO, F>, Failure> {
+        let endpoint = next(self.endpoint)?;
+        Ok(Driver {
+            io: self.io,
+            endpoint,
+            timer: self.timer,
+            timer_at: None,
+            write_side: self.write_side,
+            unflushed: self.unflushed,
+            read_done: self.read_done,
+            error: self.error,
+        })
+    }
+
+    /// Whether the transport was closed (dropped) on the core's instruction.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.io.is_none()
+    }
+
+    /// Whether everything the endpoint had to send was written and flushed.
+    pub(crate) fn is_flushed(&self) -> bool {
+        self.io.is_none() || (self.endpoint.unsent_len() == 0 && !self.unflushed)
+    }
+
+    /// One pass of the drive rule (events are the caller's): write, act on the transport
+    /// instruction, read once if `may_read`, arm the timer. Runs again after a deadline fires.
+    pub(crate) fn poll_pass(&mut self, cx: &mut Context<'_>, may_read: bool) -> Pass {
+        // A deadline handled re-runs the pass: bounded, in case an endpoint kept a deadline in
+        // the past (it would be a core bug; this keeps it from becoming a busy loop).
+        for _ in 0..8 {
+            self.poll_write(cx);
+            match self.endpoint.poll_transport(now()) {
+                Transport::Open => {}
+                Transport::ShutdownWrite => self.poll_shutdown(cx),
+                Transport::Close => {
+                    // Best effort, never waited for: a TLS stream says close_notify, which a
+                    // peer still reading expects (a TCP stream sends its FIN on drop anyway).
+                    if let (Some(io), WriteSide::Open) = (self.io.as_mut(), self.write_side) {
+                        let _ = Pin::new(io).poll_shutdown(cx);
+                    }
+                    self.io = None;
+                    self.timer = None;
+                    return Pass::Closed;
+                }
+            }
+            if may_read && self.poll_read(cx) {
+                return Pass::Read;
+            }
+            if !self.poll_timer(cx) {
+                return Pass::Idle;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Pass::Idle
+    }
+
+    /// Writes until the transport would block or nothing is left, then flushes.
+    fn poll_write(&mut self, cx: &mut Context<'_>) {
+        let Some(io) = self.io.as_mut() else { return };
+        if self.write_side != WriteSide::Open {
+            return;
+        }
+        while self.endpoint.unsent_len() > 0 {
+            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+            let count = self.endpoint.bytes_to_send_vectored(&mut slices);
+            let written = if count == 1 {
+                Pin::new(&mut *io).poll_write(cx, &slices[0])
+            } else {
+                Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count])
+            };
+            match written {
+                Poll::Ready(Ok(0)) => return self.fail(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(written)) => {
+                    self.endpoint.mark_sent(written);
+                    self.unflushed = true;
+                }
+                Poll::Ready(Err(error)) => return self.fail(error),
+                Poll::Pending => break,
+            }
+        }
+        if self.unflushed {
+            match Pin::new(&mut *io).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(error)) => self.fail(error),
+                Poll::Pending => {}
+            }
+        }
+    }
+
+    /// Shuts down writing (after a flush, which `poll_shutdown` does), once.
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) {
+        let Some(io) = self.io.as_mut() else { return };
+        if self.write_side == WriteSide::Shut {
+            return;
+        }
+        self.write_side = match Pin::new(io).poll_shutdown(cx) {
+            // An error here (the peer already gone) changes nothing: reading tells the core.
+            Poll::Ready(_) => WriteSide::Shut,
+            Poll::Pending => WriteSide::ShuttingDown,
+        };
+        self.unflushed = false;
+    }
+
+    /// Reads once; `true` if the endpoint was handed bytes, the end of the input or an error.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(io) = self.io.as_mut() else { return false };
+        if self.read_done {
+            return false;
+        }
+        // Uninitialized: the transport writes what it reads, and only that part is read back.
+        let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut buffer = ReadBuf::uninit(&mut chunk);
+        match Pin::new(io).poll_read(cx, &mut buffer) {
+            Poll::Ready(Ok(())) if buffer.filled().is_empty() => {
+                self.read_done = true;
+                self.endpoint.receive_eof(now());
+            }
+            Poll::Ready(Ok(())) => self.endpoint.receive(now(), buffer.filled()),
+            Poll::Ready(Err(error)) => {
+                self.read_done = true;
+                self.fail(error);
+            }
+            Poll::Pending => return false,
+        }
+        true
+    }
+
+    /// Arms the timer at the endpoint's next deadline; `true` if that deadline was reached and
+    /// handled.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.endpoint.poll_timeout() else { return false };
+        let timer = self.timer.get_or_insert_with(|| Box::pin(::tokio::time::sleep_until(deadline.into())));
+        if self.timer_at != Some(deadline) {
+            timer.as_mut().reset(deadline.into());
+            self.timer_at = Some(deadline);
+        }
+        if timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        self.endpoint.handle_timeout(now());
+        true
+    }
+
+    /// The transport failed: the core hears of a reset; the caller, of the error.
+    fn fail(&mut self, error: io::Error) {
+        self.error.get_or_insert(error);
+        self.read_done = true;
+        self.endpoint.receive_reset(now());
+    }
+}
+
+/// Drives `driver` until its endpoint reports an event, or the transport is closed (`None`).
+pub(crate) async fn next_event<IO, E>(driver: &mut Driver<IO, E>) -> Option<E::Event>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    E: Endpoint,
+{
+    std::future::poll_fn(|cx| loop {
+        if let Some(event) = driver.endpoint.poll_event() {
+            return Poll::Ready(Some(event));
+        }
+        match driver.poll_pass(cx, true) {
+            Pass::Read => {}
+            Pass::Idle => {
+                return match driver.endpoint.poll_event() {
+                    Some(event) => Poll::Ready(Some(event)),
+                    None => Poll::Pending,
+                }
+            }
+            Pass::Closed => return Poll::Ready(driver.endpoint.poll_event()),
+        }
+    })
+    .await
+}
+
+/// Drives `driver` until the core closes the transport, ignoring events: an answer that ends
+/// the handshake, written, shut down, drained.
+pub(crate) async fn finish<IO, E>(driver: &mut Driver<IO, E>)
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    E: Endpoint,
+{
+    while next_event(driver).await.is_some() {}
+}
