@@ -505,16 +505,19 @@ fn poll_close<IO: AsyncRead + AsyncWrite + Unpin>(
     shared.poll_until(cx, Role::Writer, Inner::closed)
 }
 
+/// `batch`: the task that sends is the one that reads (a whole [`WebSocket`]), so while
+/// messages it read wait to be taken it is answering a batch, and the answers go out together,
+/// in one write, when the last of it is answered or it reads on (a pipelining peer then costs
+/// one write per read, not one per message). A [`WriteHalf`] does not batch: its reader may be
+/// slow.
 async fn send<IO: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared<IO>,
     message: &Message,
+    batch: bool,
 ) -> Result<(), Error> {
     std::future::poll_fn(|cx| poll_ready(shared, cx)).await?;
     start_send(shared, message)?;
-    // Messages already read wait to be taken: the application is answering a batch, and the
-    // answers go out together, in one write, when the last of it is answered (a pipelining
-    // peer then costs one write per read, not one per message).
-    if shared.lock().driver.endpoint.has_events() {
+    if batch && shared.lock().driver.endpoint.has_events() {
         return Ok(());
     }
     std::future::poll_fn(|cx| poll_flush(shared, cx)).await
@@ -575,7 +578,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
     /// [`Error::Send`] with [`SendError::Closing`] once the closing handshake started;
     /// [`Error::Io`] if the transport failed.
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        send(&self.shared, &message).await
+        send(&self.shared, &message, true).await
     }
 
     /// Sends a Ping (§5.5.2) with `payload` (at most 125 bytes), and writes it out.
@@ -681,13 +684,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ReadHalf<IO> {
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> WriteHalf<IO> {
-    /// As [`WebSocket::send`].
+    /// As [`WebSocket::send`], without batching: it always writes until everything queued is
+    /// out (the reading half, another task, may take a while to take what it read).
     ///
     /// # Errors
     ///
     /// As [`WebSocket::send`].
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        send(&self.shared, &message).await
+        send(&self.shared, &message, false).await
     }
 
     /// As [`WebSocket::close`]: the reading half then sees the end.
