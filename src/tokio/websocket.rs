@@ -215,9 +215,27 @@ impl Wake for Wakers {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let waiting = std::mem::take(&mut *self.lock());
-        for waker in waiting.reader.into_iter().chain(waiting.writer).chain(waiting.senders) {
-            waker.wake();
+        let Waiting { reader, writer, senders } = std::mem::take(&mut *self.lock());
+        // One task often waits in two roles (a whole WebSocket reads and writes): waking it
+        // twice could wake it again while another worker thread already runs it, for a
+        // pointless extra poll and thread wake-up. Each task is woken once.
+        if let Some(reader) = &reader {
+            reader.wake_by_ref();
+        }
+        if let Some(writer) = &writer {
+            if !reader.as_ref().is_some_and(|reader| reader.will_wake(writer)) {
+                writer.wake_by_ref();
+            }
+        }
+        for (index, sender) in senders.iter().enumerate() {
+            let earlier = reader
+                .iter()
+                .chain(&writer)
+                .chain(&senders[..index])
+                .any(|earlier| earlier.will_wake(sender));
+            if !earlier {
+                sender.wake_by_ref();
+            }
         }
     }
 }
