@@ -44,13 +44,16 @@
 mod driver;
 mod error;
 mod handshake;
+mod sender;
+mod wakers;
 mod websocket;
 
 use std::time::Duration;
 
 pub use error::Error;
 pub use handshake::{accept, accept_with, client, connect, connect_with, Handshake};
-pub use websocket::{ReadHalf, Sender, TrySendError, WebSocket, WriteHalf};
+pub use sender::{Sender, TrySendError};
+pub use websocket::{ReadHalf, WebSocket, WriteHalf};
 
 use crate::handshake::HandshakeConfig;
 use crate::Config;

@@ -1,5 +1,5 @@
 //! [`WebSocket`]: a [`Connection`] driven over a tokio transport, as a `Stream` of messages and a
-//! `Sink` of them; its halves; and [`Sender`], the handle other tasks send through.
+//! `Sink` of them, and its halves; the state they share with [`Sender`]s.
 //!
 //! Everything lives in one shared struct behind a mutex that no `.await` ever holds: the
 //! transport, the connection, the events not yet taken, the timer. Whoever polls (the reader,
@@ -9,14 +9,16 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 
 use ::tokio::io::{AsyncRead, AsyncWrite};
 use futures_core::Stream;
 use futures_sink::Sink;
 
 use super::driver::{now, Driver, Pass};
+use super::sender::{Commands, Sender};
+use super::wakers::{Role, Wakers};
 use super::{Error, Options};
 use crate::close::CloseCode;
 use crate::connection::Connection;
@@ -74,63 +76,15 @@ pub struct WriteHalf<IO> {
     shared: Arc<Shared<IO>>,
 }
 
-/// A handle other tasks send through, from [`WebSocket::sender`]: clone it into any task.
-///
-/// Its mailbox is the connection's unsent output, bounded by [`Options::high_water_mark`]:
-/// [`Sender::try_send`] says [`TrySendError::Full`] above it (a peer that does not read fast
-/// enough), and [`Sender::send`] waits for room. A message goes out after everything queued
-/// before it, by any task. The bytes are written by whichever task polls the connection: the
-/// sender's own call writes what the transport takes at once, and the task reading the
-/// [`WebSocket`] writes the rest.
-///
-/// A `Sender` does not keep the connection alive: once the [`WebSocket`] (both halves) is
-/// dropped, or the connection has closed, sending says so.
-#[derive(Clone)]
-pub struct Sender {
-    shared: Weak<dyn Commands>,
-}
-
-/// Why [`Sender::try_send`] did not queue a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TrySendError {
-    /// More than the high-water mark waits to be written: the peer is not reading fast enough.
-    /// The message was not queued.
-    Full,
-    /// The connection is closing or closed, or its [`WebSocket`] was dropped.
-    Closed,
-    /// The core refused it (a control payload over 125 bytes, say).
-    Invalid(SendError),
-}
-
-impl fmt::Display for TrySendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TrySendError::Full => f.write_str("the peer is not reading: the outgoing buffer is full"),
-            TrySendError::Closed => f.write_str("the connection is closed"),
-            TrySendError::Invalid(error) => write!(f, "cannot send: {error}"),
-        }
-    }
-}
-
-impl std::error::Error for TrySendError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            TrySendError::Invalid(error) => Some(error),
-            _ => None,
-        }
-    }
-}
-
 /// The state every handle shares.
-struct Shared<IO> {
+pub(super) struct Shared<IO> {
     inner: Mutex<Inner<IO>>,
     /// The waker given to the transport and the timer: it wakes every task waiting.
     wakers: Arc<Wakers>,
     waker: Waker,
 }
 
-struct Inner<IO> {
+pub(super) struct Inner<IO> {
     driver: Driver<IO, Connection>,
     /// Events taken from the connection ahead of the application: while it waits in `close`,
     /// and the `Closed` event held until the transport is closed.
@@ -142,102 +96,6 @@ struct Inner<IO> {
     closing: bool,
     /// The stream's end was reported.
     ended: bool,
-}
-
-/// Who waits on a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Reader,
-    Writer,
-    Sender,
-}
-
-/// The tasks waiting on one connection, woken together by the transport and the timer (any of
-/// them may have registered interest for the others' sake).
-#[derive(Default)]
-struct Wakers(Mutex<Waiting>);
-
-#[derive(Default)]
-struct Waiting {
-    reader: Option<Waker>,
-    writer: Option<Waker>,
-    senders: Vec<Waker>,
-}
-
-impl Wakers {
-    fn lock(&self) -> MutexGuard<'_, Waiting> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn register(&self, role: Role, waker: &Waker) {
-        let mut waiting = self.lock();
-        let slot = match role {
-            Role::Reader => &mut waiting.reader,
-            Role::Writer => &mut waiting.writer,
-            Role::Sender => {
-                if !waiting.senders.iter().any(|waiting| waiting.will_wake(waker)) {
-                    waiting.senders.push(waker.clone());
-                }
-                return;
-            }
-        };
-        if !slot.as_ref().is_some_and(|waiting| waiting.will_wake(waker)) {
-            *slot = Some(waker.clone());
-        }
-    }
-
-    /// Wakes every task waiting but the one polling now, which stays registered.
-    fn wake_others(&self, current: &Waker) {
-        let mut others = Vec::new();
-        {
-            let mut waiting = self.lock();
-            let mut keep = |slot: &mut Option<Waker>| {
-                if slot.as_ref().is_some_and(|waker| !waker.will_wake(current)) {
-                    others.extend(slot.take());
-                }
-            };
-            keep(&mut waiting.reader);
-            keep(&mut waiting.writer);
-            let (mine, rest): (Vec<Waker>, Vec<Waker>) =
-                std::mem::take(&mut waiting.senders).into_iter().partition(|waker| waker.will_wake(current));
-            waiting.senders = mine;
-            others.extend(rest);
-        }
-        for waker in others {
-            waker.wake();
-        }
-    }
-}
-
-impl Wake for Wakers {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        let Waiting { reader, writer, senders } = std::mem::take(&mut *self.lock());
-        // One task often waits in two roles (a whole WebSocket reads and writes): waking it
-        // twice could wake it again while another worker thread already runs it, for a
-        // pointless extra poll and thread wake-up. Each task is woken once.
-        if let Some(reader) = &reader {
-            reader.wake_by_ref();
-        }
-        if let Some(writer) = &writer {
-            if !reader.as_ref().is_some_and(|reader| reader.will_wake(writer)) {
-                writer.wake_by_ref();
-            }
-        }
-        for (index, sender) in senders.iter().enumerate() {
-            let earlier = reader
-                .iter()
-                .chain(&writer)
-                .chain(&senders[..index])
-                .any(|earlier| earlier.will_wake(sender));
-            if !earlier {
-                sender.wake_by_ref();
-            }
-        }
-    }
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
@@ -257,14 +115,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner<IO>> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Inner<IO>> {
         // A panic inside the lock can only come from the application's closure
         // (`with_connection`); the state is still consistent, the core never panics half-way.
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Polls `until` on the state, driving the connection between tries, as `role`.
-    fn poll_until<T>(
+    pub(super) fn poll_until<T>(
         &self,
         cx: &mut Context<'_>,
         role: Role,
@@ -300,7 +158,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
 
     /// Runs `command` on the connection, then writes what the transport takes at once (what
     /// it does not take, the transport's wake-up hands to a waiting task).
-    fn run_command<T>(&self, command: impl FnOnce(&mut Connection) -> T) -> T {
+    pub(super) fn run_command<T>(&self, command: impl FnOnce(&mut Connection) -> T) -> T {
         let mut inner = self.lock();
         let result = command(&mut inner.driver.endpoint);
         let mut cx = Context::from_waker(&self.waker);
@@ -414,7 +272,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Inner<IO> {
         }
     }
 
-    fn has_room(&self) -> bool {
+    pub(super) fn is_open(&self) -> bool {
+        self.driver.endpoint.is_open()
+    }
+
+    pub(super) fn has_room(&self) -> bool {
         self.driver.endpoint.unsent_len() <= self.high_water_mark || self.driver.is_closed()
     }
 
@@ -676,7 +538,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> WebSocket<IO> {
     /// A handle other tasks send through (see [`Sender`]).
     pub fn sender(&self) -> Sender {
         let shared: Arc<dyn Commands> = Arc::clone(&self.shared) as Arc<dyn Commands>;
-        Sender { shared: Arc::downgrade(&shared) }
+        Sender::new(Arc::downgrade(&shared))
     }
 }
 
@@ -731,7 +593,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> WriteHalf<IO> {
     /// As [`WebSocket::sender`].
     pub fn sender(&self) -> Sender {
         let shared: Arc<dyn Commands> = Arc::clone(&self.shared) as Arc<dyn Commands>;
-        Sender { shared: Arc::downgrade(&shared) }
+        Sender::new(Arc::downgrade(&shared))
     }
 }
 
@@ -776,136 +638,6 @@ stream_and_sink!(Stream for WebSocket);
 stream_and_sink!(Stream for ReadHalf);
 stream_and_sink!(Sink for WebSocket);
 stream_and_sink!(Sink for WriteHalf);
-
-/// What a [`Sender`] needs of the shared state, whatever the transport's type.
-trait Commands: Send + Sync {
-    /// Runs `command` on the connection if there is room under the high-water mark (or `room`
-    /// is not asked for); `false` if there is not.
-    fn command(&self, room: bool, command: &mut dyn FnMut(&mut Connection)) -> bool;
-    /// Whether the connection is open (no Close sent or received).
-    fn is_open(&self) -> bool;
-    /// Waits for room under the high-water mark.
-    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()>;
-}
-
-impl<IO: AsyncRead + AsyncWrite + Unpin + Send> Commands for Shared<IO> {
-    fn command(&self, room: bool, command: &mut dyn FnMut(&mut Connection)) -> bool {
-        if room && !self.lock().has_room() {
-            return false;
-        }
-        self.run_command(command);
-        true
-    }
-
-    fn is_open(&self) -> bool {
-        self.lock().driver.endpoint.is_open()
-    }
-
-    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
-        self.poll_until(
-            cx,
-            Role::Sender,
-            |inner| if inner.has_room() { Poll::Ready(()) } else { Poll::Pending },
-        )
-    }
-}
-
-impl Sender {
-    /// Queues `message` without waiting, and writes what the transport takes at once.
-    ///
-    /// # Errors
-    ///
-    /// [`TrySendError::Full`] while more than the high-water mark waits to be written (the
-    /// message is not queued: drop it, or close a peer that cannot keep up);
-    /// [`TrySendError::Closed`] once the connection is closing or gone.
-    pub fn try_send(&self, message: &Message) -> Result<(), TrySendError> {
-        self.try_command(|connection| connection.send_message(message))
-    }
-
-    /// Queues `message` once there is room under the high-water mark, and writes what the
-    /// transport takes at once.
-    ///
-    /// Cancel-safe: dropped while waiting, nothing was queued.
-    ///
-    /// # Errors
-    ///
-    /// [`TrySendError::Closed`] once the connection is closing or gone, never `Full`.
-    pub async fn send(&self, message: &Message) -> Result<(), TrySendError> {
-        loop {
-            let shared = self.shared.upgrade().ok_or(TrySendError::Closed)?;
-            std::future::poll_fn(|cx| shared.poll_room(cx)).await;
-            match self.try_send(message) {
-                Err(TrySendError::Full) => continue,
-                done => return done,
-            }
-        }
-    }
-
-    /// Sends a Ping (§5.5.2) without waiting for room: control frames may always go out.
-    ///
-    /// # Errors
-    ///
-    /// As [`Sender::try_send`], never `Full`.
-    pub fn send_ping(&self, payload: &[u8]) -> Result<(), TrySendError> {
-        self.command(false, |connection| connection.send_ping(payload))
-    }
-
-    /// Starts closing the connection with `code` and `reason` (§7.1.2); the task reading the
-    /// [`WebSocket`] sees the end.
-    ///
-    /// # Errors
-    ///
-    /// As [`Sender::try_send`], never `Full`.
-    pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), TrySendError> {
-        self.command(false, |connection| connection.close(now(), code, reason))
-    }
-
-    /// Runs `command` on the connection if there is room under the high-water mark: a message
-    /// in parts, say.
-    ///
-    /// # Errors
-    ///
-    /// As [`Sender::try_send`].
-    pub fn try_command(
-        &self,
-        command: impl FnOnce(&mut Connection) -> Result<(), SendError>,
-    ) -> Result<(), TrySendError> {
-        self.command(true, command)
-    }
-
-    /// Whether the connection is closing or gone (closed, or its [`WebSocket`] dropped).
-    pub fn is_closed(&self) -> bool {
-        self.shared.upgrade().is_none_or(|shared| !shared.is_open())
-    }
-
-    fn command(
-        &self,
-        room: bool,
-        command: impl FnOnce(&mut Connection) -> Result<(), SendError>,
-    ) -> Result<(), TrySendError> {
-        let shared = self.shared.upgrade().ok_or(TrySendError::Closed)?;
-        let mut command = Some(command);
-        let mut result = Err(SendError::Closing);
-        let ran = shared.command(room, &mut |connection| {
-            if let Some(command) = command.take() {
-                result = command(connection);
-            }
-        });
-        if !ran {
-            return Err(TrySendError::Full);
-        }
-        result.map_err(|error| match error {
-            SendError::Closing => TrySendError::Closed,
-            other => TrySendError::Invalid(other),
-        })
-    }
-}
-
-impl fmt::Debug for Sender {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender").field("closed", &self.is_closed()).finish()
-    }
-}
 
 impl<IO> fmt::Debug for WebSocket<IO> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,0 +1,101 @@
+//! Who waits on a connection, and the one waker the transport and the timer get: it wakes every
+//! task waiting, each once.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Wake, Waker};
+
+/// Who waits on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    Reader,
+    Writer,
+    Sender,
+}
+
+/// The tasks waiting on one connection, woken together by the transport and the timer (any of
+/// them may have registered interest for the others' sake).
+#[derive(Default)]
+pub(super) struct Wakers(Mutex<Waiting>);
+
+#[derive(Default)]
+struct Waiting {
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+    senders: Vec<Waker>,
+}
+
+impl Wakers {
+    fn lock(&self) -> MutexGuard<'_, Waiting> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn register(&self, role: Role, waker: &Waker) {
+        let mut waiting = self.lock();
+        let slot = match role {
+            Role::Reader => &mut waiting.reader,
+            Role::Writer => &mut waiting.writer,
+            Role::Sender => {
+                if !waiting.senders.iter().any(|waiting| waiting.will_wake(waker)) {
+                    waiting.senders.push(waker.clone());
+                }
+                return;
+            }
+        };
+        if !slot.as_ref().is_some_and(|waiting| waiting.will_wake(waker)) {
+            *slot = Some(waker.clone());
+        }
+    }
+
+    /// Wakes every task waiting but the one polling now, which stays registered.
+    pub(super) fn wake_others(&self, current: &Waker) {
+        let mut others = Vec::new();
+        {
+            let mut waiting = self.lock();
+            let mut keep = |slot: &mut Option<Waker>| {
+                if slot.as_ref().is_some_and(|waker| !waker.will_wake(current)) {
+                    others.extend(slot.take());
+                }
+            };
+            keep(&mut waiting.reader);
+            keep(&mut waiting.writer);
+            let (mine, rest): (Vec<Waker>, Vec<Waker>) =
+                std::mem::take(&mut waiting.senders).into_iter().partition(|waker| waker.will_wake(current));
+            waiting.senders = mine;
+            others.extend(rest);
+        }
+        for waker in others {
+            waker.wake();
+        }
+    }
+}
+
+impl Wake for Wakers {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let Waiting { reader, writer, senders } = std::mem::take(&mut *self.lock());
+        // One task often waits in two roles (a whole WebSocket reads and writes): waking it
+        // twice could wake it again while another worker thread already runs it, for a
+        // pointless extra poll and thread wake-up. Each task is woken once.
+        if let Some(reader) = &reader {
+            reader.wake_by_ref();
+        }
+        if let Some(writer) = &writer {
+            if !reader.as_ref().is_some_and(|reader| reader.will_wake(writer)) {
+                writer.wake_by_ref();
+            }
+        }
+        for (index, sender) in senders.iter().enumerate() {
+            let earlier = reader
+                .iter()
+                .chain(&writer)
+                .chain(&senders[..index])
+                .any(|earlier| earlier.will_wake(sender));
+            if !earlier {
+                sender.wake_by_ref();
+            }
+        }
+    }
+}
