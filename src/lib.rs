@@ -9,7 +9,7 @@
 //! | layer | what                         | where                                              |
 //! |-------|------------------------------|----------------------------------------------------|
 //! | 0     | wire format, no state        | [`frame`], [`mask`], [`close`], [`handshake`]      |
-//! | 1     | message assembly             | [`message`] ([`Reassembler`], [`Utf8Validator`]), [`extension`] |
+//! | 1     | message assembly             | [`message`] ([`ReferenceReassembler`] to read beside the RFC, [`Reassembler`] its fast engine, [`Utf8Validator`]), [`extension`] |
 //! | 2     | connection state machine     | [`connection`] ([`Connection`]), [`event`], [`config`] |
 //!
 //! Each layer is usable alone and built only from the ones below it: a student can stop at
@@ -149,7 +149,7 @@ pub use frame::{
 pub use handshake::{accept_key, generate_key};
 pub use mask::{apply_mask, apply_mask_rfc, extend_masked, generate_masking_key, OsSeededRng, RandomSource};
 pub use message::{
-    Incoming, Message, MessageChunk, MessageKind, MessageLimits, Reassembler, Utf8Bytes, Utf8Validator,
+    Incoming, Message, MessageChunk, MessageKind, MessageLimits, Reassembler, ReferenceReassembler, Utf8Bytes, Utf8Validator,
 };
 pub use transport::{Endpoint, Linger, Transport};
 
