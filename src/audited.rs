@@ -1,20 +1,46 @@
-//! The crate's only `unsafe` code, kept small so it can be audited in one sitting.
+//! The crate's only `unsafe` code, kept small so it can be audited in one sitting: everything
+//! its safety arguments rely on is in this file. The rest of the crate is built under
+//! `#![deny(unsafe_code)]` (`src/lib.rs`); this module alone allows it.
+//!
+//! What it holds:
 //!
 //! 1. [`apply_mask_widest`]: runs the (safe) masking loop of [`crate::mask`] compiled for
 //!    AVX-512 or AVX2 when the CPU has them.
-//! 2. [`extend_masked_widest`]: appends a payload masked as it is copied (the same loop, one
-//!    pass) into a buffer's spare capacity, then declares those bytes initialised.
+//! 2. [`extend_masked_widest`]: appends a payload masked as it is copied into a buffer's spare
+//!    capacity, then declares those bytes initialised. The loop that writes them,
+//!    [`mask_copy_aligned`], is here too, with its helpers, because that declaration rests on it.
 //! 3. [`str_from_validated`]: views bytes that the UTF-8 validator of [`crate::message`] already
 //!    accepted as `&str`, without validating them a second time.
 //!
+//! Each `unsafe` operation, and what it relies on:
+//!
+//! - Calling a `#[target_feature]` function (the `*_unchecked` functions): the CPU has the
+//!   feature. Every call is guarded by [`has_avx2`] or [`has_avx512`] just before it. Their
+//!   bodies are safe code, calling [`crate::mask::apply_mask_aligned`] or [`mask_copy_aligned`].
+//! - `BytesMut::set_len` in [`extend_masked_widest`]: the bytes it adds to the length are
+//!   initialised. They are the spare capacity reserved just before, handed whole to
+//!   [`mask_copy_aligned`] (whichever build), which writes every one of them: its documentation
+//!   says why, line by line. It computes the *values* it writes with helpers of [`crate::mask`]
+//!   (`rotate_key`, `word_key`, `wide_key`, `block_at`, `xor_block`) and cuts blocks of
+//!   `crate::mask::BLOCK` (64) bytes. None of that can break the argument: the helpers are safe
+//!   code returning plain integers and arrays, so they decide which values are written, never
+//!   which bytes; and the argument holds for any block size (a size of 0 would only panic). A
+//!   panic anywhere before `set_len` leaves the buffer's length as it was, so no uninitialised
+//!   byte is ever exposed.
+//! - `str::from_utf8_unchecked` in [`str_from_validated`]: the bytes are valid UTF-8. This is the
+//!   one argument that rests on code elsewhere: its callers in [`crate::message`] (see the
+//!   function's documentation); debug builds check again.
+//! - `MaybeUninit::assume_init` in `initialised_for_test`: test code only.
+//!
 //! Building with the `safe` feature replaces all three with safe code (the portable loop; copying
 //! then masking in place; validating again), and the tests below compare each fast path with its
-//! safe fallback.
+//! safe fallback and with the RFC formula, and check that the masked copy writes every byte of
+//! its destination and no other.
 
 #![allow(unsafe_code)]
 
+use crate::mask::{block_at, rotate_key, wide_key, word_key, xor_block, BLOCK};
 use bytes::BytesMut;
-#[cfg(not(feature = "safe"))]
 use std::mem::MaybeUninit;
 
 /// Masks `payload` with `key` (already rotated to `payload[0]`) using the widest vectors the
@@ -39,11 +65,14 @@ pub(crate) fn apply_mask_widest(key: [u8; 4], payload: &mut [u8]) {
 
 /// Appends `payload` to `out`, masked with `key` (already rotated to `payload[0]`), in one pass.
 ///
-/// Safety argument: [`crate::mask::mask_copy_aligned`] is safe code that writes every byte of the
-/// slice it is given (its documentation says how its writes cover the slice; the tests below
-/// compare every byte with copying then masking, for every length to 300 and every alignment).
-/// It is given exactly the `payload.len()` bytes of spare capacity after `out.len()`, reserved
-/// just before, so after it returns those bytes are initialised and `set_len` may include them.
+/// Safety argument: after `reserve(payload.len())` the spare capacity after `out.len()` is at
+/// least `payload.len()` bytes long. Exactly those `payload.len()` bytes are handed to
+/// [`mask_copy_widest`], whose every build is [`mask_copy_aligned`] with the same arguments, and
+/// [`mask_copy_aligned`] writes every byte of `destination[..source.len()]` (see its
+/// documentation; the `*_masked_copy_writes_every_byte_and_no_other` tests below check it for
+/// every length to 300 and every distance to a 64-byte boundary). So when it returns those bytes
+/// are initialised and `set_len` may include them. If it panics instead, `set_len` is never
+/// reached and `out` keeps its length.
 #[inline]
 pub(crate) fn extend_masked_widest(out: &mut BytesMut, key: [u8; 4], payload: &[u8]) {
     #[cfg(not(feature = "safe"))]
@@ -63,7 +92,8 @@ pub(crate) fn extend_masked_widest(out: &mut BytesMut, key: [u8; 4], payload: &[
     }
 }
 
-/// [`crate::mask::mask_copy_aligned`] with the widest vectors the CPU has.
+/// [`mask_copy_aligned`] with the widest vectors the CPU has: each branch calls it with the same
+/// arguments, compiled for a wider register.
 #[cfg(not(feature = "safe"))]
 #[inline]
 fn mask_copy_widest(key: [u8; 4], source: &[u8], destination: &mut [MaybeUninit<u8>]) {
@@ -80,21 +110,119 @@ fn mask_copy_widest(key: [u8; 4], source: &[u8], destination: &mut [MaybeUninit<
             return;
         }
     }
-    crate::mask::mask_copy_aligned(key, source, destination);
+    mask_copy_aligned(key, source, destination);
 }
+
+/// Writes `source` masked with `key` (already rotated to `source[0]`) into the first
+/// `source.len()` bytes of `destination`: the whole portable algorithm of
+/// [`crate::mask::extend_masked`], a single pass that reads each byte once and writes it masked.
+///
+/// # Every byte is written
+///
+/// [`extend_masked_widest`] relies on this: when it returns, every byte of
+/// `destination[..source.len()]` has been written. With `len = source.len()`, `destination` is
+/// first cut to `len` bytes (a shorter one panics), so every `zip` below pairs slices of equal
+/// length and never stops early, and [`write_bytes`] always writes all of its `destination`
+/// (each call gives it an array exactly as long: 8 bytes or one block of 64).
+///
+/// - Under 128 bytes: `chunks_exact_mut(8)` covers the whole 8-byte words, each written by
+///   [`write_bytes`]; the remainder (under 8 bytes) is written byte by byte.
+/// - From 128 bytes on, three ranges, each written block by block with [`write_bytes`]:
+///   - `[0, 64)`, the first block;
+///   - `[h, len - r)`, the whole blocks from `h` (`head_len`), the distance to the first 64-byte
+///     boundary of `destination`: `align_offset` clamped by `.min(BLOCK) % BLOCK`, so `h < 64`.
+///     They go eight at a time (`chunks_exact_mut(GROUP * BLOCK)`, each cut into its `GROUP`
+///     blocks), then one at a time over the groups' remainder; `r`, what follows the last whole
+///     block, is under 64 bytes;
+///   - `[len - 64, len)`, the last block.
+///
+///   As `h < 64` the first two ranges leave no gap, and as `r < 64` the last range starts
+///   before the middle one ends (the middle one is not empty: `len - h > 64`). Together they are
+///   `[0, len)`. Bytes in two ranges are written twice, with the same value.
+///
+/// The helpers of [`crate::mask`] that compute the values (`word_key`, `wide_key`, `rotate_key`,
+/// `block_at`, `xor_block`) decide what each byte holds, not whether it is written. The blocks
+/// are read eight at a time before any is written: grouped loads and stores run faster than
+/// alternating ones. The tests below compare the output with the RFC formula.
+#[cfg_attr(feature = "safe", allow(dead_code))]
+#[inline(always)]
+pub(crate) fn mask_copy_aligned(key: [u8; 4], source: &[u8], destination: &mut [MaybeUninit<u8>]) {
+    let len = source.len();
+    let destination = &mut destination[..len];
+    if len < 2 * BLOCK {
+        let word_key = word_key(key);
+        let mut words = destination.chunks_exact_mut(8);
+        let mut from = source.chunks_exact(8);
+        for (word, from) in (&mut words).zip(&mut from) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(from);
+            write_bytes(word, &(u64::from_ne_bytes(bytes) ^ word_key).to_ne_bytes());
+        }
+        // Whole words are multiples of 4 bytes: the key is still aligned.
+        let tail = words.into_remainder().iter_mut().zip(from.remainder());
+        for (i, (octet, from)) in tail.enumerate() {
+            octet.write(from ^ key[i % 4]);
+        }
+        return;
+    }
+    let head_len = destination.as_ptr().align_offset(BLOCK).min(BLOCK) % BLOCK;
+    let first = masked_block(source, &wide_key(key));
+    let last = masked_block(&source[len - BLOCK..], &wide_key(rotate_key(key, len - BLOCK)));
+    write_bytes(&mut destination[..BLOCK], &first);
+    let wide = wide_key(rotate_key(key, head_len));
+    let mut to_groups = destination[head_len..].chunks_exact_mut(GROUP * BLOCK);
+    let mut from_groups = source[head_len..].chunks_exact(GROUP * BLOCK);
+    for (to, from) in (&mut to_groups).zip(&mut from_groups) {
+        let mut group = [[0u8; BLOCK]; GROUP];
+        for (block, from) in group.iter_mut().zip(from.chunks_exact(BLOCK)) {
+            *block = masked_block(from, &wide);
+        }
+        for (block, to) in group.iter().zip(to.chunks_exact_mut(BLOCK)) {
+            write_bytes(to, block);
+        }
+    }
+    let to_blocks = to_groups.into_remainder().chunks_exact_mut(BLOCK);
+    for (to, from) in to_blocks.zip(from_groups.remainder().chunks_exact(BLOCK)) {
+        write_bytes(to, &masked_block(from, &wide));
+    }
+    write_bytes(&mut destination[len - BLOCK..], &last);
+}
+
+/// The first 64 bytes of `source`, XORed with the wide key: a value, written by the caller.
+#[cfg_attr(feature = "safe", allow(dead_code))]
+#[inline(always)]
+fn masked_block(source: &[u8], wide_key: &[u8; BLOCK]) -> [u8; BLOCK] {
+    let mut block = block_at(source, 0);
+    xor_block(&mut block, wide_key);
+    block
+}
+
+/// Writes `bytes` to the front of `destination`: `min(destination.len(), bytes.len())` bytes,
+/// all of `destination` when `bytes` is at least as long (one vector store for a block).
+#[cfg_attr(feature = "safe", allow(dead_code))]
+#[inline(always)]
+fn write_bytes(destination: &mut [MaybeUninit<u8>], bytes: &[u8]) {
+    for (to, from) in destination.iter_mut().zip(bytes) {
+        to.write(*from);
+    }
+}
+
+/// Blocks [`mask_copy_aligned`] reads before writing them.
+#[cfg_attr(feature = "safe", allow(dead_code))]
+const GROUP: usize = 8;
 
 /// Safety argument: as for [`apply_mask_avx2_unchecked`].
 #[cfg(all(target_arch = "x86_64", not(feature = "safe")))]
 #[target_feature(enable = "avx2")]
 fn mask_copy_avx2_unchecked(key: [u8; 4], source: &[u8], destination: &mut [MaybeUninit<u8>]) {
-    crate::mask::mask_copy_aligned(key, source, destination);
+    mask_copy_aligned(key, source, destination);
 }
 
 /// Safety argument: as for [`apply_mask_avx512_unchecked`].
 #[cfg(all(target_arch = "x86_64", not(feature = "safe")))]
 #[target_feature(enable = "avx512f")]
 fn mask_copy_avx512_unchecked(key: [u8; 4], source: &[u8], destination: &mut [MaybeUninit<u8>]) {
-    crate::mask::mask_copy_aligned(key, source, destination);
+    mask_copy_aligned(key, source, destination);
 }
 
 /// Whether the CPU supports AVX2 (the standard library caches the answer).
@@ -156,30 +284,30 @@ pub(crate) fn apply_mask_avx512(key: [u8; 4], payload: &mut [u8]) {
 /// The AVX2 build of the one-pass masked copy if the CPU has AVX2, else the portable loop: for
 /// tests.
 #[cfg(all(test, target_arch = "x86_64", not(feature = "safe")))]
-pub(crate) fn mask_copy_avx2(key: [u8; 4], source: &[u8], destination: &mut [MaybeUninit<u8>]) {
+fn mask_copy_avx2(key: [u8; 4], source: &[u8], destination: &mut [MaybeUninit<u8>]) {
     if has_avx2() {
         // SAFETY: the CPU supports AVX2, checked just above.
         unsafe { mask_copy_avx2_unchecked(key, source, destination) }
     } else {
-        crate::mask::mask_copy_aligned(key, source, destination)
+        mask_copy_aligned(key, source, destination)
     }
 }
 
 /// The AVX-512 build of the one-pass masked copy if the CPU has AVX-512F, else the portable
 /// loop: for tests.
 #[cfg(all(test, target_arch = "x86_64", not(feature = "safe")))]
-pub(crate) fn mask_copy_avx512(key: [u8; 4], source: &[u8], destination: &mut [MaybeUninit<u8>]) {
+fn mask_copy_avx512(key: [u8; 4], source: &[u8], destination: &mut [MaybeUninit<u8>]) {
     if has_avx512() {
         // SAFETY: the CPU supports AVX-512F, checked just above.
         unsafe { mask_copy_avx512_unchecked(key, source, destination) }
     } else {
-        crate::mask::mask_copy_aligned(key, source, destination)
+        mask_copy_aligned(key, source, destination)
     }
 }
 
 /// The bytes of `bytes`, every one of which the caller initialised: for tests.
 #[cfg(test)]
-pub(crate) fn initialised_for_test(bytes: &[std::mem::MaybeUninit<u8>]) -> Vec<u8> {
+fn initialised_for_test(bytes: &[MaybeUninit<u8>]) -> Vec<u8> {
     // SAFETY: test-only; callers fill the whole slice before calling.
     bytes.iter().map(|octet| unsafe { octet.assume_init() }).collect()
 }
@@ -239,6 +367,61 @@ mod tests {
                 assert_eq!(fast, expected, "len {len} after {already} bytes");
             }
         }
+    }
+
+    /// Runs the one-pass masked copy `path` for every length 0..=300 (and two longer ones), every
+    /// destination start 0..64 (every distance to a 64-byte boundary), source starts 0..3 and
+    /// payload offsets 0..4, and compares what it wrote with the RFC formula. The destination
+    /// is filled with a marker first, once with 0x00 and once with 0xff: a byte the copy failed
+    /// to write would keep the marker, and cannot equal both. The bytes around the destination
+    /// must keep it: the copy writes nothing else.
+    fn check_masked_copy(path: impl Fn([u8; 4], &[u8], &mut [MaybeUninit<u8>])) {
+        let key = [0x01, 0x80, 0xfe, 0x7f];
+        for len in (0..=300).chain([1024, 4099]) {
+            for source_start in 0..3 {
+                let source: Vec<u8> = (0..len + source_start).map(|i| (i * 7 + 3) as u8).collect();
+                let source = &source[source_start..];
+                for key_offset in 0..4 {
+                    let mut expected = source.to_vec();
+                    crate::mask::apply_mask_rfc(key, &mut expected, key_offset);
+                    for start in 0..64 {
+                        for marker in [0x00, 0xff] {
+                            let mut destination = vec![MaybeUninit::new(marker); start + len + 3];
+                            path(rotate_key(key, key_offset), source, &mut destination[start..start + len]);
+                            let actual = initialised_for_test(&destination);
+                            assert_eq!(&actual[start..start + len], &expected[..], "len {len} start {start}");
+                            assert!(actual[..start]
+                                .iter()
+                                .chain(&actual[start + len..])
+                                .all(|&octet| octet == marker));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn portable_masked_copy_writes_every_byte_and_no_other() {
+        check_masked_copy(mask_copy_aligned);
+    }
+
+    #[cfg(all(target_arch = "x86_64", not(feature = "safe")))]
+    #[test]
+    fn avx2_masked_copy_writes_every_byte_and_no_other() {
+        if !has_avx2() {
+            eprintln!("no avx2 on this cpu: mask_copy_avx2 falls back to the portable loop");
+        }
+        check_masked_copy(mask_copy_avx2);
+    }
+
+    #[cfg(all(target_arch = "x86_64", not(feature = "safe")))]
+    #[test]
+    fn avx512_masked_copy_writes_every_byte_and_no_other() {
+        if !has_avx512() {
+            eprintln!("no avx-512 on this cpu: mask_copy_avx512 falls back to the portable loop");
+        }
+        check_masked_copy(mask_copy_avx512);
     }
 
     #[test]

@@ -15,9 +15,11 @@
 //! the compiler turns into vector instructions; on x86_64
 //! CPUs with AVX2 or AVX-512 the same safe loop, compiled for 32- or 64-byte registers, is picked
 //! at run time. [`extend_masked`] does the same while copying: it appends a payload to a buffer
-//! masked, reading and writing each byte once. The choice of build, and marking the bytes that
-//! copy wrote as initialised, are made in `src/audited.rs`, the crate's only `unsafe` code;
-//! tests compare every path with the formula.
+//! masked, reading and writing each byte once. Its loop (`mask_copy_aligned`, built on the block
+//! helpers below) writes into a buffer's spare capacity that is then marked initialised, so it
+//! lives in `src/audited.rs`, the crate's only `unsafe` code, next to that safety argument; so
+//! does the choice of build at run time. Tests compare every path with the formula (those of
+//! the one-pass copy are in `src/audited.rs`).
 //!
 //! Masking keys come from a [`RandomSource`]: [`OsSeededRng`] (a ChaCha12 CSPRNG seeded once from
 //! the operating system, so drawing a key per frame costs no system call) or anything the caller
@@ -26,7 +28,6 @@
 use bytes::BytesMut;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha12Rng;
-use std::mem::MaybeUninit;
 
 /// Masks or unmasks `payload` in place with the plain RFC formula (§5.3), one byte at a time.
 ///
@@ -108,7 +109,7 @@ pub(crate) fn apply_mask_aligned(key: [u8; 4], payload: &mut [u8]) {
 
 /// A copy of the 64 bytes of `payload` at `at`.
 #[inline(always)]
-fn block_at(payload: &[u8], at: usize) -> [u8; BLOCK] {
+pub(crate) fn block_at(payload: &[u8], at: usize) -> [u8; BLOCK] {
     let mut block = [0u8; BLOCK];
     block.copy_from_slice(&payload[at..at + BLOCK]);
     block
@@ -116,7 +117,7 @@ fn block_at(payload: &[u8], at: usize) -> [u8; BLOCK] {
 
 /// The key repeated over a block.
 #[inline(always)]
-fn wide_key(key: [u8; 4]) -> [u8; BLOCK] {
+pub(crate) fn wide_key(key: [u8; 4]) -> [u8; BLOCK] {
     let mut wide = [0u8; BLOCK];
     for quad in wide.chunks_exact_mut(4) {
         quad.copy_from_slice(&key);
@@ -126,7 +127,7 @@ fn wide_key(key: [u8; 4]) -> [u8; BLOCK] {
 
 /// XOR of one block with the wide key: one vector instruction where the CPU has 64-byte ones.
 #[inline(always)]
-fn xor_block(block: &mut [u8], wide_key: &[u8; BLOCK]) {
+pub(crate) fn xor_block(block: &mut [u8], wide_key: &[u8; BLOCK]) {
     for (octet, key_octet) in block.iter_mut().zip(wide_key.iter()) {
         *octet ^= key_octet;
     }
@@ -166,88 +167,12 @@ pub fn extend_masked(out: &mut BytesMut, masking_key: [u8; 4], payload: &[u8], o
     crate::audited::extend_masked_widest(out, rotate_key(masking_key, offset), payload);
 }
 
-/// Writes `source` masked with `key` (already rotated to `source[0]`) into `destination`, of the
-/// same length: the whole portable algorithm of [`extend_masked`].
-///
-/// Every byte of `destination` is written (`src/audited.rs` relies on it): from 128 bytes on,
-/// the first 64 bytes, then the whole 64-byte blocks from the first 64-byte boundary of
-/// `destination` (aligned stores), then the last 64 bytes. The three ranges overlap, and
-/// together cover the whole slice, because the boundary is less than 64 bytes in and what
-/// follows the whole blocks is less than 64 bytes long. Overlapping bytes are written twice
-/// with the same value. The blocks are read eight at a time before any is written: grouped
-/// loads and stores run faster than alternating ones.
-#[cfg_attr(feature = "safe", allow(dead_code))]
-#[inline(always)]
-pub(crate) fn mask_copy_aligned(key: [u8; 4], source: &[u8], destination: &mut [MaybeUninit<u8>]) {
-    let len = source.len();
-    let destination = &mut destination[..len];
-    if len < 2 * BLOCK {
-        let word_key = word_key(key);
-        let mut words = destination.chunks_exact_mut(8);
-        let mut from = source.chunks_exact(8);
-        for (word, from) in (&mut words).zip(&mut from) {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(from);
-            write_bytes(word, &(u64::from_ne_bytes(bytes) ^ word_key).to_ne_bytes());
-        }
-        // Whole words are multiples of 4 bytes: the key is still aligned.
-        let tail = words.into_remainder().iter_mut().zip(from.remainder());
-        for (i, (octet, from)) in tail.enumerate() {
-            octet.write(from ^ key[i % 4]);
-        }
-        return;
-    }
-    let head_len = destination.as_ptr().align_offset(BLOCK).min(BLOCK) % BLOCK;
-    let first = masked_block(source, &wide_key(key));
-    let last = masked_block(&source[len - BLOCK..], &wide_key(rotate_key(key, len - BLOCK)));
-    write_bytes(&mut destination[..BLOCK], &first);
-    let wide = wide_key(rotate_key(key, head_len));
-    let mut to_groups = destination[head_len..].chunks_exact_mut(GROUP * BLOCK);
-    let mut from_groups = source[head_len..].chunks_exact(GROUP * BLOCK);
-    for (to, from) in (&mut to_groups).zip(&mut from_groups) {
-        let mut group = [[0u8; BLOCK]; GROUP];
-        for (block, from) in group.iter_mut().zip(from.chunks_exact(BLOCK)) {
-            *block = masked_block(from, &wide);
-        }
-        for (block, to) in group.iter().zip(to.chunks_exact_mut(BLOCK)) {
-            write_bytes(to, block);
-        }
-    }
-    let to_blocks = to_groups.into_remainder().chunks_exact_mut(BLOCK);
-    for (to, from) in to_blocks.zip(from_groups.remainder().chunks_exact(BLOCK)) {
-        write_bytes(to, &masked_block(from, &wide));
-    }
-    write_bytes(&mut destination[len - BLOCK..], &last);
-}
-
-/// The first 64 bytes of `source`, XORed with the wide key.
-#[cfg_attr(feature = "safe", allow(dead_code))]
-#[inline(always)]
-fn masked_block(source: &[u8], wide_key: &[u8; BLOCK]) -> [u8; BLOCK] {
-    let mut block = block_at(source, 0);
-    xor_block(&mut block, wide_key);
-    block
-}
-
-/// Writes `bytes` to the front of `destination` (one vector store for a block).
-#[cfg_attr(feature = "safe", allow(dead_code))]
-#[inline(always)]
-fn write_bytes(destination: &mut [MaybeUninit<u8>], bytes: &[u8]) {
-    for (to, from) in destination.iter_mut().zip(bytes) {
-        to.write(*from);
-    }
-}
-
-/// Blocks [`mask_copy_aligned`] reads before writing them.
-#[cfg_attr(feature = "safe", allow(dead_code))]
-const GROUP: usize = 8;
-
 /// The size of a block of the vector loop: one cache line, one AVX-512 register.
-const BLOCK: usize = 64;
+pub(crate) const BLOCK: usize = 64;
 
 /// The key as seen from `payload[0]` when it sits at `offset` in the frame's payload.
 #[inline]
-fn rotate_key(masking_key: [u8; 4], offset: usize) -> [u8; 4] {
+pub(crate) fn rotate_key(masking_key: [u8; 4], offset: usize) -> [u8; 4] {
     // Little-endian: byte 0 is the low byte, so shifting right by 8 bits moves key[1] to index 0.
     u32::from_le_bytes(masking_key).rotate_right(8 * (offset % 4) as u32).to_le_bytes()
 }
@@ -425,34 +350,6 @@ mod tests {
         }
     }
 
-    /// Runs the one-pass masked copy `path` against the RFC formula for every length 0..=300
-    /// (and two longer ones), every destination start 0..64 (every distance to a 64-byte
-    /// boundary), source starts 0..3 and payload offsets 0..4. The destination is filled with
-    /// a marker first: a byte the copy failed to write would keep it.
-    fn check_copy_against_formula(path: impl Fn([u8; 4], &[u8], &mut [MaybeUninit<u8>])) {
-        let key = [0x01, 0x80, 0xfe, 0x7f];
-        for len in (0..=300).chain([1024, 4099]) {
-            for source_start in 0..3 {
-                let source = patterned(len + source_start);
-                let source = &source[source_start..];
-                for key_offset in 0..4 {
-                    let mut expected = source.to_vec();
-                    apply_mask_rfc(key, &mut expected, key_offset);
-                    for start in 0..64 {
-                        let mut destination = vec![MaybeUninit::new(0xee_u8); start + len + 3];
-                        path(rotate_key(key, key_offset), source, &mut destination[start..start + len]);
-                        let actual = crate::audited::initialised_for_test(&destination);
-                        assert_eq!(&actual[start..start + len], &expected[..], "len {len} start {start}");
-                        assert!(actual[..start]
-                            .iter()
-                            .chain(&actual[start + len..])
-                            .all(|&octet| octet == 0xee));
-                    }
-                }
-            }
-        }
-    }
-
     #[test]
     fn word_path_matches_rfc_formula() {
         check_against_formula(apply_mask_words);
@@ -480,23 +377,6 @@ mod tests {
             eprintln!("no avx-512 on this cpu: apply_avx512 falls back to the portable loop");
         }
         check_against_formula(crate::audited::apply_mask_avx512);
-    }
-
-    #[test]
-    fn portable_masked_copy_matches_rfc_formula() {
-        check_copy_against_formula(mask_copy_aligned);
-    }
-
-    #[cfg(all(target_arch = "x86_64", not(feature = "safe")))]
-    #[test]
-    fn avx2_masked_copy_matches_rfc_formula() {
-        check_copy_against_formula(crate::audited::mask_copy_avx2);
-    }
-
-    #[cfg(all(target_arch = "x86_64", not(feature = "safe")))]
-    #[test]
-    fn avx512_masked_copy_matches_rfc_formula() {
-        check_copy_against_formula(crate::audited::mask_copy_avx512);
     }
 
     #[test]
