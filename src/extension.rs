@@ -26,7 +26,7 @@ use crate::message::MessageKind;
 /// ```
 /// use bytes::BytesMut;
 /// use rfc6455::handshake::extension::Extension;
-/// use rfc6455::{ExtensionCodec, MessageKind, ProtocolError, RSV3_BIT};
+/// use rfc6455::{DecodeOutput, ExtensionCodec, MessageKind, ProtocolError, RSV3_BIT};
 ///
 /// struct Invert;
 ///
@@ -37,8 +37,10 @@ use crate::message::MessageKind;
 ///     fn negotiated(&self) -> Extension {
 ///         Extension::new("x-invert")
 ///     }
-///     fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
-///         output.extend(input.iter().map(|byte| !byte));
+///     fn decode(&mut self, input: &[u8], _fin: bool, output: &mut DecodeOutput<'_>) -> Result<(), ProtocolError> {
+///         for byte in input {
+///             output.extend_from_slice(&[!byte])?;
+///         }
 ///         Ok(())
 ///     }
 ///     fn encode(&mut self, _kind: MessageKind, input: &[u8], _fin: bool, output: &mut BytesMut) -> u8 {
@@ -60,15 +62,93 @@ pub trait ExtensionCodec: Send {
     /// Transforms a piece of an incoming message whose first frame carried this extension's RSV
     /// bits, appending the result to `output`. `fin` marks the message's last piece.
     ///
+    /// `output` takes at most [`DecodeOutput::remaining`] bytes (the rest of the message's
+    /// allowed size): a codec that would produce more gets
+    /// [`ProtocolError::MessageTooLarge`] from [`DecodeOutput::extend_from_slice`] and returns
+    /// it. Keep what the codec holds per direction apart from what [`ExtensionCodec::encode`]
+    /// uses (RFC 7692 keeps one compression context per direction).
+    ///
     /// # Errors
     ///
-    /// A [`ProtocolError`] when the data cannot be transformed: the connection is failed with its
-    /// close code.
-    fn decode(&mut self, input: &[u8], fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError>;
+    /// A [`ProtocolError`] when the data cannot be transformed, or the one `output` gave: the
+    /// connection is failed with its close code.
+    fn decode(&mut self, input: &[u8], fin: bool, output: &mut DecodeOutput<'_>) -> Result<(), ProtocolError>;
 
     /// Transforms a piece of an outgoing message of `kind`, appending the result to `output`,
     /// and returns the RSV bits to set on the message's first frame. Returning 0 means "send this
     /// message as it is": `output` must then be left untouched, and the answer for the first
     /// piece holds for the whole message.
     fn encode(&mut self, kind: MessageKind, input: &[u8], fin: bool, output: &mut BytesMut) -> u8;
+}
+
+/// Where [`ExtensionCodec::decode`] writes: a buffer that takes no more than the message may
+/// still grow to, so a decoder that expands its input (an inflater) is stopped at the limit.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::BytesMut;
+/// use rfc6455::{DecodeOutput, ProtocolError};
+///
+/// let mut buffer = BytesMut::new();
+/// // A message limited to 10 bytes, 4 of which came out of earlier pieces.
+/// let mut output = DecodeOutput::new(&mut buffer, 4, 10);
+/// assert_eq!(output.remaining(), 6);
+/// output.extend_from_slice(b"12345")?;
+/// assert_eq!(
+///     output.extend_from_slice(b"67"),
+///     Err(ProtocolError::MessageTooLarge { size: 11, max: 10 })
+/// );
+/// assert_eq!(&buffer[..], b"12345"); // nothing over the limit was written
+/// # Ok::<(), ProtocolError>(())
+/// ```
+#[derive(Debug)]
+pub struct DecodeOutput<'a> {
+    buffer: &'a mut BytesMut,
+    /// The message's bytes produced before this piece.
+    before: u64,
+    /// `max_message_size`.
+    max: u64,
+    /// `buffer`'s length when this piece started.
+    start: usize,
+}
+
+impl<'a> DecodeOutput<'a> {
+    /// An output appending to `buffer`, for a message that produced `before` bytes already and
+    /// may not exceed `max` bytes.
+    pub fn new(buffer: &'a mut BytesMut, before: u64, max: u64) -> DecodeOutput<'a> {
+        let start = buffer.len();
+        DecodeOutput { buffer, before, max, start }
+    }
+
+    /// Bytes written through this output so far.
+    pub fn len(&self) -> usize {
+        self.buffer.len() - self.start
+    }
+
+    /// Whether nothing was written through this output yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many more bytes the message may take.
+    pub fn remaining(&self) -> u64 {
+        self.max.saturating_sub(self.before.saturating_add(self.len() as u64))
+    }
+
+    /// Appends `bytes`, or none of them if the message would then exceed its limit.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::MessageTooLarge`] (1009), with the size the message would have had.
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) -> Result<(), ProtocolError> {
+        if bytes.len() as u64 > self.remaining() {
+            return Err(ProtocolError::MessageTooLarge {
+                size: self.before.saturating_add((self.len() + bytes.len()) as u64),
+                max: self.max,
+            });
+        }
+        self.buffer.extend_from_slice(bytes);
+        Ok(())
+    }
 }

@@ -141,7 +141,7 @@ pub use config::Config;
 pub use connection::Connection;
 pub use error::{ConnectionError, HandshakeError, ProtocolError, SendError};
 pub use event::{CloseInitiator, CloseOutcome, CloseStatus, Event};
-pub use extension::ExtensionCodec;
+pub use extension::{DecodeOutput, ExtensionCodec};
 pub use frame::{
     encode_frame, DecodeRules, Frame, FrameHeader, Opcode, FIN_BIT, MASK_BIT, OPCODE_BITS, PAYLOAD_LEN_16,
     PAYLOAD_LEN_64, PAYLOAD_LEN_BITS, RSV1_BIT, RSV2_BIT, RSV3_BIT,

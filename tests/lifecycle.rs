@@ -32,7 +32,7 @@ use rfc6455::handshake::{
     ClientEvent, ClientHandshake, HandshakeConfig, HeadLimits, HttpResponse, OriginPolicy, ServerEvent,
     ServerHandshake, WsUrl,
 };
-use rfc6455::{
+use rfc6455::{DecodeOutput, 
     accept_key, encode_frame, CloseCode, CloseFrame, CloseInitiator, CloseOutcome, CloseStatus, Config,
     Connection, ConnectionError, Endpoint, Event, ExtensionCodec, FrameHeader, HandshakeError, Linger,
     Message, MessageKind, Opcode, OsSeededRng, ProtocolError, Role, SendError, Transport, MASK_BIT, RSV3_BIT,
@@ -167,9 +167,8 @@ impl ExtensionCodec for Invert {
         Extension::new("x-invert")
     }
 
-    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
-        output.extend(input.iter().map(|byte| !byte));
-        Ok(())
+    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut DecodeOutput<'_>) -> Result<(), ProtocolError> {
+        output.extend_from_slice(&input.iter().map(|byte| !byte).collect::<Vec<u8>>())
     }
 
     fn encode(&mut self, _kind: MessageKind, input: &[u8], _fin: bool, output: &mut BytesMut) -> u8 {

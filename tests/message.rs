@@ -20,7 +20,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use rfc6455::handshake::extension::Extension;
 use rfc6455::message::{DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE};
-use rfc6455::{
+use rfc6455::{DecodeOutput, 
     apply_mask_rfc, encode_frame, CloseCode, ExtensionCodec, Frame, FrameHeader, Incoming, Message,
     MessageChunk, MessageKind, MessageLimits, Opcode, ProtocolError, Reassembler, Role, Utf8Bytes,
     Utf8Validator, RSV1_BIT, RSV2_BIT, RSV3_BIT,
@@ -1953,10 +1953,9 @@ impl ExtensionCodec for Invert {
         Extension::new("x-invert")
     }
 
-    fn decode(&mut self, input: &[u8], fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
+    fn decode(&mut self, input: &[u8], fin: bool, output: &mut DecodeOutput<'_>) -> Result<(), ProtocolError> {
         self.log.lock().unwrap().push((input.to_vec(), fin));
-        output.extend(input.iter().map(|byte| !byte));
-        Ok(())
+        output.extend_from_slice(&input.iter().map(|byte| !byte).collect::<Vec<u8>>())
     }
 
     fn encode(&mut self, _kind: MessageKind, input: &[u8], _fin: bool, output: &mut BytesMut) -> u8 {
@@ -1977,9 +1976,9 @@ impl ExtensionCodec for Double {
         Extension::new("x-double")
     }
 
-    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
+    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut DecodeOutput<'_>) -> Result<(), ProtocolError> {
         for byte in input {
-            output.extend_from_slice(&[*byte, *byte]);
+            output.extend_from_slice(&[*byte, *byte])?;
         }
         Ok(())
     }
@@ -2001,12 +2000,11 @@ impl ExtensionCodec for Picky {
         Extension::new("x-picky")
     }
 
-    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
+    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut DecodeOutput<'_>) -> Result<(), ProtocolError> {
         if input.contains(&0) {
             return Err(ProtocolError::InvalidCloseCode(999));
         }
-        output.extend_from_slice(input);
-        Ok(())
+        output.extend_from_slice(input)
     }
 
     fn encode(&mut self, _kind: MessageKind, _input: &[u8], _fin: bool, _output: &mut BytesMut) -> u8 {

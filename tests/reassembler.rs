@@ -8,8 +8,8 @@ use bytes::BytesMut;
 use proptest::prelude::*;
 use rfc6455::handshake::extension::Extension;
 use rfc6455::{
-    apply_mask_rfc, ExtensionCodec, FrameHeader, Incoming, MessageKind, MessageLimits, Opcode, ProtocolError,
-    Reassembler, ReferenceReassembler, Role, RSV3_BIT,
+    apply_mask_rfc, DecodeOutput, ExtensionCodec, FrameHeader, Incoming, MessageKind, MessageLimits, Opcode,
+    ProtocolError, Reassembler, ReferenceReassembler, Role, RSV3_BIT,
 };
 
 /// A toy extension on RSV3: a transformed message's bytes are inverted.
@@ -24,9 +24,13 @@ impl ExtensionCodec for Invert {
         Extension::new("x-invert")
     }
 
-    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
-        output.extend(input.iter().map(|byte| !byte));
-        Ok(())
+    fn decode(
+        &mut self,
+        input: &[u8],
+        _fin: bool,
+        output: &mut DecodeOutput<'_>,
+    ) -> Result<(), ProtocolError> {
+        output.extend_from_slice(&input.iter().map(|byte| !byte).collect::<Vec<u8>>())
     }
 
     fn encode(&mut self, _kind: MessageKind, input: &[u8], _fin: bool, output: &mut BytesMut) -> u8 {
@@ -364,4 +368,125 @@ fn reference_reads_the_rfc_examples_and_fails_on_violations() {
     reference.receive(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
     assert_eq!(reference.poll(), Err(ProtocolError::MaskedFrame));
     assert_eq!(reference.poll(), Ok(None));
+}
+
+/// A toy extension that expands every byte 1000 times (an inflater's worst case, a
+/// "deflate bomb"), counting the bytes it was let write.
+struct Expand1000 {
+    written: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl ExtensionCodec for Expand1000 {
+    fn rsv_bits(&self) -> u8 {
+        RSV3_BIT
+    }
+
+    fn negotiated(&self) -> Extension {
+        Extension::new("x-expand")
+    }
+
+    fn decode(
+        &mut self,
+        input: &[u8],
+        _fin: bool,
+        output: &mut DecodeOutput<'_>,
+    ) -> Result<(), ProtocolError> {
+        for byte in input {
+            output.extend_from_slice(&[*byte; 1000])?;
+            self.written.fetch_add(1000, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn encode(&mut self, _kind: MessageKind, _input: &[u8], _fin: bool, _output: &mut BytesMut) -> u8 {
+        0
+    }
+}
+
+/// 16 KiB on the wire that would decode to 16 MB, under a 1 MiB message limit.
+fn bomb(receiver: Role) -> Vec<u8> {
+    let frame = WireFrame {
+        fin: true,
+        rsv3: true,
+        opcode: Opcode::Binary,
+        payload: vec![7; 16 * 1024],
+        mask_right: true,
+        key: [9, 8, 7, 6],
+    };
+    let mut bytes = Vec::new();
+    frame.encode(receiver, &mut bytes);
+    bytes
+}
+
+const BOMB_LIMIT: u64 = 1 << 20;
+
+/// The decoded size counts against `max_message_size` as it is produced: an expanding codec is
+/// stopped at the limit with 1009, never let write past it (RFC 7692 §8.1 leaves the limit to
+/// the implementation; RFC 6455 §10.4 asks for one "after reassembly").
+#[test]
+fn both_reassemblers_stop_an_expanding_extension_at_the_message_limit() {
+    // Writes of 1000 bytes fit 1048 times under 1 MiB; the 1049th would pass it.
+    let expected = ProtocolError::MessageTooLarge { size: 1_049_000, max: BOMB_LIMIT };
+    for role in [Role::Client, Role::Server] {
+        for streaming in [false, true] {
+            let limits = MessageLimits { max_message_size: BOMB_LIMIT, ..MessageLimits::default() };
+            let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let mut engine = Reassembler::with_limits(role, limits);
+            engine.set_extension(Box::new(Expand1000 { written: written.clone() }));
+            engine.set_streaming(streaming);
+            let round = engine.round(&bomb(role));
+            assert_eq!(round.results, vec![Err(expected.clone())], "{role:?}, streaming {streaming}");
+            assert_eq!(written.load(std::sync::atomic::Ordering::Relaxed), 1_048_000);
+
+            let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let mut reference = ReferenceReassembler::with_limits(role, limits);
+            reference.set_extension(Box::new(Expand1000 { written: written.clone() }));
+            reference.set_streaming(streaming);
+            let round = reference.round(&bomb(role));
+            assert_eq!(round.results, vec![Err(expected.clone())], "{role:?}, streaming {streaming}");
+            assert!(written.load(std::sync::atomic::Ordering::Relaxed) <= BOMB_LIMIT);
+        }
+    }
+}
+
+/// The same through a connection: it is failed with 1009 (§7.4.1: "a message that is too big
+/// for it to process").
+#[test]
+fn connection_fails_an_expanding_extension_with_1009() {
+    for role in [Role::Client, Role::Server] {
+        let now = std::time::Instant::now();
+        let limits = MessageLimits { max_message_size: BOMB_LIMIT, ..MessageLimits::default() };
+        let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut connection =
+            rfc6455::Connection::new(role, rfc6455::Config { limits, ..rfc6455::Config::default() }, now)
+                .with_extension(Box::new(Expand1000 { written: written.clone() }));
+        connection.receive(now, &bomb(role));
+        let mut closed = None;
+        while let Some(event) = connection.poll_event() {
+            if let rfc6455::Event::Closed(outcome) = event {
+                closed = Some(outcome);
+            }
+        }
+        let outcome = closed.expect("the connection is failed");
+        assert_eq!(
+            outcome.error,
+            Some(rfc6455::ConnectionError::Protocol(ProtocolError::MessageTooLarge {
+                size: 1_049_000,
+                max: BOMB_LIMIT
+            }))
+        );
+        let sent = connection.bytes_to_send().to_vec();
+        let close = rfc6455::DecodeRules::new(role.peer());
+        let Ok(rfc6455::Decoded::Complete { value: header, consumed }) = FrameHeader::decode(&sent, &close)
+        else {
+            panic!("a Close frame is sent: {sent:?}");
+        };
+        assert_eq!(header.opcode, Opcode::Close);
+        let mut body = sent[consumed..consumed + 2].to_vec();
+        if let Some(key) = header.masking_key {
+            apply_mask_rfc(key, &mut body, 0);
+        }
+        assert_eq!(u16::from_be_bytes([body[0], body[1]]), 1009, "{role:?}");
+        assert!(written.load(std::sync::atomic::Ordering::Relaxed) <= BOMB_LIMIT);
+    }
 }

@@ -34,7 +34,7 @@ use bytes::BytesMut;
 use rfc6455::frame::MAX_CONTROL_PAYLOAD_LEN;
 use rfc6455::handshake::extension::Extension;
 use rfc6455::handshake::HeadLimits;
-use rfc6455::{DecodeRules, ExtensionCodec, FrameHeader, MessageKind, ProtocolError, Role};
+use rfc6455::{DecodeOutput, DecodeRules, ExtensionCodec, FrameHeader, MessageKind, ProtocolError, Role};
 
 /// The receiver's [`DecodeRules`], as the fuzzer picks them: 10 bytes.
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,9 +263,8 @@ impl ExtensionCodec for Negotiated {
         self.0.clone()
     }
 
-    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
-        output.extend_from_slice(input);
-        Ok(())
+    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut DecodeOutput<'_>) -> Result<(), ProtocolError> {
+        output.extend_from_slice(input)
     }
 
     fn encode(&mut self, _kind: MessageKind, _input: &[u8], _fin: bool, _output: &mut BytesMut) -> u8 {

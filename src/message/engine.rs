@@ -8,7 +8,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use super::limits::check_size;
 use super::{finish_message, Incoming, Message, MessageChunk, MessageKind, MessageLimits, Utf8Validator};
 use crate::error::ProtocolError;
-use crate::extension::ExtensionCodec;
+use crate::extension::{DecodeOutput, ExtensionCodec};
 use crate::frame::{
     decode_valid, DecodeRules, Frame, FrameHeader, Opcode, MASK_BIT, OPCODE_BITS, PAYLOAD_LEN_16,
     PAYLOAD_LEN_64, PAYLOAD_LEN_BITS,
@@ -499,8 +499,10 @@ impl Reassembler {
             let Some(codec) = self.codec.as_mut() else {
                 return Err(ProtocolError::ReservedBitsSet(frame.header.rsv_bits()));
             };
+            // Bounded by construction: the codec cannot write past the message's limit.
             let mut output = BytesMut::new();
-            codec.decode(&piece, ends_message, &mut output)?;
+            let mut bounded = DecodeOutput::new(&mut output, message.produced, self.limits.max_message_size);
+            codec.decode(&piece, ends_message, &mut bounded)?;
             output.freeze()
         } else {
             piece.freeze()

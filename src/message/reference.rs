@@ -16,7 +16,7 @@ use bytes::{Bytes, BytesMut};
 use super::limits::check_size;
 use super::{finish_message, Incoming, MessageChunk, MessageKind, MessageLimits, Utf8Validator};
 use crate::error::ProtocolError;
-use crate::extension::ExtensionCodec;
+use crate::extension::{DecodeOutput, ExtensionCodec};
 use crate::frame::{DecodeRules, Frame, FrameHeader, Opcode};
 use crate::mask::apply_mask_rfc;
 use crate::{Decoded, Role};
@@ -264,8 +264,10 @@ impl ReferenceReassembler {
         let data = match (message.transformed, self.codec.as_mut()) {
             (false, _) => piece,
             (true, Some(codec)) => {
+                // Bounded by construction: the codec cannot write past the message's limit.
                 let mut output = BytesMut::new();
-                codec.decode(&piece, ends_message, &mut output)?;
+                let mut bounded = DecodeOutput::new(&mut output, message.produced, self.limits.max_message_size);
+                codec.decode(&piece, ends_message, &mut bounded)?;
                 output.freeze()
             }
             (true, None) => return Err(ProtocolError::ReservedBitsSet(header.rsv_bits())),

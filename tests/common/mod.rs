@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use rfc6455::handshake::extension::Extension;
-use rfc6455::{
+use rfc6455::{DecodeOutput, 
     Config, Connection, DecodeRules, Decoded, Event, ExtensionCodec, Frame, MessageKind, ProtocolError, Role,
 };
 
@@ -68,9 +68,8 @@ impl ExtensionCodec for Negotiated {
         self.0.clone()
     }
 
-    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
-        output.extend_from_slice(input);
-        Ok(())
+    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut DecodeOutput<'_>) -> Result<(), ProtocolError> {
+        output.extend_from_slice(input)
     }
 
     fn encode(&mut self, _kind: MessageKind, _input: &[u8], _fin: bool, _output: &mut BytesMut) -> u8 {
