@@ -125,7 +125,7 @@ impl Opcode {
     }
 
     /// The 4-bit value on the wire.
-    pub fn encode(self) -> u8 {
+    pub const fn encode(self) -> u8 {
         match self {
             Opcode::Continuation => 0x0,
             Opcode::Text => 0x1,

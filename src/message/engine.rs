@@ -10,11 +10,21 @@ use super::{finish_message, Incoming, Message, MessageChunk, MessageKind, Messag
 use crate::error::ProtocolError;
 use crate::extension::{DecodeOutput, ExtensionCodec};
 use crate::frame::{
-    decode_valid, DecodeRules, Frame, FrameHeader, Opcode, MASK_BIT, OPCODE_BITS, PAYLOAD_LEN_16,
-    PAYLOAD_LEN_64, PAYLOAD_LEN_BITS,
+    decode_valid, DecodeRules, Frame, FrameHeader, Opcode, FIN_BIT, MASK_BIT, PAYLOAD_LEN_16, PAYLOAD_LEN_64,
+    PAYLOAD_LEN_BITS,
 };
 use crate::mask::{apply_mask, extend_masked};
 use crate::{Decoded, Role};
+
+/// Byte 0 of a whole single-frame Text message: FIN, no RSV bit, opcode Text (§5.2).
+const WHOLE_TEXT: u8 = FIN_BIT | Opcode::Text.encode();
+/// Byte 0 of a whole single-frame Binary message.
+const WHOLE_BINARY: u8 = FIN_BIT | Opcode::Binary.encode();
+/// From this payload length on, a single-frame message is unmasked as it is copied into the read
+/// buffer (one pass instead of two); below it, unmasking in bulk later is cheaper. The same size
+/// above which the send path holds payloads by reference: where a pass over the payload starts
+/// to cost more than the bookkeeping that avoids it.
+const UNMASK_WHILE_COPYING_MIN: u64 = crate::output::SHARED_PAYLOAD_MIN as u64;
 
 /// The frame whose payload is being read.
 #[derive(Debug)]
@@ -300,8 +310,8 @@ impl Reassembler {
             let Some((header, header_len)) = decode_valid(rest, &rules) else { break };
             // Byte 0 of a valid header: FIN, no RSV bit, and Text or Binary.
             let text = match rest[0] {
-                0x81 => true,
-                0x82 => false,
+                WHOLE_TEXT => true,
+                WHOLE_BINARY => false,
                 _ => break,
             };
             if header.payload_len > max_message_size {
@@ -615,32 +625,47 @@ impl ReadyMessages {
 }
 
 /// Splits the next message off a run prepared by [`Reassembler::prepare_ready`]: its header was
-/// checked there, so only the lengths are read again. Releases the run's buffer after the last.
+/// checked there (byte 0 is [`WHOLE_TEXT`] or [`WHOLE_BINARY`], the length is in the form §5.2
+/// allows and the whole payload follows), so only the lengths are read again. Releases the run's
+/// buffer after the last.
 #[inline(always)]
 fn split_ready(ready: &mut Bytes) -> (MessageKind, Bytes) {
-    let (kind, header_len, payload_len) = match ready[..] {
-        [first, second, ref rest @ ..] => {
-            let kind = if first & OPCODE_BITS == 0x1 { MessageKind::Text } else { MessageKind::Binary };
-            let (payload_len, length_len) = match second & PAYLOAD_LEN_BITS {
-                PAYLOAD_LEN_16 => {
-                    (rest.first_chunk::<2>().map_or(0, |len| u16::from_be_bytes(*len) as usize), 2)
-                }
-                PAYLOAD_LEN_64 => {
-                    (rest.first_chunk::<8>().map_or(0, |len| u64::from_be_bytes(*len) as usize), 8)
-                }
-                len => (usize::from(len), 0),
-            };
-            let mask_len = if second & MASK_BIT != 0 { 4 } else { 0 };
-            (kind, 2 + length_len + mask_len, payload_len)
-        }
-        _ => (MessageKind::Binary, 0, 0),
-    };
-    ready.advance(header_len.min(ready.len()));
-    let payload = ready.split_to(payload_len.min(ready.len()));
+    let Some((kind, header_len, payload_len)) = ready_header(ready) else { broken_ready_run() };
+    ready.advance(header_len);
+    let payload = ready.split_to(payload_len);
     if ready.is_empty() {
         *ready = Bytes::new();
     }
     (kind, payload)
+}
+
+/// The kind, header length and payload length of the message that starts a ready run; `None`
+/// only if the run was not made by [`Reassembler::prepare_ready`].
+#[inline(always)]
+fn ready_header(ready: &[u8]) -> Option<(MessageKind, usize, usize)> {
+    let [first, second, ref rest @ ..] = *ready else { return None };
+    let kind = match first {
+        WHOLE_TEXT => MessageKind::Text,
+        WHOLE_BINARY => MessageKind::Binary,
+        _ => return None,
+    };
+    let (payload_len, length_len) = match second & PAYLOAD_LEN_BITS {
+        PAYLOAD_LEN_16 => (usize::from(u16::from_be_bytes(*rest.first_chunk::<2>()?)), 2),
+        PAYLOAD_LEN_64 => (usize::try_from(u64::from_be_bytes(*rest.first_chunk::<8>()?)).ok()?, 8),
+        len => (usize::from(len), 0),
+    };
+    let mask_len = if second & MASK_BIT != 0 { 4 } else { 0 };
+    let header_len = 2 + length_len + mask_len;
+    (ready.len().checked_sub(header_len)? >= payload_len).then_some((kind, header_len, payload_len))
+}
+
+/// A ready run holds only whole messages [`Reassembler::prepare_ready`] checked: not reachable
+/// from any input (the property test `tests/reassembler.rs` and the fuzz targets cover every
+/// path into the run).
+#[cold]
+#[inline(never)]
+fn broken_ready_run() -> ! {
+    unreachable!("a ready run holds only whole messages checked by prepare_ready")
 }
 
 /// What processing the current frame's data gave.
@@ -668,7 +693,9 @@ fn append_sized(buffer: &mut BytesMut, bytes: &[u8], rules: &DecodeRules, unmask
             // A large masked single-frame Text or Binary message (FIN, no RSV bit) is unmasked
             // as it is copied: one pass over its payload instead of two. Small ones are cheaper
             // to unmask in bulk later. (Streamed messages are unmasked piece by piece later.)
-            let unmask_now = unmask && matches!(bytes[0], 0x81 | 0x82) && header.payload_len >= 4096;
+            let unmask_now = unmask
+                && matches!(bytes[0], WHOLE_TEXT | WHOLE_BINARY)
+                && header.payload_len >= UNMASK_WHILE_COPYING_MIN;
             if let (Some(key), true) = (header.masking_key, unmask_now) {
                 let payload_end = (consumed as u64).saturating_add(header.payload_len);
                 let in_bytes = payload_end.min(bytes.len() as u64) as usize;
