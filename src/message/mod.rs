@@ -1,9 +1,14 @@
 //! RFC 6455 §5.4 (fragmentation), §5.6 (data frames) and §8.1 (UTF-8 handling): layer 1,
 //! from bytes to messages.
 //!
-//! The [`Reassembler`] takes the bytes that follow the opening handshake and gives
+//! Read [`ReferenceReassembler`] (`reference.rs`) beside the RFC: wire order, no fast path,
+//! every MUST quoted. [`Reassembler`] (`engine.rs`) is its accelerator with the same public
+//! behaviour, proven equal by the property test `tests/reassembler.rs` and the differential fuzz
+//! target `reassembler`. The UTF-8 validator is in `utf8.rs`, the limits in `limits.rs`.
+//!
+//! Both take the bytes that follow the opening handshake and give
 //! [`Incoming`] items: whole messages (or, in streaming mode, [`MessageChunk`]s as the data
-//! arrives) and control frames, which it does not interpret (that is the connection's job,
+//! arrives) and control frames, which they do not interpret (that is the connection's job,
 //! layer 2).
 //!
 //! - §5.4: "control frames MAY be injected in the middle of a fragmented message"; a
@@ -12,8 +17,9 @@
 //! - §8.1: Text is validated as UTF-8 as its bytes arrive, by [`Utf8Validator`]: an invalid byte
 //!   fails at once, even in the middle of a frame whose end has not arrived; a code point split
 //!   across fragments is valid.
-//! - Limits ([`MessageLimits`]) fail with 1009 before the memory is spent.
-//! - A single-frame message is split off the read buffer without copying its payload; the
+//! - Limits ([`MessageLimits`]) fail with 1009 before the memory is spent; an extension decodes
+//!   into a [`crate::DecodeOutput`] that stops at the message limit.
+//! - The engine splits a single-frame message off the read buffer without copying its payload; the
 //!   fragments of a fragmented one are copied once, into the message.
 
 mod engine;
