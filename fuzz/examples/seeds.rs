@@ -22,13 +22,14 @@ use rfc6455::handshake::extension::Extension;
 use rfc6455::handshake::server::UpgradeRequest;
 use rfc6455::handshake::HeadLimits;
 use rfc6455::{
-    CloseCode, ConnectionError, Decoded, Frame, FrameHeader, HandshakeError, MessageKind, Opcode,
-    OsSeededRng, ProtocolError, Role, RSV1_BIT,
+    CloseCode, ConnectionError, Decoded, Frame, FrameHeader, HandshakeError, MessageKind, MessageLimits,
+    Opcode, OsSeededRng, ProtocolError, Role, RSV1_BIT,
 };
 use rfc6455_fuzz::connection::{self, ConnectionInput, Delivery, FuzzConfig, FuzzFrame, FuzzPayload, Op};
 use rfc6455_fuzz::handshake::{
     self, ClientAnswer, FuzzHandshakeConfig, HandshakeInput, HandshakeOp, ServerAnswer,
 };
+use rfc6455_fuzz::reassembler::{self, FuzzMessage, Piece, ReassemblerInput};
 use rfc6455_fuzz::{
     FrameHeaderInput, FrameStreamInput, FuzzHeadLimits, FuzzRules, HandshakeRequestInput,
     HandshakeResponseInput, Negotiated, CLIENT_KEY,
@@ -82,7 +83,7 @@ fn main() {
         .into_iter()
         .chain([handshake_response_seeds(), extension_list_seeds()])
         .chain([connection_seeds(Role::Server), connection_seeds(Role::Client)])
-        .chain([server_handshake_seeds(), client_handshake_seeds()])
+        .chain([server_handshake_seeds(), client_handshake_seeds(), reassembler_seeds()])
         .flatten()
         .collect();
 
@@ -909,3 +910,217 @@ fn client_handshake_seeds() -> Vec<Seed> {
 
 /// `CLIENT_TEMPLATES[0]`: §1.3's response without the subprotocol.
 const CLIENT_TEMPLATES_0: &[u8] = handshake::CLIENT_TEMPLATES[0];
+
+/// The seeds of `reassembler`: §5.7's frames both ways, then streams that reach the engine's
+/// paths (fragments with code points split and Pings between, streaming switched per call, the
+/// extension, a frame past the unmask-while-copying threshold) and its errors. Each is run with
+/// the oracle (the two reassemblers agree) and checked to end as its name says.
+fn reassembler_seeds() -> Vec<Seed> {
+    let frame = |opcode, payload| FuzzFrame::new(opcode, payload);
+    let text = |text: &str| FuzzPayload::Text(text.to_owned());
+    let message = |text, cuts: &[u16], payload| FuzzMessage {
+        text,
+        rsv3: false,
+        pings: true,
+        unfinished: false,
+        key: [0x37, 0xfa, 0x21, 0x3d],
+        cuts: cuts.to_vec(),
+        payload,
+    };
+    let kosme = FuzzPayload::Text("Hello, κόσμε 😀".to_owned());
+    let input = |role, cuts: &[usize], modes: &[Option<bool>], pieces| ReassemblerInput {
+        role,
+        limits: MessageLimits::unlimited(),
+        extension: false,
+        cuts: cuts.to_vec(),
+        modes: modes.to_vec(),
+        pieces,
+    };
+    let raw = |bytes: &[&[u8]]| Piece::Raw(bytes.concat());
+
+    /// A seed, and what it must give: messages (whole or streamed), control frames, the error.
+    struct Case {
+        name: &'static str,
+        input: ReassemblerInput,
+        messages: usize,
+        controls: usize,
+        error: Option<ProtocolError>,
+    }
+    let case = |name, input, messages, controls, error| Case { name, input, messages, controls, error };
+    let cases = vec![
+        case(
+            "rfc6455-5.7-to-client-byte-by-byte",
+            input(
+                Role::Client,
+                &[1],
+                &[],
+                vec![raw(&[UNMASKED_TEXT, FRAGMENT_1, UNMASKED_PING, FRAGMENT_2])],
+            ),
+            2,
+            1,
+            None,
+        ),
+        case(
+            "rfc6455-5.7-to-server-streamed",
+            input(Role::Server, &[4], &[Some(true)], vec![raw(&[MASKED_TEXT, MASKED_PONG])]),
+            1,
+            1,
+            None,
+        ),
+        case(
+            // Code points split between fragments, Pings between them, one byte at a time.
+            "fragments-with-pings-streamed-byte-by-byte",
+            input(
+                Role::Server,
+                &[1],
+                &[Some(true)],
+                vec![Piece::Message(message(true, &[8, 9, 13], kosme.clone()))],
+            ),
+            1,
+            3,
+            None,
+        ),
+        case(
+            // Whole messages and streaming switched at calls of 3 and 7 bytes: the mode of a
+            // message is the one when it starts.
+            "modes-switched-per-call",
+            input(
+                Role::Client,
+                &[3, 7],
+                &[Some(true), None, Some(false), None, None],
+                vec![
+                    Piece::Frames(vec![
+                        frame(Opcode::Text, text("one")),
+                        frame(Opcode::Binary, FuzzPayload::Bytes(vec![1, 2, 3])),
+                        frame(Opcode::Pong, text("")),
+                    ]),
+                    Piece::Message(message(true, &[5], kosme.clone())),
+                    Piece::Message(message(false, &[0, 40], FuzzPayload::Repeat { byte: 7, len: 300 })),
+                    Piece::Frames(vec![frame(Opcode::Text, text("two"))]),
+                ],
+            ),
+            5,
+            4,
+            None,
+        ),
+        case(
+            // A 64 KiB - 1 single-frame message (unmasked while copied, in place) arriving in
+            // calls of 1018 bytes, then small whole messages in the same calls.
+            "large-frame-then-small-ones",
+            input(
+                Role::Server,
+                &[1018],
+                &[],
+                vec![
+                    Piece::Frames(vec![frame(
+                        Opcode::Binary,
+                        FuzzPayload::Repeat { byte: 0x5a, len: u16::MAX },
+                    )]),
+                    Piece::Frames(vec![frame(Opcode::Text, text("a")), frame(Opcode::Text, text("b"))]),
+                ],
+            ),
+            3,
+            0,
+            None,
+        ),
+        case(
+            // The toy extension: a Binary message with RSV3, whole then fragmented and streamed.
+            "extension-inverted",
+            ReassemblerInput {
+                extension: true,
+                ..input(
+                    Role::Client,
+                    &[5],
+                    &[None, None, None, None, Some(true)],
+                    vec![
+                        Piece::Frames(vec![FuzzFrame {
+                            rsv3: true,
+                            ..frame(Opcode::Binary, FuzzPayload::Bytes(vec![!1, !2, !3]))
+                        }]),
+                        Piece::Message(FuzzMessage {
+                            rsv3: true,
+                            ..message(false, &[2, 30], FuzzPayload::Repeat { byte: 0xf0, len: 40 })
+                        }),
+                    ],
+                )
+            },
+            2,
+            2,
+            None,
+        ),
+        case(
+            // Three fragments of 100 bytes against a 200-byte message: 1009 at the third header.
+            "message-too-large",
+            ReassemblerInput {
+                limits: MessageLimits {
+                    max_message_size: 200,
+                    max_fragments: 8,
+                    ..MessageLimits::unlimited()
+                },
+                ..input(
+                    Role::Server,
+                    &[64],
+                    &[],
+                    vec![Piece::Message(message(
+                        false,
+                        &[100, 200],
+                        FuzzPayload::Repeat { byte: 1, len: 300 },
+                    ))],
+                )
+            },
+            0,
+            2,
+            Some(ProtocolError::MessageTooLarge { size: 300, max: 200 }),
+        ),
+        case(
+            // §8.1: invalid UTF-8 fails at once, before its frame ends.
+            "invalid-utf8-mid-frame",
+            input(
+                Role::Client,
+                &[4],
+                &[Some(true)],
+                vec![Piece::Frames(vec![frame(Opcode::Text, FuzzPayload::Bytes(b"ab\xffcdef".to_vec()))])],
+            ),
+            0,
+            0,
+            Some(ProtocolError::InvalidUtf8),
+        ),
+        case(
+            // §5.4: a continuation with no message started.
+            "unexpected-continuation",
+            input(
+                Role::Server,
+                &[],
+                &[],
+                vec![Piece::Frames(vec![
+                    frame(Opcode::Ping, text("p")),
+                    frame(Opcode::Continuation, text("lo")),
+                ])],
+            ),
+            0,
+            1,
+            Some(ProtocolError::UnexpectedContinuation),
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|Case { name, input, messages, controls, error }| {
+            let bytes = input.to_fuzz_bytes();
+            assert_eq!(
+                ReassemblerInput::parse(&bytes),
+                input,
+                "reassembler/{name}: reads back as another input"
+            );
+            check_layout(&bytes, &input);
+            let report = reassembler::run(&input);
+            assert_eq!(
+                report.messages + report.streamed_messages,
+                messages,
+                "reassembler/{name}: {report:?}"
+            );
+            assert_eq!(report.controls, controls, "reassembler/{name}: {report:?}");
+            assert_eq!(report.error, error, "reassembler/{name}: {report:?}");
+            Seed { target: "reassembler", name, bytes }
+        })
+        .collect()
+}

@@ -52,8 +52,11 @@
 //! # Oracles
 //!
 //! Beyond "no panic":
-//! - **Incoming, against a reference.** Every `receive` call is also fed to [`RefReceiver`], an
-//!   independent decoder of the same byte stream (§5.2, §5.4, §8.1, the limits). The events of
+//! - **Incoming, against a reference.** Every `receive` call is also fed to [`RefReceiver`]: the
+//!   library's `ReferenceReassembler` (layer 1 in wire order: §5.2, §5.4, §8.1, the limits, the
+//!   extension; the `reassembler` target proves the `Reassembler` the connection runs on equal to
+//!   it) with the same configuration, plus layer 2's part: a Close body decoded with
+//!   `CloseFrame::decode`, and nothing read after a Close or an error. The events of
 //!   the call (Message, Ping, Pong; chunks of a streamed message joined into one message) equal
 //!   the reference's; the call reports `Closed` exactly when the reference meets a Close frame
 //!   or an error, with that Close's status or that very error. In streaming mode, at the end of
@@ -121,9 +124,9 @@ use bytes::{Bytes, BytesMut};
 use rfc6455::handshake::extension::Extension;
 use rfc6455::{
     CloseCode, CloseFrame, CloseInitiator, CloseOutcome, CloseStatus, Config, Connection, ConnectionError,
-    DecodeRules, Decoded, Event, ExtensionCodec, Frame, FrameHeader, Linger, Message, MessageChunk,
-    MessageKind, MessageLimits, Opcode, ProtocolError, Role, SendError, Transport, Utf8Bytes, RSV1_BIT,
-    RSV2_BIT, RSV3_BIT,
+    DecodeOutput, DecodeRules, Decoded, Event, ExtensionCodec, Frame, FrameHeader, Incoming, Linger, Message,
+    MessageChunk, MessageKind, MessageLimits, Opcode, ProtocolError, ReferenceReassembler, Role, SendError,
+    Transport, Utf8Bytes, RSV1_BIT, RSV2_BIT, RSV3_BIT,
 };
 
 /// Most operations read from one input.
@@ -362,6 +365,44 @@ impl FuzzPayload {
             }
         }
     }
+
+    /// Reads a `payload` of the module documentation's format.
+    pub(crate) fn read(reader: &mut Reader<'_>) -> FuzzPayload {
+        match reader.u8() % 4 {
+            0 => FuzzPayload::Bytes(reader.bytes_u8().to_vec()),
+            1 => FuzzPayload::Text(reader.text_u8()),
+            2 => FuzzPayload::Repeat { byte: reader.u8(), len: reader.u16() },
+            _ => FuzzPayload::Close { code: read_code(reader), reason: reader.text_u8() },
+        }
+    }
+
+    /// Writes the bytes [`FuzzPayload::read`] reads back as `self`.
+    ///
+    /// # Panics
+    ///
+    /// If `Bytes` or `Text` holds more than 255 bytes (a length byte says how many).
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            FuzzPayload::Bytes(bytes) => {
+                out.push(0);
+                write_bytes_u8(out, bytes);
+            }
+            FuzzPayload::Text(text) => {
+                out.push(1);
+                write_bytes_u8(out, text.as_bytes());
+            }
+            FuzzPayload::Repeat { byte, len } => {
+                out.push(2);
+                out.push(*byte);
+                out.extend_from_slice(&len.to_le_bytes());
+            }
+            FuzzPayload::Close { code, reason } => {
+                out.push(3);
+                write_code(out, *code);
+                write_bytes_u8(out, reason.as_bytes());
+            }
+        }
+    }
 }
 
 /// A frame the peer sends, encoded with `rfc6455::encode_frame`.
@@ -423,15 +464,11 @@ impl FuzzFrame {
         }
     }
 
-    fn read(reader: &mut Reader<'_>) -> FuzzFrame {
+    /// Reads a `frame` of the module documentation's format.
+    pub(crate) fn read(reader: &mut Reader<'_>) -> FuzzFrame {
         let head = reader.u8();
         let key = [reader.u8(), reader.u8(), reader.u8(), reader.u8()];
-        let payload = match reader.u8() % 4 {
-            0 => FuzzPayload::Bytes(reader.bytes_u8().to_vec()),
-            1 => FuzzPayload::Text(reader.text_u8()),
-            2 => FuzzPayload::Repeat { byte: reader.u8(), len: reader.u16() },
-            _ => FuzzPayload::Close { code: read_code(reader), reason: reader.text_u8() },
-        };
+        let payload = FuzzPayload::read(reader);
         FuzzFrame {
             opcode: FRAME_OPCODES[usize::from(head & 0x07)],
             fin: head & 0x08 == 0,
@@ -446,7 +483,8 @@ impl FuzzFrame {
         }
     }
 
-    fn write(&self, out: &mut Vec<u8>) {
+    /// Writes the bytes [`FuzzFrame::read`] reads back as `self`.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
         let index =
             FRAME_OPCODES.iter().position(|opcode| *opcode == self.opcode).expect("opcode in the table");
         let anomaly = match self.anomaly {
@@ -458,26 +496,7 @@ impl FuzzFrame {
             index as u8 | if self.fin { 0 } else { 0x08 } | if self.rsv3 { 0x10 } else { 0 } | anomaly << 5,
         );
         out.extend_from_slice(&self.key);
-        match &self.payload {
-            FuzzPayload::Bytes(bytes) => {
-                out.push(0);
-                write_bytes_u8(out, bytes);
-            }
-            FuzzPayload::Text(text) => {
-                out.push(1);
-                write_bytes_u8(out, text.as_bytes());
-            }
-            FuzzPayload::Repeat { byte, len } => {
-                out.push(2);
-                out.push(*byte);
-                out.extend_from_slice(&len.to_le_bytes());
-            }
-            FuzzPayload::Close { code, reason } => {
-                out.push(3);
-                write_code(out, *code);
-                write_bytes_u8(out, reason.as_bytes());
-            }
-        }
+        self.payload.write(out);
     }
 }
 
@@ -697,10 +716,10 @@ pub struct ConnectionInput {
 impl ConnectionInput {
     /// Reads an input from any bytes (see the module documentation for the format).
     pub fn parse(bytes: &[u8]) -> ConnectionInput {
-        let mut reader = Reader { data: bytes, message_budget: MAX_MESSAGE_BYTES };
+        let mut reader = Reader::new(bytes);
         let config = FuzzConfig::read(&mut reader);
         let mut ops = Vec::new();
-        while !reader.data.is_empty() && ops.len() < MAX_OPS {
+        while !reader.is_empty() && ops.len() < MAX_OPS {
             ops.push(Op::read(&mut reader));
         }
         ConnectionInput { config, ops }
@@ -729,14 +748,25 @@ impl<'a> Arbitrary<'a> for ConnectionInput {
 }
 
 /// Reads fields from the front; past the end, every number is 0 and every byte string empty.
-struct Reader<'a> {
+/// The `reassembler` target reads its frames with it too.
+pub(crate) struct Reader<'a> {
     data: &'a [u8],
     /// What the `send_message` operations may still send, of [`MAX_MESSAGE_BYTES`].
     message_budget: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn u8(&mut self) -> u8 {
+    /// A reader of `data`.
+    pub(crate) fn new(data: &'a [u8]) -> Reader<'a> {
+        Reader { data, message_budget: MAX_MESSAGE_BYTES }
+    }
+
+    /// Whether every byte was read.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    pub(crate) fn u8(&mut self) -> u8 {
         match self.data.split_first() {
             Some((&byte, rest)) => {
                 self.data = rest;
@@ -746,19 +776,19 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn u16(&mut self) -> u16 {
+    pub(crate) fn u16(&mut self) -> u16 {
         u16::from_le_bytes([self.u8(), self.u8()])
     }
 
     /// A length byte, then that many bytes (fewer if the input ends).
-    fn bytes_u8(&mut self) -> &'a [u8] {
+    pub(crate) fn bytes_u8(&mut self) -> &'a [u8] {
         let len = usize::from(self.u8()).min(self.data.len());
         let (bytes, rest) = self.data.split_at(len);
         self.data = rest;
         bytes
     }
 
-    fn text_u8(&mut self) -> String {
+    pub(crate) fn text_u8(&mut self) -> String {
         String::from_utf8_lossy(self.bytes_u8()).into_owned()
     }
 }
@@ -788,7 +818,12 @@ fn write_code(out: &mut Vec<u8>, code: u16) {
     out.extend_from_slice(&raw.to_le_bytes());
 }
 
-fn write_bytes_u8(out: &mut Vec<u8>, bytes: &[u8]) {
+/// Writes what [`Reader::bytes_u8`] reads back as `bytes`.
+///
+/// # Panics
+///
+/// If `bytes` is longer than 255.
+pub(crate) fn write_bytes_u8(out: &mut Vec<u8>, bytes: &[u8]) {
     let len = u8::try_from(bytes.len()).expect("at most 255 bytes");
     out.push(len);
     out.extend_from_slice(bytes);
@@ -815,9 +850,13 @@ impl ExtensionCodec for Invert {
         Extension::new("x-invert")
     }
 
-    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut BytesMut) -> Result<(), ProtocolError> {
-        append_inverted(input, output);
-        Ok(())
+    fn decode(
+        &mut self,
+        input: &[u8],
+        _fin: bool,
+        output: &mut DecodeOutput<'_>,
+    ) -> Result<(), ProtocolError> {
+        output.extend_from_slice(&input.iter().map(|byte| !byte).collect::<Vec<u8>>())
     }
 
     fn encode(&mut self, kind: MessageKind, input: &[u8], _fin: bool, output: &mut BytesMut) -> u8 {
@@ -843,17 +882,6 @@ fn invert(bytes: &mut [u8]) {
     }
 }
 
-/// Unmasks bytes that start `offset` bytes into a payload, by §5.3's formula ("octet i of the
-/// transformed data is the XOR of octet i of the original data with octet at index i modulo 4
-/// of the masking key"), independently of `rfc6455::apply_mask`.
-fn unmask(key: Option<[u8; 4]>, offset: usize, bytes: &mut [u8]) {
-    if let Some(key) = key {
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte ^= key[(offset + i) % 4];
-        }
-    }
-}
-
 /// Whether `bytes` can start valid UTF-8 (it is valid, or ends inside a code point that may
 /// still be).
 fn is_utf8_prefix(bytes: &[u8]) -> bool {
@@ -867,9 +895,6 @@ fn is_utf8_prefix(bytes: &[u8]) -> bool {
 fn is_sendable_code(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
-
-// ------------------------------------------------------------------------------------------------
-// The reference receiver.
 
 /// Incremental UTF-8 checking of a growing byte string, from the last complete code point on, so
 /// that checking after every byte stays linear (UTF-8 resynchronises at code point boundaries).
@@ -892,6 +917,9 @@ impl Utf8Check {
     }
 }
 
+// ------------------------------------------------------------------------------------------------
+// The reference receiver.
+
 /// What the reference decodes from the bytes received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefItem {
@@ -907,58 +935,29 @@ pub enum RefItem {
     Error(ProtocolError),
 }
 
-#[derive(Debug)]
-struct RefMessage {
-    kind: MessageKind,
-    /// The data so far, unmasked and transformed, including the part of the current frame that
-    /// arrived.
-    data: Vec<u8>,
-    utf8: Utf8Check,
-    /// Wire bytes announced by its frames.
-    size: u64,
-    fragments: usize,
-    transformed: bool,
-}
-
-#[derive(Debug)]
-struct RefFrame {
-    header: FrameHeader,
-    /// Payload bytes received.
-    received: usize,
-    /// A control frame's payload so far (a data frame's goes to its message at once).
-    control: Vec<u8>,
-}
-
-/// A plain re-statement of what a receiver does with a byte stream (§5.2 framing through
-/// `FrameHeader::decode`, the rest here): §5.4 fragmentation, the limits checked as soon as a
-/// header is whole, data taken as it arrives, §8.1 UTF-8 failing at the first byte that cannot
-/// be valid (even in a frame whose end has not arrived), and the Close body.
+/// What a receiver makes of a byte stream, for the oracles: layer 1 (§5.2 framing, §5.4
+/// fragmentation, the limits, §8.1 UTF-8 failing at the first byte that cannot be valid, the
+/// extension) is [`ReferenceReassembler`], the library's executable spec in wire order, which
+/// the `reassembler` target proves equal to the `Reassembler` a [`Connection`] runs on. Only
+/// layer 2's part is here: a Close body decoded (§5.5.1, §7.4), and nothing read after a Close
+/// or an error.
 #[derive(Debug)]
 pub struct RefReceiver {
-    rules: DecodeRules,
-    limits: MessageLimits,
-    buffer: BytesMut,
-    frame: Option<RefFrame>,
-    message: Option<RefMessage>,
+    layer1: ReferenceReassembler,
+    /// The unfinished message's data so far (streaming mode): its chunks joined.
+    partial: Vec<u8>,
     done: bool,
-    failed: bool,
 }
 
 impl RefReceiver {
-    /// A receiver for an endpoint of `role`.
+    /// A receiver for an endpoint of `role`, with the connection's limits, mode and extension.
     pub fn new(role: Role, config: &FuzzConfig) -> RefReceiver {
-        let rules = DecodeRules::new(role)
-            .with_max_payload_len(u64::from(config.max_frame_size))
-            .with_rsv_allowed(if config.extension { RSV3_BIT } else { 0 });
-        RefReceiver {
-            rules,
-            limits: config.to_config().limits,
-            buffer: BytesMut::new(),
-            frame: None,
-            message: None,
-            done: false,
-            failed: false,
+        let mut layer1 = ReferenceReassembler::with_limits(role, config.to_config().limits);
+        layer1.set_streaming(config.streaming);
+        if config.extension {
+            layer1.set_extension(Box::new(Invert));
         }
+        RefReceiver { layer1, partial: Vec::new(), done: false }
     }
 
     /// Takes bytes; returns every item they complete.
@@ -967,122 +966,46 @@ impl RefReceiver {
         if self.done {
             return items;
         }
-        self.buffer.extend_from_slice(bytes);
-        if let Err(error) = self.decode(&mut items) {
-            items.push(RefItem::Error(error));
-            self.done = true;
-            self.failed = true;
-        }
-        if matches!(items.last(), Some(RefItem::Close(_))) {
-            self.done = true;
+        self.layer1.receive(bytes);
+        while !self.done {
+            let item = match self.layer1.poll() {
+                Ok(None) => break,
+                Ok(Some(incoming)) => self.item(incoming),
+                Err(error) => Some(RefItem::Error(error)),
+            };
+            if let Some(item) = item {
+                self.done = matches!(item, RefItem::Close(_) | RefItem::Error(_));
+                items.push(item);
+            }
         }
         items
     }
 
-    /// The data of the unfinished message received so far: its finished frames and the bytes of
-    /// its current frame that arrived. Meaningless once failed.
+    /// In streaming mode, the data of the unfinished message received so far: its finished
+    /// frames and the bytes of its current frame that arrived (every chunk the reference handed
+    /// over for it). Meaningless once failed.
     pub fn partial_data(&self) -> &[u8] {
-        self.message.as_ref().map_or(&[], |message| &message.data)
+        &self.partial
     }
 
-    fn decode(&mut self, items: &mut Vec<RefItem>) -> Result<(), ProtocolError> {
-        loop {
-            if self.frame.is_none() {
-                match FrameHeader::decode(&self.buffer, &self.rules)? {
-                    Decoded::Incomplete { .. } => return Ok(()),
-                    Decoded::Complete { value, consumed } => {
-                        self.begin_frame(&value)?;
-                        let _ = self.buffer.split_to(consumed);
-                        self.frame = Some(RefFrame { header: value, received: 0, control: Vec::new() });
-                    }
-                }
+    /// Layer 2's view of a layer 1 item; `None` for a chunk that does not end its message.
+    fn item(&mut self, incoming: Incoming) -> Option<RefItem> {
+        match incoming {
+            Incoming::Message(message) => Some(RefItem::Message(message.kind(), message.payload().to_vec())),
+            Incoming::Chunk(chunk) => {
+                self.partial.extend_from_slice(&chunk.data);
+                chunk.ends_message.then(|| RefItem::Message(chunk.kind, std::mem::take(&mut self.partial)))
             }
-            let frame = self.frame.as_mut().expect("set above");
-            let header = frame.header;
-            let len = header.payload_len as usize;
-            let take = (len - frame.received).min(self.buffer.len());
-            let mut piece = self.buffer.split_to(take).to_vec();
-            unmask(header.masking_key, frame.received, &mut piece);
-            frame.received += take;
-            let complete = frame.received == len;
-            if header.opcode.is_data() {
-                let message = self.message.as_mut().expect("a data frame belongs to a message");
-                if message.transformed {
-                    invert(&mut piece);
-                }
-                message.data.extend_from_slice(&piece);
-                // §8.1: invalid UTF-8 fails at once, before the frame ends.
-                if message.kind == MessageKind::Text
-                    && !message.utf8.check(&message.data, complete && header.fin)
-                {
-                    return Err(ProtocolError::InvalidUtf8);
-                }
-                if !complete {
-                    return Ok(());
-                }
-                self.frame = None;
-                if header.fin {
-                    let message = self.message.take().expect("checked above");
-                    items.push(RefItem::Message(message.kind, message.data));
-                }
-            } else {
-                frame.control.extend_from_slice(&piece);
-                if !complete {
-                    return Ok(());
-                }
-                let payload = std::mem::take(&mut frame.control);
-                self.frame = None;
-                match header.opcode {
-                    Opcode::Ping => items.push(RefItem::Ping(payload)),
-                    Opcode::Pong => items.push(RefItem::Pong(payload)),
-                    _ => {
-                        items.push(RefItem::Close(CloseFrame::decode(&payload)?));
-                        return Ok(());
-                    }
-                }
-            }
+            Incoming::Control(frame) => Some(match frame.header.opcode {
+                Opcode::Ping => RefItem::Ping(frame.payload.to_vec()),
+                Opcode::Pong => RefItem::Pong(frame.payload.to_vec()),
+                Opcode::Close => match CloseFrame::decode(&frame.payload) {
+                    Ok(close) => RefItem::Close(close),
+                    Err(error) => RefItem::Error(error),
+                },
+                other => panic!("layer 1 handed over a {other:?} frame as a control frame"),
+            }),
         }
-    }
-
-    /// §5.4 and the limits, for a header just decoded.
-    fn begin_frame(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
-        let rsv = header.rsv_bits();
-        let opcode = header.opcode;
-        // An extension's bits mean something on the first frame of a data message only.
-        if rsv != 0 && (opcode.is_control() || opcode == Opcode::Continuation) {
-            return Err(ProtocolError::ReservedBitsSet(rsv));
-        }
-        if opcode.is_control() {
-            return Ok(());
-        }
-        if opcode == Opcode::Continuation {
-            let message = self.message.as_mut().ok_or(ProtocolError::UnexpectedContinuation)?;
-            message.fragments += 1;
-            message.size = message.size.saturating_add(header.payload_len);
-        } else {
-            if self.message.is_some() {
-                return Err(ProtocolError::ExpectedContinuation);
-            }
-            self.message = Some(RefMessage {
-                kind: if opcode == Opcode::Text { MessageKind::Text } else { MessageKind::Binary },
-                data: Vec::new(),
-                utf8: Utf8Check::default(),
-                size: header.payload_len,
-                fragments: 1,
-                transformed: rsv != 0,
-            });
-        }
-        let message = self.message.as_ref().expect("set above");
-        if message.fragments > self.limits.max_fragments {
-            return Err(ProtocolError::TooManyFragments(self.limits.max_fragments));
-        }
-        if message.size > self.limits.max_message_size {
-            return Err(ProtocolError::MessageTooLarge {
-                size: message.size,
-                max: self.limits.max_message_size,
-            });
-        }
-        Ok(())
     }
 }
 

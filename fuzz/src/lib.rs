@@ -24,10 +24,13 @@
 //! The two connection targets share [`connection`]: their input ([`connection::ConnectionInput`])
 //! is a sequence of operations read by its own small format rather than by `arbitrary`'s, and
 //! their oracles include a reference decoder of the bytes received. The two handshake-object
-//! targets (`server_handshake`, `client_handshake`) share [`handshake`] in the same way.
+//! targets (`server_handshake`, `client_handshake`) share [`handshake`] in the same way. The
+//! `reassembler` target ([`reassembler`]) reads its input the same way, with the connection
+//! targets' frames, and compares layer 1's two implementations.
 
 pub mod connection;
 pub mod handshake;
+pub mod reassembler;
 
 use arbitrary::Arbitrary;
 use bytes::BytesMut;
@@ -263,7 +266,12 @@ impl ExtensionCodec for Negotiated {
         self.0.clone()
     }
 
-    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut DecodeOutput<'_>) -> Result<(), ProtocolError> {
+    fn decode(
+        &mut self,
+        input: &[u8],
+        _fin: bool,
+        output: &mut DecodeOutput<'_>,
+    ) -> Result<(), ProtocolError> {
         output.extend_from_slice(input)
     }
 
