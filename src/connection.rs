@@ -165,6 +165,9 @@ pub struct Connection {
     role: Role,
     config: Config,
     reassembler: Reassembler,
+    /// The negotiated extension's codec, both directions: lent to the reassembler for what
+    /// arrives, used by the send path for what goes out.
+    extension: Option<Box<dyn ExtensionCodec>>,
     out: Output,
     pending_pong: Option<Bytes>,
     events: VecDeque<Queued>,
@@ -212,6 +215,7 @@ impl Connection {
             role,
             config,
             reassembler,
+            extension: None,
             out: Output::default(),
             pending_pong: None,
             events: VecDeque::new(),
@@ -236,7 +240,8 @@ impl Connection {
     /// [`crate::handshake::ClientHandshake::into_connection`]) install the codecs they
     /// negotiated; this is for a connection built by hand.
     pub fn with_extension(mut self, codec: Box<dyn ExtensionCodec>) -> Connection {
-        self.reassembler.set_extension(codec);
+        self.reassembler.allow_rsv_bits(codec.rsv_bits());
+        self.extension = Some(codec);
         self
     }
 
@@ -282,7 +287,7 @@ impl Connection {
                 self.events.push_back(Queued::Messages(messages));
                 continue;
             }
-            let ending = match self.reassembler.poll_general() {
+            let ending = match self.reassembler.poll_general(self.extension.as_deref_mut()) {
                 Ok(None) => break,
                 Ok(Some(Incoming::Message(message))) => {
                     self.events.push_back(Queued::Event(Event::Message(message)));
@@ -420,7 +425,7 @@ impl Connection {
         let shareable = self.role == Role::Server
             && payload.len() >= SHARED_PAYLOAD_MIN
             && self.config.max_send_frame_size.is_none_or(|max| payload.len() <= max)
-            && self.reassembler.extension_mut().is_none();
+            && self.extension.is_none();
         if !shareable {
             return self.send_whole(message.kind(), payload);
         }
@@ -864,7 +869,7 @@ impl Connection {
     fn send_whole(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
         self.check_can_send_whole()?;
         let one_frame = self.config.max_send_frame_size.is_none_or(|max| data.len() <= max.max(1));
-        if one_frame && self.reassembler.extension_mut().is_none() {
+        if one_frame && self.extension.is_none() {
             self.write_frame(true, kind.opcode(), 0, data);
             return Ok(());
         }
@@ -891,7 +896,7 @@ impl Connection {
         let first = !sending.started;
         let mut transformed = BytesMut::new();
         let mut rsv = 0;
-        if let Some(codec) = self.reassembler.extension_mut() {
+        if let Some(codec) = self.extension.as_deref_mut() {
             if first {
                 rsv = codec.encode(kind, data, last, &mut transformed);
                 sending.transformed = rsv != 0;

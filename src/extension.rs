@@ -7,9 +7,15 @@
 //! and out. permessage-deflate (RFC 7692) is one such codec: it claims RSV1 and compresses
 //! messages.
 //!
-//! The reassembler ([`crate::Reassembler`]) grants the codec's bits to the frame decoder and
-//! passes the payload of every message whose first frame carries them through
-//! [`ExtensionCodec::decode`], piece by piece as it arrives, before UTF-8 validation.
+//! The [`crate::Connection`] holds the negotiated codec, installed by the handshake objects
+//! (or [`crate::Connection::with_extension`]), and uses it both ways: its reassembler grants the
+//! codec's bits to the frame decoder and passes the payload of every message whose first frame
+//! carries them through [`ExtensionCodec::decode`], piece by piece as it arrives, before UTF-8
+//! validation; its send path passes outgoing messages through [`ExtensionCodec::encode`]. A
+//! codec keeps one state per direction (RFC 7692 §7.1: each endpoint's compressor and its peer's
+//! decompressor share a context that the other direction never touches). A
+//! [`crate::Reassembler`] used on its own takes a codec with
+//! [`crate::Reassembler::set_extension`].
 
 use bytes::BytesMut;
 

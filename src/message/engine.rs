@@ -142,16 +142,19 @@ impl Reassembler {
         self.streaming = streaming;
     }
 
-    /// Installs a negotiated extension's codec: its RSV bits become legal on the first frame of
-    /// a data message, and such messages pass through [`ExtensionCodec::decode`].
+    /// Installs a negotiated extension's codec, for a reassembler used on its own: its RSV bits
+    /// become legal on the first frame of a data message, and such messages pass through
+    /// [`ExtensionCodec::decode`]. (A [`crate::Connection`] holds its codec itself, for both
+    /// directions, and lends it to its reassembler at each poll.)
     pub fn set_extension(&mut self, codec: Box<dyn ExtensionCodec>) {
-        self.rules = self.rules.with_rsv_allowed(codec.rsv_bits());
+        self.allow_rsv_bits(codec.rsv_bits());
         self.codec = Some(codec);
     }
 
-    /// The installed extension codec, if any (the connection encodes with it too).
-    pub fn extension_mut(&mut self) -> Option<&mut (dyn ExtensionCodec + 'static)> {
-        self.codec.as_deref_mut()
+    /// Makes `rsv_bits` legal on the first frame of a data message: an extension's, whose codec
+    /// the caller passes to [`Reassembler::poll_general`].
+    pub(crate) fn allow_rsv_bits(&mut self, rsv_bits: u8) {
+        self.rules = self.rules.with_rsv_allowed(rsv_bits);
     }
 
     /// Appends bytes received from the peer. Nothing is decoded until [`Reassembler::poll`].
@@ -244,19 +247,26 @@ impl Reassembler {
     #[inline]
     pub fn poll(&mut self) -> Result<Option<Incoming>, ProtocolError> {
         if self.ready.is_empty() && !self.prepare_ready() {
-            return self.poll_general();
+            let mut codec = self.codec.take();
+            let result = self.poll_general(codec.as_deref_mut());
+            self.codec = codec;
+            return result;
         }
         Ok(Some(self.take_ready()))
     }
 
-    /// [`Reassembler::poll`] for everything but the run of whole single-frame messages.
+    /// [`Reassembler::poll`] for everything but the run of whole single-frame messages, with the
+    /// extension codec of the one who owns it (a connection), if any.
     #[inline(never)]
-    pub(crate) fn poll_general(&mut self) -> Result<Option<Incoming>, ProtocolError> {
+    pub(crate) fn poll_general(
+        &mut self,
+        codec: Option<&mut (dyn ExtensionCodec + 'static)>,
+    ) -> Result<Option<Incoming>, ProtocolError> {
         if self.failed {
             return Ok(None);
         }
         self.refill();
-        let result = self.poll_next();
+        let result = self.poll_next(codec);
         if result.is_err() {
             self.failed = true;
             self.buffer = BytesMut::new();
@@ -378,7 +388,10 @@ impl Reassembler {
         Some(ReadyMessages(std::mem::take(&mut self.ready)))
     }
 
-    fn poll_next(&mut self) -> Result<Option<Incoming>, ProtocolError> {
+    fn poll_next(
+        &mut self,
+        mut codec: Option<&mut (dyn ExtensionCodec + 'static)>,
+    ) -> Result<Option<Incoming>, ProtocolError> {
         loop {
             let Some(frame) = &self.frame else {
                 match self.begin_frame()? {
@@ -390,7 +403,7 @@ impl Reassembler {
             if frame.header.opcode.is_control() {
                 return Ok(self.take_control_frame());
             }
-            match self.take_data()? {
+            match self.take_data(codec.as_deref_mut())? {
                 Progress::Item(item) => return Ok(Some(item)),
                 Progress::Continue => continue,
                 Progress::NeedMore => return Ok(None),
@@ -479,7 +492,10 @@ impl Reassembler {
     }
 
     /// Processes the payload bytes of the current data frame that have arrived.
-    fn take_data(&mut self) -> Result<Progress, ProtocolError> {
+    fn take_data(
+        &mut self,
+        codec: Option<&mut (dyn ExtensionCodec + 'static)>,
+    ) -> Result<Progress, ProtocolError> {
         let (Some(frame), Some(message)) = (&mut self.frame, &mut self.message) else {
             return Ok(Progress::NeedMore);
         };
@@ -506,7 +522,7 @@ impl Reassembler {
 
         // The data as the application sees it: through the extension, if the message uses it.
         let data = if message.transformed {
-            let Some(codec) = self.codec.as_mut() else {
+            let Some(codec) = codec else {
                 return Err(ProtocolError::ReservedBitsSet(frame.header.rsv_bits()));
             };
             // Bounded by construction: the codec cannot write past the message's limit.
