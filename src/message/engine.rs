@@ -6,20 +6,20 @@ use std::fmt;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::limits::check_size;
-use super::{finish_message, Incoming, Message, MessageChunk, MessageKind, MessageLimits, Utf8Validator};
+use super::{finish_message, Incoming, MessageChunk, MessageKind, MessageLimits, Utf8Validator};
 use crate::error::ProtocolError;
 use crate::extension::{DecodeOutput, ExtensionCodec};
-use crate::frame::{
-    decode_valid, DecodeRules, Frame, FrameHeader, Opcode, FIN_BIT, MASK_BIT, PAYLOAD_LEN_16, PAYLOAD_LEN_64,
-    PAYLOAD_LEN_BITS,
-};
+use crate::frame::{decode_valid, DecodeRules, Frame, FrameHeader, Opcode, FIN_BIT};
 use crate::mask::{apply_mask, extend_masked};
 use crate::{Decoded, Role};
 
+use super::ready::split_ready;
+pub(crate) use super::ready::ReadyMessages;
+
 /// Byte 0 of a whole single-frame Text message: FIN, no RSV bit, opcode Text (§5.2).
-const WHOLE_TEXT: u8 = FIN_BIT | Opcode::Text.encode();
+pub(super) const WHOLE_TEXT: u8 = FIN_BIT | Opcode::Text.encode();
 /// Byte 0 of a whole single-frame Binary message.
-const WHOLE_BINARY: u8 = FIN_BIT | Opcode::Binary.encode();
+pub(super) const WHOLE_BINARY: u8 = FIN_BIT | Opcode::Binary.encode();
 /// From this payload length on, a single-frame message is unmasked as it is copied into the read
 /// buffer (one pass instead of two); below it, unmasking in bulk later is cheaper. The same size
 /// above which the send path holds payloads by reference: where a pass over the payload starts
@@ -616,72 +616,6 @@ impl Reassembler {
         self.message = None;
         Ok(Progress::Item(Incoming::Message(finish_message(kind, payload))))
     }
-}
-
-/// Whole single-frame messages split off the input together, headers included, already
-/// unmasked and validated by [`Reassembler::prepare_ready`]: handed out one at a time.
-#[derive(Debug)]
-pub(crate) struct ReadyMessages(Bytes);
-
-impl ReadyMessages {
-    /// The next message; once the last one is out, the read buffer is released.
-    #[inline(always)]
-    pub(crate) fn next_message(&mut self) -> Option<Message> {
-        if self.0.is_empty() {
-            return None;
-        }
-        let (kind, payload) = split_ready(&mut self.0);
-        Some(finish_message(kind, payload))
-    }
-
-    /// Whether every message has been handed out.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-/// Splits the next message off a run prepared by [`Reassembler::prepare_ready`]: its header was
-/// checked there (byte 0 is [`WHOLE_TEXT`] or [`WHOLE_BINARY`], the length is in the form §5.2
-/// allows and the whole payload follows), so only the lengths are read again. Releases the run's
-/// buffer after the last.
-#[inline(always)]
-fn split_ready(ready: &mut Bytes) -> (MessageKind, Bytes) {
-    let Some((kind, header_len, payload_len)) = ready_header(ready) else { broken_ready_run() };
-    ready.advance(header_len);
-    let payload = ready.split_to(payload_len);
-    if ready.is_empty() {
-        *ready = Bytes::new();
-    }
-    (kind, payload)
-}
-
-/// The kind, header length and payload length of the message that starts a ready run; `None`
-/// only if the run was not made by [`Reassembler::prepare_ready`].
-#[inline(always)]
-fn ready_header(ready: &[u8]) -> Option<(MessageKind, usize, usize)> {
-    let [first, second, ref rest @ ..] = *ready else { return None };
-    let kind = match first {
-        WHOLE_TEXT => MessageKind::Text,
-        WHOLE_BINARY => MessageKind::Binary,
-        _ => return None,
-    };
-    let (payload_len, length_len) = match second & PAYLOAD_LEN_BITS {
-        PAYLOAD_LEN_16 => (usize::from(u16::from_be_bytes(*rest.first_chunk::<2>()?)), 2),
-        PAYLOAD_LEN_64 => (usize::try_from(u64::from_be_bytes(*rest.first_chunk::<8>()?)).ok()?, 8),
-        len => (usize::from(len), 0),
-    };
-    let mask_len = if second & MASK_BIT != 0 { 4 } else { 0 };
-    let header_len = 2 + length_len + mask_len;
-    (ready.len().checked_sub(header_len)? >= payload_len).then_some((kind, header_len, payload_len))
-}
-
-/// A ready run holds only whole messages [`Reassembler::prepare_ready`] checked: not reachable
-/// from any input (the property test `tests/reassembler.rs` and the fuzz targets cover every
-/// path into the run).
-#[cold]
-#[inline(never)]
-fn broken_ready_run() -> ! {
-    unreachable!("a ready run holds only whole messages checked by prepare_ready")
 }
 
 /// What processing the current frame's data gave.

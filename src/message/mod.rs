@@ -24,6 +24,7 @@
 
 mod engine;
 mod limits;
+mod ready;
 mod reference;
 mod utf8;
 

@@ -266,7 +266,8 @@ impl ReferenceReassembler {
             (true, Some(codec)) => {
                 // Bounded by construction: the codec cannot write past the message's limit.
                 let mut output = BytesMut::new();
-                let mut bounded = DecodeOutput::new(&mut output, message.produced, self.limits.max_message_size);
+                let mut bounded =
+                    DecodeOutput::new(&mut output, message.produced, self.limits.max_message_size);
                 codec.decode(&piece, ends_message, &mut bounded)?;
                 output.freeze()
             }
