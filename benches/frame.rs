@@ -44,7 +44,7 @@ fn masked_stream(count: usize, size: usize) -> Vec<u8> {
 }
 
 fn header_decode(c: &mut Criterion) {
-    let rules = DecodeRules::server().with_max_payload_len(u64::MAX >> 1);
+    let rules = DecodeRules::server().with_max_frame_size(u64::MAX >> 1);
     for (payload_len, name) in [(0, "0B"), (125, "125B"), (126, "126B"), (65536, "64KiB"), (1 << 20, "1MiB")]
     {
         let bytes = masked_header(payload_len);

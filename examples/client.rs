@@ -190,7 +190,7 @@ impl Client {
 
     fn on_event(&mut self, event: Event, now: Instant) {
         match event {
-            Event::Chunk(chunk) => {
+            Event::Fragment(chunk) => {
                 info!("WEBSOCKET_EVENT_DATA");
                 info!("Received opcode={}", chunk.kind.opcode().encode());
                 match chunk.kind {

@@ -15,7 +15,7 @@
 //! | `httpd_ws_send_frame` (echo)                          | `WebSocket::send` in the event handler         |
 //! | "Trigger async": `httpd_queue_work` + `httpd_ws_send_frame_async` | a spawned tokio task sends "Async data" through the connection's `Sender` |
 //! | "Ping": `ws_ping_send` from the work queue            | the same, with `Sender::send_ping`             |
-//! | `ws_pkt.fragmented` / `ws_pkt.final`                  | "Trigger fragments": `begin_message` + three `send_part` calls, in `WebSocket::with_connection` |
+//! | `ws_pkt.fragmented` / `ws_pkt.final`                  | "Trigger fragments": `begin_message` + three `send_fragment` calls, in `WebSocket::with_connection` |
 //! | `httpd_config_t.max_open_sockets`                     | `MAX_CONNECTIONS`: more wait in the listen queue |
 //!
 //! Differences, on purpose:
@@ -251,10 +251,9 @@ fn trigger_async_send(sender: Sender, frame: AsyncFrame, peer: &SocketAddr, log:
 /// One text message as three frames: `fragmented = true`, `final` on the last (§5.4).
 fn send_fragments(connection: &mut Connection, peer: &SocketAddr, log: Log) {
     let sent = connection.begin_message(MessageKind::Text).and_then(|()| {
-        FRAGMENTS
-            .iter()
-            .enumerate()
-            .try_for_each(|(index, part)| connection.send_part(part.as_bytes(), index + 1 == FRAGMENTS.len()))
+        FRAGMENTS.iter().enumerate().try_for_each(|(index, part)| {
+            connection.send_fragment(part.as_bytes(), index + 1 == FRAGMENTS.len())
+        })
     });
     match sent {
         Ok(()) => log.info(peer, format_args!("Sent fragmented message: {} frames", FRAGMENTS.len())),

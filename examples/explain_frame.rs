@@ -27,7 +27,8 @@ use explain::{
     explain_first_two_bytes, explain_length_and_key, explain_payload, plural, report_protocol_error,
     role_name, Messages, Out,
 };
-use rfc6455::{DecodeRules, Decoded, Frame, FrameHeader, ProtocolError, Role, MASK_BIT, RSV1_BIT};
+use rfc6455::frame::{MASK_BIT, RSV1_BIT};
+use rfc6455::{DecodeRules, Decoded, Frame, FrameHeader, ProtocolError, Role};
 
 const HELP: &str = "\
 explain_frame: explain WebSocket frames (RFC 6455) field by field
@@ -79,7 +80,7 @@ fn main() -> ExitCode {
     let role = role.unwrap_or_else(|| auto_role(&mut out, &bytes));
     let rsv_allowed = if rsv1 { RSV1_BIT } else { 0 };
     // No size limit here: a real endpoint sets one, but this tool only reads what it is given.
-    let rules = DecodeRules::new(role).with_rsv_allowed(rsv_allowed).with_max_payload_len(u64::MAX);
+    let rules = DecodeRules::new(role).with_rsv_allowed(rsv_allowed).with_max_frame_size(u64::MAX);
     say!(out, "Reading {} as the {} receives them.", plural(bytes.len(), "byte"), role_name(role));
 
     let (mut offset, mut number, mut messages) = (0, 1, Messages::default());

@@ -128,12 +128,11 @@ use explain::{
     cut_text, explain_first_two_bytes, explain_length_and_key, explain_payload, hex, is_printable, plural,
     report_protocol_error, Messages, Out,
 };
+use rfc6455::frame::RSV1_BIT;
 use rfc6455::handshake::client::{ClientRequest, Response};
 use rfc6455::handshake::server::{Request, UpgradeRequest};
 use rfc6455::handshake::{is_valid_key, HeadLimits, GUID};
-use rfc6455::{
-    accept_key, apply_mask, DecodeRules, Decoded, Frame, FrameHeader, HandshakeError, Opcode, RSV1_BIT,
-};
+use rfc6455::{accept_key, apply_mask, DecodeRules, Decoded, Frame, FrameHeader, HandshakeError, Opcode};
 
 const HELP: &str = "\
 tap: watch WebSocket connections (RFC 6455) frame by frame, as a man in the middle
@@ -649,7 +648,7 @@ impl Tap {
         }
         drop(out);
         // Neither endpoint has a size limit the tap knows: it decodes any length.
-        let rules = |rules: DecodeRules| rules.with_rsv_allowed(rsv_allowed).with_max_payload_len(u64::MAX);
+        let rules = |rules: DecodeRules| rules.with_rsv_allowed(rsv_allowed).with_max_frame_size(u64::MAX);
         self.server.start_frames(rules(DecodeRules::client()));
         if matches!(self.client.reading, Reading::AwaitingResponse) {
             self.client.start_frames(rules(DecodeRules::server()));

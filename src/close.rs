@@ -181,6 +181,16 @@ pub struct CloseFrame {
 }
 
 impl CloseFrame {
+    /// A Close frame as reported in [`crate::CloseOutcome`]: an empty body (`None`) reports
+    /// [`CloseCode::NO_STATUS_RCVD`] (1005, §7.1.5: "If this Close control frame contains no
+    /// status code, _The WebSocket Connection Close Code_ is considered to be 1005").
+    pub fn status_of(close: Option<&CloseFrame>) -> CloseFrame {
+        match close {
+            Some(close) => close.clone(),
+            None => CloseFrame { code: CloseCode::NO_STATUS_RCVD, reason: String::new() },
+        }
+    }
+
     /// A Close body to send, checked against §5.5 and §7.4.
     ///
     /// # Errors

@@ -29,7 +29,7 @@ pub struct Config {
     /// Limits on incoming frames and messages (each fails the connection with 1009). Default
     /// [`MessageLimits::default`]: 16 MiB frames, 64 MiB messages.
     pub limits: MessageLimits,
-    /// Hand incoming data over in pieces as it arrives ([`crate::Event::Chunk`]) instead of
+    /// Hand incoming data over in pieces as it arrives ([`crate::Event::Fragment`]) instead of
     /// whole messages ([`crate::Event::Message`]). Default `false`.
     pub streaming: bool,
     /// Answer every Ping with a Pong (§5.5.2: "Upon receipt of a Ping frame, an endpoint MUST

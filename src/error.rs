@@ -177,7 +177,7 @@ pub enum SendError {
     /// The closing handshake has started (or the connection is closed): "After sending a Close
     /// frame, the application MUST NOT send any more data frames" (§5.5.1).
     Closing,
-    /// A whole message was sent while a message sent in parts is unfinished: the fragments of
+    /// A whole message was sent while a message sent in fragments is unfinished: the fragments of
     /// one message must not be interleaved with another (§5.4).
     MessageInProgress,
     /// A part was sent with no message begun (see `Connection::begin_message`).
@@ -198,7 +198,7 @@ impl fmt::Display for SendError {
             }
             SendError::UnsendableCloseCode(code) => write!(f, "close code {} may not be sent", code.0),
             SendError::Closing => write!(f, "the connection is closing: nothing more can be sent"),
-            SendError::MessageInProgress => write!(f, "a message sent in parts is unfinished"),
+            SendError::MessageInProgress => write!(f, "a message sent in fragments is unfinished"),
             SendError::NoMessageInProgress => write!(f, "no message begun: call begin_message first"),
             SendError::InvalidUtf8 => write!(f, "text is not valid utf-8"),
         }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::ConnectionError;
-use crate::message::{Message, MessageChunk};
+use crate::message::{Message, MessageFragment};
 
 /// Something the application should know, from [`crate::Connection::poll_event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +15,8 @@ use crate::message::{Message, MessageChunk};
 pub enum Event {
     /// A whole data message arrived.
     Message(Message),
-    /// A piece of a data message arrived (streaming mode, [`crate::Config::streaming`]).
-    Chunk(MessageChunk),
+    /// A fragment of a data message arrived (streaming mode, [`crate::Config::streaming`]).
+    Fragment(MessageFragment),
     /// A Ping arrived, with its payload ([`crate::Config::deliver_control_frames`]). It has
     /// already been answered if [`crate::Config::auto_pong`] is set.
     Ping(Bytes),
@@ -35,25 +35,6 @@ pub enum CloseInitiator {
     Remote,
 }
 
-/// A Close frame sent or received: its code and reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloseStatus {
-    /// The code; [`CloseCode::NO_STATUS_RCVD`] (1005) when the frame had no body (§7.1.5).
-    pub code: CloseCode,
-    /// The reason, empty if none.
-    pub reason: String,
-}
-
-impl CloseStatus {
-    /// The status of a Close frame's body: `None` (an empty body) is 1005, No Status Rcvd.
-    pub fn of(close: Option<&CloseFrame>) -> CloseStatus {
-        match close {
-            Some(close) => CloseStatus { code: close.code, reason: close.reason.clone() },
-            None => CloseStatus { code: CloseCode::NO_STATUS_RCVD, reason: String::new() },
-        }
-    }
-}
-
 /// How the connection ended (§7.1.5 "The WebSocket Connection Close Code", §7.1.6 "Close
 /// Reason").
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,9 +42,9 @@ pub struct CloseOutcome {
     /// Who started it.
     pub initiator: CloseInitiator,
     /// The Close frame this endpoint sent, if any.
-    pub sent: Option<CloseStatus>,
+    pub sent: Option<CloseFrame>,
     /// The Close frame the peer sent, if any.
-    pub received: Option<CloseStatus>,
+    pub received: Option<CloseFrame>,
     /// Whether the closing handshake completed: both endpoints sent and received a Close frame
     /// (§7.1.4 "The WebSocket Connection is Closed cleanly").
     pub clean: bool,

@@ -32,7 +32,8 @@ use crate::message::MessageKind;
 /// ```
 /// use bytes::BytesMut;
 /// use rfc6455::handshake::extension::Extension;
-/// use rfc6455::{DecodeOutput, ExtensionCodec, MessageKind, ProtocolError, RSV3_BIT};
+/// use rfc6455::{DecodeOutput, ExtensionCodec, MessageKind, ProtocolError};
+/// use rfc6455::frame::{RSV3_BIT};
 ///
 /// struct Invert;
 ///
@@ -78,7 +79,8 @@ pub trait ExtensionCodec: Send {
     ///
     /// A [`ProtocolError`] when the data cannot be transformed, or the one `output` gave: the
     /// connection is failed with its close code.
-    fn decode(&mut self, input: &[u8], fin: bool, output: &mut DecodeOutput<'_>) -> Result<(), ProtocolError>;
+    fn decode(&mut self, input: &[u8], fin: bool, output: &mut DecodeOutput<'_>)
+        -> Result<(), ProtocolError>;
 
     /// Transforms a piece of an outgoing message of `kind`, appending the result to `output`,
     /// and returns the RSV bits to set on the message's first frame. Returning 0 means "send this

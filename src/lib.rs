@@ -13,7 +13,9 @@
 //! | 2     | connection state machine     | [`connection`] ([`Connection`]), [`event`], [`config`] |
 //!
 //! Each layer is usable alone and built only from the ones below it: a student can stop at
-//! layer 0, a framework can replace layer 2.
+//! layer 0 or 1. A framework can build its own state machine on layer 1's public API, but the
+//! batched path the [`Connection`] takes through the [`Reassembler`] (a run of whole messages
+//! handed out without copying) is internal: for the fastest path, drive a [`Connection`].
 //!
 //! Every decoder takes a byte slice and answers [`Decoded::Complete`] with the number of bytes it
 //! consumed, or [`Decoded::Incomplete`] with how many more bytes it knows it needs. Bytes beyond
@@ -136,21 +138,27 @@ mod output;
 pub mod tokio;
 pub mod transport;
 
+// Layer 0: the wire format (bit-field constants stay in `frame`).
 pub use close::{CloseCode, CloseCodeRange, CloseFrame};
+pub use frame::{encode_frame, DecodeRules, Frame, FrameHeader, Opcode};
+pub use handshake::{
+    accept_key, generate_key, ClientEvent, ClientHandshake, HttpResponse, OriginPolicy, ServerEvent,
+    ServerHandshake, WsUrl,
+};
+pub use mask::{apply_mask, apply_mask_rfc, extend_masked, generate_masking_key, OsSeededRng, RandomSource};
+
+// Layer 1: message assembly.
+pub use extension::{DecodeOutput, ExtensionCodec};
+pub use message::{
+    Incoming, Message, MessageFragment, MessageKind, MessageLimits, Reassembler, ReferenceReassembler,
+    Utf8Bytes, Utf8Validator,
+};
+
+// Layer 2: a connection's whole life.
 pub use config::Config;
 pub use connection::Connection;
 pub use error::{ConnectionError, HandshakeError, ProtocolError, SendError};
-pub use event::{CloseInitiator, CloseOutcome, CloseStatus, Event};
-pub use extension::{DecodeOutput, ExtensionCodec};
-pub use frame::{
-    encode_frame, DecodeRules, Frame, FrameHeader, Opcode, FIN_BIT, MASK_BIT, OPCODE_BITS, PAYLOAD_LEN_16,
-    PAYLOAD_LEN_64, PAYLOAD_LEN_BITS, RSV1_BIT, RSV2_BIT, RSV3_BIT,
-};
-pub use handshake::{accept_key, generate_key};
-pub use mask::{apply_mask, apply_mask_rfc, extend_masked, generate_masking_key, OsSeededRng, RandomSource};
-pub use message::{
-    Incoming, Message, MessageChunk, MessageKind, MessageLimits, Reassembler, ReferenceReassembler, Utf8Bytes, Utf8Validator,
-};
+pub use event::{CloseInitiator, CloseOutcome, Event};
 pub use transport::{Endpoint, Linger, Transport};
 
 /// Which end of the connection an endpoint is (§1.2, §5.1): clients mask what they send,

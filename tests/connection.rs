@@ -4,7 +4,7 @@
 //! An in-memory client/server pair with a fake clock (one `Instant`, plus `Duration`s: no sleeps,
 //! no sockets) drives every behaviour for both roles:
 //! - round trips in all three length encodings, fragmentation both ways (by
-//!   `Config::max_send_frame_size` and by `begin_message`/`send_part`), masking by role;
+//!   `Config::max_send_frame_size` and by `begin_message`/`send_fragment`), masking by role;
 //! - Ping/Pong (§5.5.2, §5.5.3), the closing handshake and its timeouts (§5.5.1, §7.1);
 //! - a failure table (§7.1.7): each violation queues a Close with its code and nothing after it
 //!   is processed;
@@ -20,11 +20,11 @@ use bytes::Bytes;
 use common::{events, frames, output, pair, pump};
 use proptest::prelude::*;
 use proptest::sample::Index;
+use rfc6455::frame::{MASK_BIT, RSV1_BIT, RSV2_BIT, RSV3_BIT};
 use rfc6455::{
-    apply_mask, encode_frame, CloseCode, CloseFrame, CloseInitiator, CloseOutcome, CloseStatus, Config,
-    Connection, ConnectionError, Event, Frame, FrameHeader, Message, MessageChunk, MessageKind,
-    MessageLimits, Opcode, ProtocolError, RandomSource, Role, SendError, Transport, Utf8Bytes, MASK_BIT,
-    RSV1_BIT, RSV2_BIT, RSV3_BIT,
+    apply_mask, encode_frame, CloseCode, CloseFrame, CloseInitiator, CloseOutcome, Config, Connection,
+    ConnectionError, Event, Frame, FrameHeader, Message, MessageFragment, MessageKind, MessageLimits, Opcode,
+    ProtocolError, RandomSource, Role, SendError, Transport, Utf8Bytes,
 };
 
 /// The masking key of every masked frame this file builds by hand (the §5.7 examples' key).
@@ -70,8 +70,8 @@ fn only_closed(events: Vec<Event>) -> CloseOutcome {
     }
 }
 
-fn status(code: u16, reason: &str) -> Option<CloseStatus> {
-    Some(CloseStatus { code: CloseCode(code), reason: reason.to_owned() })
+fn status(code: u16, reason: &str) -> Option<CloseFrame> {
+    Some(CloseFrame { code: CloseCode(code), reason: reason.to_owned() })
 }
 
 /// A frame as an endpoint of `sender` puts it on the wire (built with `encode_frame`): masked
@@ -252,11 +252,11 @@ fn sends_a_message_in_parts_with_a_ping_between(role: Role) {
     let (mut conn, mut peer) = pair(role, Config::default(), with_control_frames(), t0);
     let euro = "€".as_bytes();
     conn.begin_message(MessageKind::Text).unwrap();
-    conn.send_part(&euro[..1], false).unwrap();
-    conn.send_part(&[&euro[1..], b"abc"].concat(), false).unwrap();
+    conn.send_fragment(&euro[..1], false).unwrap();
+    conn.send_fragment(&[&euro[1..], b"abc"].concat(), false).unwrap();
     conn.send_ping(b"between").unwrap();
-    conn.send_part(b"", false).unwrap();
-    conn.send_part(b"end", true).unwrap();
+    conn.send_fragment(b"", false).unwrap();
+    conn.send_fragment(b"end", true).unwrap();
     let wire = pump(&mut conn, &mut peer, t0);
 
     let sent: Vec<(bool, Opcode, Vec<u8>)> =
@@ -291,7 +291,7 @@ fn refuses_a_whole_message_while_parts_are_open(role: Role) {
     let (mut conn, mut peer) = pair(role, Config::default(), Config::default(), t0);
     conn.begin_message(MessageKind::Binary).unwrap();
     assert_eq!(conn.bytes_to_send(), b"", "begin_message sends nothing by itself");
-    conn.send_part(b"first", false).unwrap();
+    conn.send_fragment(b"first", false).unwrap();
     let before = conn.unsent_len();
     assert_eq!(conn.send_text("x"), Err(SendError::MessageInProgress));
     assert_eq!(conn.send_binary(b"x"), Err(SendError::MessageInProgress));
@@ -301,7 +301,7 @@ fn refuses_a_whole_message_while_parts_are_open(role: Role) {
     );
     assert_eq!(conn.begin_message(MessageKind::Text), Err(SendError::MessageInProgress));
     assert_eq!(conn.unsent_len(), before, "nothing queued by the refused calls");
-    conn.send_part(b"second", true).unwrap();
+    conn.send_fragment(b"second", true).unwrap();
     conn.send_text("after").unwrap();
     pump(&mut conn, &mut peer, t0);
     assert_eq!(events(&mut peer), vec![binary(b"firstsecond"), text("after")]);
@@ -316,11 +316,11 @@ both_roles!(
 fn refuses_a_part_without_begin(role: Role) {
     let t0 = Instant::now();
     let mut conn = Connection::new(role, Config::default(), t0);
-    assert_eq!(conn.send_part(b"x", false), Err(SendError::NoMessageInProgress));
-    assert_eq!(conn.send_part(b"x", true), Err(SendError::NoMessageInProgress));
+    assert_eq!(conn.send_fragment(b"x", false), Err(SendError::NoMessageInProgress));
+    assert_eq!(conn.send_fragment(b"x", true), Err(SendError::NoMessageInProgress));
     conn.begin_message(MessageKind::Binary).unwrap();
-    conn.send_part(b"x", true).unwrap();
-    assert_eq!(conn.send_part(b"y", true), Err(SendError::NoMessageInProgress), "the message ended");
+    conn.send_fragment(b"x", true).unwrap();
+    assert_eq!(conn.send_fragment(b"y", true), Err(SendError::NoMessageInProgress), "the message ended");
     let sent = frames(&output(&mut conn), role);
     assert_eq!(sent.len(), 1);
     assert_eq!(
@@ -340,23 +340,23 @@ fn refuses_invalid_utf8_parts_and_sends_nothing(role: Role) {
     let t0 = Instant::now();
     let (mut conn, mut peer) = pair(role, Config::default(), Config::default(), t0);
     conn.begin_message(MessageKind::Text).unwrap();
-    conn.send_part(b"ok", false).unwrap();
+    conn.send_fragment(b"ok", false).unwrap();
     let wire = pump(&mut conn, &mut peer, t0);
     assert_eq!(frames(&wire, role).len(), 1);
 
-    assert_eq!(conn.send_part(&[0xff], false), Err(SendError::InvalidUtf8));
-    assert_eq!(conn.send_part(b"a\xc3\x28", false), Err(SendError::InvalidUtf8));
+    assert_eq!(conn.send_fragment(&[0xff], false), Err(SendError::InvalidUtf8));
+    assert_eq!(conn.send_fragment(b"a\xc3\x28", false), Err(SendError::InvalidUtf8));
     // A surrogate (U+D800) is not UTF-8.
-    assert_eq!(conn.send_part(&[0xed, 0xa0, 0x80], false), Err(SendError::InvalidUtf8));
+    assert_eq!(conn.send_fragment(&[0xed, 0xa0, 0x80], false), Err(SendError::InvalidUtf8));
     // The message cannot end inside "€".
-    assert_eq!(conn.send_part(&[0xe2, 0x82], true), Err(SendError::InvalidUtf8));
+    assert_eq!(conn.send_fragment(&[0xe2, 0x82], true), Err(SendError::InvalidUtf8));
     assert_eq!(conn.unsent_len(), 0);
     assert_eq!(conn.bytes_to_send(), b"", "nothing sent for refused parts");
 
     // Nothing of the refused parts was kept: "€" split over two parts finishes the message.
-    conn.send_part(&[0xe2], false).unwrap();
-    assert_eq!(conn.send_part(&[0x41], true), Err(SendError::InvalidUtf8), "0x41 cannot continue 0xe2");
-    conn.send_part(&[0x82, 0xac], true).unwrap();
+    conn.send_fragment(&[0xe2], false).unwrap();
+    assert_eq!(conn.send_fragment(&[0x41], true), Err(SendError::InvalidUtf8), "0x41 cannot continue 0xe2");
+    conn.send_fragment(&[0x82, 0xac], true).unwrap();
     pump(&mut conn, &mut peer, t0);
     assert_eq!(events(&mut peer), vec![text("ok€")]);
 }
@@ -392,8 +392,8 @@ fn client_masks_every_frame_with_a_fresh_key() {
     client.send_text("Hello").unwrap();
     client.send_binary(&pattern(300)).unwrap();
     client.begin_message(MessageKind::Binary).unwrap();
-    client.send_part(b"ab", false).unwrap();
-    client.send_part(b"cd", true).unwrap();
+    client.send_fragment(b"ab", false).unwrap();
+    client.send_fragment(b"cd", true).unwrap();
     client.send_ping(b"ping").unwrap();
     client.send_pong(b"pong").unwrap();
     client.receive(t0, &frame_from(Role::Server, true, Opcode::Ping, b"auto"));
@@ -642,7 +642,7 @@ fn echoes_the_peers_close_with_its_code(role: Role) {
             outcome,
             CloseOutcome {
                 initiator: CloseInitiator::Remote,
-                sent: Some(CloseStatus { code: CloseCode(code), reason: echo.reason.clone() }),
+                sent: Some(CloseFrame { code: CloseCode(code), reason: echo.reason.clone() }),
                 received: status(code, "bye €"),
                 clean: true,
                 error: None,
@@ -792,8 +792,8 @@ fn delivers_messages_while_its_close_is_unanswered(role: Role) {
     // The peer sends before it sees our Close.
     peer.send_text("in flight").unwrap();
     peer.begin_message(MessageKind::Binary).unwrap();
-    peer.send_part(b"frag", false).unwrap();
-    peer.send_part(b"mented", true).unwrap();
+    peer.send_fragment(b"frag", false).unwrap();
+    peer.send_fragment(b"mented", true).unwrap();
     pump(&mut peer, &mut conn, t0);
     assert_eq!(events(&mut conn), vec![text("in flight"), binary(b"fragmented")]);
     assert_eq!(output(&mut conn), b"", "data needs no answer");
@@ -884,7 +884,7 @@ fn refuses_to_send_after_close(role: Role) {
     let in_parts = {
         let mut conn = Connection::new(role, Config::default(), t0);
         conn.begin_message(MessageKind::Text).unwrap();
-        conn.send_part(b"a", false).unwrap();
+        conn.send_fragment(b"a", false).unwrap();
         conn.close(t0, CloseCode::NORMAL_CLOSURE, "").unwrap();
         conn
     };
@@ -900,7 +900,7 @@ fn refuses_to_send_after_close(role: Role) {
             "{name}"
         );
         assert_eq!(conn.begin_message(MessageKind::Binary), Err(SendError::Closing), "{name}");
-        assert_eq!(conn.send_part(b"x", true), Err(SendError::Closing), "{name}");
+        assert_eq!(conn.send_fragment(b"x", true), Err(SendError::Closing), "{name}");
         assert_eq!(conn.send_ping(b"x"), Err(SendError::Closing), "{name}");
         assert_eq!(conn.send_pong(b"x"), Err(SendError::Closing), "{name}");
         assert_eq!(conn.close(t0, CloseCode::NORMAL_CLOSURE, ""), Err(SendError::Closing), "{name}");
@@ -1946,7 +1946,7 @@ both_roles!(
 /// The chunks streaming mode must give for `wire` (frames sent by `sender`, one data message)
 /// fed in `pieces`: one per non-empty overlap of a frame's payload with an input piece, plus an
 /// empty one for an empty final frame. Computed from the frame layout alone.
-fn expected_chunks(wire: &[u8], sender: Role, pieces: &[usize], kind: MessageKind) -> Vec<MessageChunk> {
+fn expected_chunks(wire: &[u8], sender: Role, pieces: &[usize], kind: MessageKind) -> Vec<MessageFragment> {
     let mut piece_ends = Vec::new();
     let mut end = 0;
     for piece in pieces {
@@ -1972,7 +1972,7 @@ fn expected_chunks(wire: &[u8], sender: Role, pieces: &[usize], kind: MessageKin
             }
             let until = piece_end.min(stop);
             let data = Bytes::copy_from_slice(&frame.payload[cursor - start..until - start]);
-            chunks.push(MessageChunk {
+            chunks.push(MessageFragment {
                 kind,
                 frame_offset: (cursor - start) as u64,
                 frame_len: frame.payload.len() as u64,
@@ -1985,7 +1985,7 @@ fn expected_chunks(wire: &[u8], sender: Role, pieces: &[usize], kind: MessageKin
             cursor = until;
         }
         if frame.payload.is_empty() && frame.header.fin {
-            chunks.push(MessageChunk {
+            chunks.push(MessageFragment {
                 kind,
                 data: Bytes::new(),
                 frame_offset: 0,
@@ -2012,9 +2012,9 @@ fn streams_chunks_no_larger_than_each_input(role: Role) {
             MessageKind::Text => text_of_len(100_000).into_bytes(),
         };
         peer.begin_message(kind).unwrap();
-        peer.send_part(&payload[..70_000], false).unwrap();
+        peer.send_fragment(&payload[..70_000], false).unwrap();
         peer.send_ping(b"between").unwrap();
-        peer.send_part(&payload[70_000..], true).unwrap();
+        peer.send_fragment(&payload[70_000..], true).unwrap();
         let wire = output(&mut peer);
         assert_eq!(frames(&wire, role.peer()).len(), 5, "30000, 30000, 10000, the ping, 30000");
 
@@ -2033,7 +2033,7 @@ fn streams_chunks_no_larger_than_each_input(role: Role) {
             conn.receive(t0, &wire[fed..fed + piece]);
             fed += piece;
             for event in events(&mut conn) {
-                let Event::Chunk(chunk) = event else { panic!("{event:?}") };
+                let Event::Fragment(chunk) = event else { panic!("{event:?}") };
                 assert!(
                     chunk.data.len() <= piece,
                     "a chunk of {} from an input of {piece}",
@@ -2053,7 +2053,7 @@ fn streams_chunks_no_larger_than_each_input(role: Role) {
         pump(&mut peer, &mut conn, t0);
         assert_eq!(
             events(&mut conn),
-            vec![Event::Chunk(MessageChunk {
+            vec![Event::Fragment(MessageFragment {
                 kind: MessageKind::Binary,
                 data: Bytes::from_static(b"next"),
                 frame_offset: 0,
@@ -2084,7 +2084,7 @@ fn streaming_fails_fast_on_invalid_utf8(role: Role) {
     let first = events(&mut conn);
     assert_eq!(
         first,
-        vec![Event::Chunk(MessageChunk {
+        vec![Event::Fragment(MessageFragment {
             kind: MessageKind::Text,
             data: Bytes::copy_from_slice(&payload[..100]),
             frame_offset: 0,
@@ -2214,7 +2214,7 @@ fn stream_of(sender: Role, items: &[Item], max_send_frame_size: Option<usize>) -
                 let parts = parts(data, splits);
                 let last = parts.len() - 1;
                 for (i, part) in parts.into_iter().enumerate() {
-                    conn.send_part(part, i == last).unwrap();
+                    conn.send_fragment(part, i == last).unwrap();
                     if i == last {
                         expected.push(message_event(*kind, data));
                     }
@@ -2314,7 +2314,7 @@ fn check_fragmentation(
     let parts = parts(data, splits);
     let last = parts.len() - 1;
     for (i, part) in parts.into_iter().enumerate() {
-        prop_assert_eq!(conn.send_part(part, i == last), Ok(()));
+        prop_assert_eq!(conn.send_fragment(part, i == last), Ok(()));
     }
     pump(&mut conn, &mut peer, t0);
     prop_assert_eq!(events(&mut peer), vec![message_event(kind, data)]);
@@ -2336,7 +2336,7 @@ fn check_streaming(
     let parts = parts(data, splits);
     let last = parts.len() - 1;
     for (i, part) in parts.into_iter().enumerate() {
-        sender.send_part(part, i == last).unwrap();
+        sender.send_fragment(part, i == last).unwrap();
     }
     let wire = output(&mut sender);
     let mut cuts: Vec<usize> = cuts.iter().map(|index| index.index(wire.len() + 1)).collect();
@@ -2351,7 +2351,7 @@ fn check_streaming(
         pieces.push(cut - start);
         start = cut;
         for event in events(&mut conn) {
-            let Event::Chunk(chunk) = event else {
+            let Event::Fragment(chunk) = event else {
                 return Err(TestCaseError::fail(format!("{event:?}")));
             };
             chunks.push(chunk);

@@ -6,7 +6,7 @@
 //! |------------------------------------------------------|----------------------------------------|-----------------|
 //! | `httpd_uri_t.supported_subprotocol = "chat"`         | `UpgradeRequest::select_protocol`, `AcceptResponse::with_protocol`; the client's check | §4.1, §4.2.2 |
 //! | `httpd_uri_t.handle_ws_control_frames = true`        | `Config::deliver_control_frames` (+ `auto_pong`) | §5.5.2, §5.5.3, §5.5.1 |
-//! | `httpd_ws_frame_t.fragmented` / `.final`             | `Connection::begin_message` + `send_part` | §5.4         |
+//! | `httpd_ws_frame_t.fragmented` / `.final`             | `Connection::begin_message` + `send_fragment` | §5.4         |
 //! | (none: ESP-IDF "does not automatically fragment")    | `Config::max_send_frame_size`          | §5.4            |
 //! | `httpd_queue_work` + `httpd_ws_send_frame_async`     | `Connection: Send`, moved to the task that sends | -     |
 
@@ -21,8 +21,8 @@ use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::server::UpgradeRequest;
 use rfc6455::handshake::HeadLimits;
 use rfc6455::{
-    CloseCode, CloseFrame, CloseInitiator, CloseStatus, Config, Connection, DecodeRules, Decoded, Event,
-    Frame, HandshakeError, Message, MessageKind, Opcode, Role, SendError, Transport, Utf8Bytes,
+    CloseCode, CloseFrame, CloseInitiator, Config, Connection, DecodeRules, Decoded, Event, Frame,
+    HandshakeError, Message, MessageKind, Opcode, Role, SendError, Transport, Utf8Bytes,
 };
 
 /// `Config::close_timeout`'s documented default.
@@ -326,7 +326,7 @@ fn server_reports_the_close_through_closed() {
     assert!(outcome.clean);
     assert_eq!(outcome.initiator, CloseInitiator::Remote);
     assert_eq!((outcome.code(), outcome.reason()), (CloseCode::NORMAL_CLOSURE, "bye"));
-    assert_eq!(outcome.sent, Some(CloseStatus { code: CloseCode::NORMAL_CLOSURE, reason: "bye".into() }));
+    assert_eq!(outcome.sent, Some(CloseFrame { code: CloseCode::NORMAL_CLOSURE, reason: "bye".into() }));
 
     let wire = pump(&mut server, &mut client, t0);
     let sent = frames(&wire, Role::Server);
@@ -366,9 +366,9 @@ fn sends_one_message_as_three_fragments(role: Role) {
     for (kind, first_byte) in [(MessageKind::Text, 0x01), (MessageKind::Binary, 0x02)] {
         let (mut conn, mut peer) = pair(role, Config::default(), Config::default(), t0);
         conn.begin_message(kind).unwrap();
-        conn.send_part(b"Hello, ", false).unwrap();
-        conn.send_part(b"fragmented ", false).unwrap();
-        conn.send_part(b"world", true).unwrap();
+        conn.send_fragment(b"Hello, ", false).unwrap();
+        conn.send_fragment(b"fragmented ", false).unwrap();
+        conn.send_fragment(b"world", true).unwrap();
         let wire = pump(&mut conn, &mut peer, t0);
 
         let sent = frames(&wire, role);
@@ -405,7 +405,7 @@ fn sends_a_ping_between_fragments(role: Role) {
     let t0 = Instant::now();
     let (mut conn, mut peer) = pair(role, control_frames(), control_frames(), t0);
     conn.begin_message(MessageKind::Text).unwrap();
-    conn.send_part("Trigger ".as_bytes(), false).unwrap();
+    conn.send_fragment("Trigger ".as_bytes(), false).unwrap();
     conn.send_ping(b"mid-message").unwrap();
     let wire = pump(&mut conn, &mut peer, t0);
     assert_eq!(
@@ -416,8 +416,8 @@ fn sends_a_ping_between_fragments(role: Role) {
     pump(&mut peer, &mut conn, t0);
     assert_eq!(events(&mut conn), vec![pong(b"mid-message")]);
 
-    conn.send_part("fragments".as_bytes(), false).unwrap();
-    conn.send_part(b"", true).unwrap();
+    conn.send_fragment("fragments".as_bytes(), false).unwrap();
+    conn.send_fragment(b"", true).unwrap();
     let wire = pump(&mut conn, &mut peer, t0);
     assert_eq!(
         summary(&frames(&wire, role)),
@@ -438,9 +438,9 @@ both_roles!(
 fn refuses_a_second_message_before_the_first_ends(role: Role) {
     let t0 = Instant::now();
     let (mut conn, mut peer) = pair(role, Config::default(), Config::default(), t0);
-    assert_eq!(conn.send_part(b"orphan", false), Err(SendError::NoMessageInProgress));
+    assert_eq!(conn.send_fragment(b"orphan", false), Err(SendError::NoMessageInProgress));
     conn.begin_message(MessageKind::Text).unwrap();
-    conn.send_part(b"first, ", false).unwrap();
+    conn.send_fragment(b"first, ", false).unwrap();
     let queued = conn.unsent_len();
     assert_eq!(conn.begin_message(MessageKind::Text), Err(SendError::MessageInProgress));
     assert_eq!(conn.begin_message(MessageKind::Binary), Err(SendError::MessageInProgress));
@@ -449,7 +449,7 @@ fn refuses_a_second_message_before_the_first_ends(role: Role) {
     assert_eq!(conn.unsent_len(), queued, "a refused call queues nothing");
     assert!(conn.is_open(), "a caller's error is not the peer's: the connection stays open");
 
-    conn.send_part(b"then done", true).unwrap();
+    conn.send_fragment(b"then done", true).unwrap();
     conn.send_text("Async data").unwrap();
     let wire = pump(&mut conn, &mut peer, t0);
     let opcodes: Vec<Opcode> = frames(&wire, role).iter().map(|frame| frame.header.opcode).collect();
@@ -469,9 +469,9 @@ fn closes_in_the_middle_of_a_fragmented_message(role: Role) {
     let t0 = Instant::now();
     let (mut conn, mut peer) = pair(role, Config::default(), Config::default(), t0);
     conn.begin_message(MessageKind::Text).unwrap();
-    conn.send_part(b"never ", false).unwrap();
+    conn.send_fragment(b"never ", false).unwrap();
     conn.close(t0, CloseCode::GOING_AWAY, "rebooting").unwrap();
-    assert_eq!(conn.send_part(b"finished", true), Err(SendError::Closing));
+    assert_eq!(conn.send_fragment(b"finished", true), Err(SendError::Closing));
     pump(&mut conn, &mut peer, t0);
     let peer_events = events(&mut peer);
     assert_eq!(peer_events.len(), 1, "no partial message: {peer_events:?}");
@@ -561,7 +561,7 @@ fn splits_parts_to_max_send_frame_size(role: Role) {
     let parts = [mixed_text(25), mixed_text(3), mixed_text(10)];
     conn.begin_message(MessageKind::Text).unwrap();
     for (index, part) in parts.iter().enumerate() {
-        conn.send_part(part.as_bytes(), index + 1 == parts.len()).unwrap();
+        conn.send_fragment(part.as_bytes(), index + 1 == parts.len()).unwrap();
     }
     let wire = pump(&mut conn, &mut peer, t0);
     let sent = frames(&wire, role);

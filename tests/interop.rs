@@ -23,7 +23,7 @@ use bytes::Bytes;
 use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::{HandshakeConfig, ServerEvent, WsUrl};
 use rfc6455::{
-    CloseCode, CloseInitiator, CloseOutcome, CloseStatus, Config, Connection, DecodeRules, Decoded, Event,
+    CloseCode, CloseFrame, CloseInitiator, CloseOutcome, Config, Connection, DecodeRules, Decoded, Event,
     Frame, Message, MessageKind, MessageLimits, Opcode, OsSeededRng, Utf8Bytes,
 };
 use tungstenite::protocol::frame::coding::{CloseCode as TCloseCode, Data, OpCode};
@@ -594,7 +594,7 @@ fn tungstenite_fragments() -> (Vec<TFrame>, [Sample; 2]) {
 fn send_split_text(connection: &mut Connection) {
     connection.begin_message(MessageKind::Text).expect("begin a message");
     for (index, part) in SPLIT_TEXT_PARTS.iter().enumerate() {
-        connection.send_part(part, index + 1 == SPLIT_TEXT_PARTS.len()).expect("send a part");
+        connection.send_fragment(part, index + 1 == SPLIT_TEXT_PARTS.len()).expect("send a part");
         if index == 0 {
             connection.send_ping(b"mid").expect("ping between parts");
         }
@@ -622,8 +622,8 @@ fn assert_close_frame(frame: Option<&TCloseFrame>, code: u16, reason: &str) {
     assert_eq!(frame.reason.as_str(), reason, "close reason");
 }
 
-fn status(code: u16, reason: &str) -> Option<CloseStatus> {
-    Some(CloseStatus { code: CloseCode(code), reason: reason.to_owned() })
+fn status(code: u16, reason: &str) -> Option<CloseFrame> {
+    Some(CloseFrame { code: CloseCode(code), reason: reason.to_owned() })
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use common::{events, frames, output, pair, Negotiated};
 use proptest::prelude::*;
+use rfc6455::frame::{MASK_BIT, RSV3_BIT};
 use rfc6455::handshake::client::{ClientRequest, Response};
 use rfc6455::handshake::extension::Extension;
 use rfc6455::handshake::server::UpgradeRequest;
@@ -32,10 +33,10 @@ use rfc6455::handshake::{
     ClientEvent, ClientHandshake, HandshakeConfig, HeadLimits, HttpResponse, OriginPolicy, ServerEvent,
     ServerHandshake, WsUrl,
 };
-use rfc6455::{DecodeOutput, 
-    accept_key, encode_frame, CloseCode, CloseFrame, CloseInitiator, CloseOutcome, CloseStatus, Config,
-    Connection, ConnectionError, Endpoint, Event, ExtensionCodec, FrameHeader, HandshakeError, Linger,
-    Message, MessageKind, Opcode, OsSeededRng, ProtocolError, Role, SendError, Transport, MASK_BIT, RSV3_BIT,
+use rfc6455::{
+    accept_key, encode_frame, CloseCode, CloseFrame, CloseInitiator, CloseOutcome, Config, Connection,
+    ConnectionError, DecodeOutput, Endpoint, Event, ExtensionCodec, FrameHeader, HandshakeError, Linger,
+    Message, MessageKind, Opcode, OsSeededRng, ProtocolError, Role, SendError, Transport,
 };
 
 /// The smallest step of the fake clock.
@@ -167,7 +168,12 @@ impl ExtensionCodec for Invert {
         Extension::new("x-invert")
     }
 
-    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut DecodeOutput<'_>) -> Result<(), ProtocolError> {
+    fn decode(
+        &mut self,
+        input: &[u8],
+        _fin: bool,
+        output: &mut DecodeOutput<'_>,
+    ) -> Result<(), ProtocolError> {
         output.extend_from_slice(&input.iter().map(|byte| !byte).collect::<Vec<u8>>())
     }
 
@@ -382,7 +388,7 @@ fn flushing_deadline_disconnects_a_peer_that_stopped_reading(role: Role) {
     assert_eq!(outcome.error, Some(ConnectionError::KeepaliveTimeout));
     assert_eq!(
         outcome.sent,
-        Some(CloseStatus { code: CloseCode::INTERNAL_ERROR, reason: "keepalive timeout".into() })
+        Some(CloseFrame { code: CloseCode::INTERNAL_ERROR, reason: "keepalive timeout".into() })
     );
     let unsent = conn.unsent_len();
     assert!(unsent > 0, "the Ping and the Close are unsent");
@@ -790,7 +796,7 @@ fn echoes_the_peers_close_code_and_reason(role: Role) {
             "{code} {reason:?}"
         );
         let outcome = only_closed(events(&mut conn));
-        let status = Some(CloseStatus { code: CloseCode(code), reason: reason.to_owned() });
+        let status = Some(CloseFrame { code: CloseCode(code), reason: reason.to_owned() });
         assert_eq!((&outcome.sent, &outcome.received), (&status, &status));
         assert_eq!(outcome.initiator, CloseInitiator::Remote);
     }
@@ -812,7 +818,7 @@ fn answers_an_empty_close_with_an_empty_close(role: Role) {
     assert_eq!((sent[0].header.opcode, sent[0].payload.len()), (Opcode::Close, 0));
     let outcome = only_closed(events(&mut conn));
     assert_eq!(outcome.code(), CloseCode::NO_STATUS_RCVD);
-    assert_eq!(outcome.sent, Some(CloseStatus { code: CloseCode::NO_STATUS_RCVD, reason: String::new() }));
+    assert_eq!(outcome.sent, Some(CloseFrame { code: CloseCode::NO_STATUS_RCVD, reason: String::new() }));
 }
 both_roles!(
     client_answers_an_empty_close_with_an_empty_close,

@@ -18,12 +18,13 @@ use std::sync::{Arc, Mutex};
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use proptest::sample::Index;
+use rfc6455::frame::{RSV1_BIT, RSV2_BIT, RSV3_BIT};
 use rfc6455::handshake::extension::Extension;
 use rfc6455::message::{DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE};
-use rfc6455::{DecodeOutput, 
-    apply_mask_rfc, encode_frame, CloseCode, ExtensionCodec, Frame, FrameHeader, Incoming, Message,
-    MessageChunk, MessageKind, MessageLimits, Opcode, ProtocolError, Reassembler, Role, Utf8Bytes,
-    Utf8Validator, RSV1_BIT, RSV2_BIT, RSV3_BIT,
+use rfc6455::{
+    apply_mask_rfc, encode_frame, CloseCode, DecodeOutput, ExtensionCodec, Frame, FrameHeader, Incoming,
+    Message, MessageFragment, MessageKind, MessageLimits, Opcode, ProtocolError, Reassembler, Role,
+    Utf8Bytes, Utf8Validator,
 };
 
 const ROLES: [Role; 2] = [Role::Server, Role::Client];
@@ -193,11 +194,11 @@ fn run_byte_by_byte(
     (items, None)
 }
 
-fn chunks_of(items: &[Incoming]) -> Vec<MessageChunk> {
+fn chunks_of(items: &[Incoming]) -> Vec<MessageFragment> {
     items
         .iter()
         .map(|item| match item {
-            Incoming::Chunk(chunk) => chunk.clone(),
+            Incoming::Fragment(chunk) => chunk.clone(),
             other => panic!("expected a chunk, got {other:?}"),
         })
         .collect()
@@ -1598,7 +1599,7 @@ impl<'a> ChunkChecker<'a> {
         }
     }
 
-    fn check(&mut self, chunk: &MessageChunk) {
+    fn check(&mut self, chunk: &MessageFragment) {
         assert!(!self.done, "chunk after the end of the message: {chunk:?}");
         let frame_len = self.frames[self.frame];
         let len = chunk.data.len() as u64;
@@ -1652,7 +1653,7 @@ fn server_and_client_stream_a_small_message_with_exact_chunks() {
         assert_eq!(error, None);
         let chunk =
             |data: &'static [u8], frame_offset, frame_len, message_offset, ends_frame, ends_message| {
-                Incoming::Chunk(MessageChunk {
+                Incoming::Fragment(MessageFragment {
                     kind: MessageKind::Text,
                     data: Bytes::from_static(data),
                     frame_offset,
@@ -1687,7 +1688,7 @@ fn server_and_client_stream_empty_messages_and_skip_empty_fragments() {
         let (items, error) = feed(&mut streaming(role, MessageLimits::default()), &peer.take());
         assert_eq!(error, None);
         let expected = [
-            MessageChunk {
+            MessageFragment {
                 kind: MessageKind::Text,
                 data: Bytes::new(),
                 frame_offset: 0,
@@ -1696,7 +1697,7 @@ fn server_and_client_stream_empty_messages_and_skip_empty_fragments() {
                 ends_frame: true,
                 ends_message: true,
             },
-            MessageChunk {
+            MessageFragment {
                 kind: MessageKind::Binary,
                 data: Bytes::from_static(b"ab"),
                 frame_offset: 0,
@@ -1705,7 +1706,7 @@ fn server_and_client_stream_empty_messages_and_skip_empty_fragments() {
                 ends_frame: true,
                 ends_message: false,
             },
-            MessageChunk {
+            MessageFragment {
                 kind: MessageKind::Binary,
                 data: Bytes::new(),
                 frame_offset: 0,
@@ -1714,7 +1715,7 @@ fn server_and_client_stream_empty_messages_and_skip_empty_fragments() {
                 ends_frame: true,
                 ends_message: true,
             },
-            MessageChunk {
+            MessageFragment {
                 kind: MessageKind::Text,
                 data: Bytes::from_static(b"z"),
                 frame_offset: 0,
@@ -1741,7 +1742,7 @@ fn feed_in_pieces(
         let end = (start + next_size().max(1)).min(wire.len());
         let (more, error) = feed(reassembler, &wire[start..end]);
         for item in &more {
-            if let Incoming::Chunk(chunk) = item {
+            if let Incoming::Fragment(chunk) = item {
                 assert!(
                     chunk.data.len() <= end - start,
                     "chunk of {} from a piece of {}",
@@ -1807,7 +1808,7 @@ fn server_and_client_stream_with_control_frames_between_chunks() {
         let shape: Vec<String> = items
             .iter()
             .map(|item| match item {
-                Incoming::Chunk(chunk) => String::from_utf8(chunk.data.to_vec()).unwrap(),
+                Incoming::Fragment(chunk) => String::from_utf8(chunk.data.to_vec()).unwrap(),
                 Incoming::Control(frame) => format!("{:?}", frame.header.opcode),
                 Incoming::Message(message) => panic!("message {message:?} in streaming mode"),
             })
@@ -1890,7 +1891,7 @@ fn server_and_client_stream_a_64_mib_message_in_bounded_memory() {
             max_capacity = max_capacity.max(reassembler.capacity());
             loop {
                 match reassembler.poll() {
-                    Ok(Some(Incoming::Chunk(chunk))) => {
+                    Ok(Some(Incoming::Fragment(chunk))) => {
                         assert!(chunk.data.len() <= piece.len());
                         checker.check(&chunk);
                     }
@@ -1953,7 +1954,12 @@ impl ExtensionCodec for Invert {
         Extension::new("x-invert")
     }
 
-    fn decode(&mut self, input: &[u8], fin: bool, output: &mut DecodeOutput<'_>) -> Result<(), ProtocolError> {
+    fn decode(
+        &mut self,
+        input: &[u8],
+        fin: bool,
+        output: &mut DecodeOutput<'_>,
+    ) -> Result<(), ProtocolError> {
         self.log.lock().unwrap().push((input.to_vec(), fin));
         output.extend_from_slice(&input.iter().map(|byte| !byte).collect::<Vec<u8>>())
     }
@@ -1976,7 +1982,12 @@ impl ExtensionCodec for Double {
         Extension::new("x-double")
     }
 
-    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut DecodeOutput<'_>) -> Result<(), ProtocolError> {
+    fn decode(
+        &mut self,
+        input: &[u8],
+        _fin: bool,
+        output: &mut DecodeOutput<'_>,
+    ) -> Result<(), ProtocolError> {
         for byte in input {
             output.extend_from_slice(&[*byte, *byte])?;
         }
@@ -2000,7 +2011,12 @@ impl ExtensionCodec for Picky {
         Extension::new("x-picky")
     }
 
-    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut DecodeOutput<'_>) -> Result<(), ProtocolError> {
+    fn decode(
+        &mut self,
+        input: &[u8],
+        _fin: bool,
+        output: &mut DecodeOutput<'_>,
+    ) -> Result<(), ProtocolError> {
         if input.contains(&0) {
             return Err(ProtocolError::InvalidCloseCode(999));
         }
@@ -2242,7 +2258,7 @@ fn server_and_client_stream_extension_messages_with_wire_frame_offsets() {
         let chunks = chunks_of(&[a, b].concat());
         let chunk =
             |data: &'static [u8], frame_offset, frame_len, message_offset, ends_frame, ends_message| {
-                MessageChunk {
+                MessageFragment {
                     kind: MessageKind::Text,
                     data: Bytes::from_static(data),
                     frame_offset,
@@ -2370,7 +2386,7 @@ fn join_chunks(items: Vec<Incoming>, plan: &[PlannedMessage], frame_lens: &[Vec<
     let mut checker: Option<ChunkChecker<'_>> = None;
     for item in items {
         let chunk = match item {
-            Incoming::Chunk(chunk) => chunk,
+            Incoming::Fragment(chunk) => chunk,
             other => {
                 joined.push(other);
                 continue;
@@ -2433,7 +2449,7 @@ proptest! {
             let (items, error) = feed(&mut chunked, piece);
             prop_assert_eq!(error, None);
             for item in &items {
-                if let Incoming::Chunk(chunk) = item {
+                if let Incoming::Fragment(chunk) = item {
                     prop_assert!(chunk.data.len() <= piece.len());
                 }
             }
@@ -2498,7 +2514,7 @@ proptest! {
             // Chunks differ with the pieces; the data before the bad byte does not.
             let data = |items: &[Incoming]| -> Vec<u8> {
                 items.iter().filter_map(|item| match item {
-                    Incoming::Chunk(chunk) => Some(chunk.data.to_vec()),
+                    Incoming::Fragment(chunk) => Some(chunk.data.to_vec()),
                     _ => None,
                 }).flatten().collect()
             };
@@ -2541,7 +2557,7 @@ proptest! {
         let mut controls = Vec::new();
         for item in items {
             match item {
-                Incoming::Chunk(chunk) => checker.check(&chunk),
+                Incoming::Fragment(chunk) => checker.check(&chunk),
                 other => controls.push(other),
             }
         }

@@ -6,10 +6,11 @@
 
 use bytes::BytesMut;
 use proptest::prelude::*;
+use rfc6455::frame::RSV3_BIT;
 use rfc6455::handshake::extension::Extension;
 use rfc6455::{
     apply_mask_rfc, DecodeOutput, ExtensionCodec, FrameHeader, Incoming, MessageKind, MessageLimits, Opcode,
-    ProtocolError, Reassembler, ReferenceReassembler, Role, RSV3_BIT,
+    ProtocolError, Reassembler, ReferenceReassembler, Role,
 };
 
 /// A toy extension on RSV3: a transformed message's bytes are inverted.

@@ -405,7 +405,7 @@ async fn next_event_gives_pieces_pings_and_the_close() {
     let text: Vec<u8> = events
         .iter()
         .filter_map(|event| match event {
-            Event::Chunk(chunk) => Some(chunk.data.to_vec()),
+            Event::Fragment(chunk) => Some(chunk.data.to_vec()),
             _ => None,
         })
         .flatten()
@@ -425,7 +425,7 @@ async fn recv_in_streaming_mode_hands_over_the_piece_in_an_error() {
     let (mut ws, _) = client(client_io, request(), &Options::default()).await.unwrap();
     ws.send(Message::text("x")).await.unwrap();
     match server.await.unwrap() {
-        Some(Err(Error::Unexpected(event))) => assert!(matches!(*event, Event::Chunk(_))),
+        Some(Err(Error::Unexpected(event))) => assert!(matches!(*event, Event::Fragment(_))),
         other => panic!("{other:?}"),
     }
 }

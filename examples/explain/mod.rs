@@ -15,10 +15,10 @@
 use std::fmt;
 use std::io::Write;
 
+use rfc6455::frame::{FIN_BIT, MASK_BIT, OPCODE_BITS, PAYLOAD_LEN_BITS, RSV1_BIT, RSV2_BIT, RSV3_BIT};
 use rfc6455::frame::{PAYLOAD_LEN_16, PAYLOAD_LEN_64};
 use rfc6455::{
     apply_mask, CloseCode, CloseFrame, Frame, FrameHeader, Opcode, ProtocolError, Role, Utf8Validator,
-    FIN_BIT, MASK_BIT, OPCODE_BITS, PAYLOAD_LEN_BITS, RSV1_BIT, RSV2_BIT, RSV3_BIT,
 };
 
 /// `say!(out, "format", args...)`: `println!` into an [`Out`].

@@ -16,14 +16,15 @@ use std::fmt::Debug;
 use std::path::Path;
 
 use arbitrary::{Arbitrary, Unstructured};
-use rfc6455::frame::DEFAULT_MAX_PAYLOAD_LEN;
+use rfc6455::frame::DEFAULT_MAX_FRAME_SIZE;
+use rfc6455::frame::RSV1_BIT;
 use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::extension::Extension;
 use rfc6455::handshake::server::UpgradeRequest;
 use rfc6455::handshake::HeadLimits;
 use rfc6455::{
     CloseCode, ConnectionError, Decoded, Frame, FrameHeader, HandshakeError, MessageKind, MessageLimits,
-    Opcode, OsSeededRng, ProtocolError, Role, RSV1_BIT,
+    Opcode, OsSeededRng, ProtocolError, Role,
 };
 use rfc6455_fuzz::connection::{self, ConnectionInput, Delivery, FuzzConfig, FuzzFrame, FuzzPayload, Op};
 use rfc6455_fuzz::handshake::{
@@ -144,7 +145,7 @@ fn check_layout<'a, T: Arbitrary<'a> + PartialEq + Debug>(bytes: &'a [u8], expec
 }
 
 fn server_rules() -> FuzzRules {
-    FuzzRules { server: true, rsv_allowed: 0, max_payload_len: DEFAULT_MAX_PAYLOAD_LEN }
+    FuzzRules { server: true, rsv_allowed: 0, max_payload_len: DEFAULT_MAX_FRAME_SIZE }
 }
 
 fn client_rules() -> FuzzRules {

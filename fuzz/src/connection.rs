@@ -28,7 +28,7 @@
 //!   8  send_pong        len u8, bytes
 //!   9  close            code u16 (see `read_code`), len u8, reason bytes (lossy UTF-8)
 //!   10 begin_message    kind u8 (odd: Text)
-//!   11 send_part        last u8 (odd: last), len u8, bytes (raw: may be invalid UTF-8)
+//!   11 send_fragment        last u8 (odd: last), len u8, bytes (raw: may be invalid UTF-8)
 //!   12 mark_sent        count u16
 //!   13 mark all sent
 //!   14 send_message     kind u8 (0x01: Text, 0x02: the Bytes is a slice of a larger buffer),
@@ -121,12 +121,13 @@ use std::time::{Duration, Instant};
 
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::{Bytes, BytesMut};
+use rfc6455::frame::{RSV1_BIT, RSV2_BIT, RSV3_BIT};
 use rfc6455::handshake::extension::Extension;
 use rfc6455::{
-    CloseCode, CloseFrame, CloseInitiator, CloseOutcome, CloseStatus, Config, Connection, ConnectionError,
-    DecodeOutput, DecodeRules, Decoded, Event, ExtensionCodec, Frame, FrameHeader, Incoming, Linger, Message,
-    MessageChunk, MessageKind, MessageLimits, Opcode, ProtocolError, ReferenceReassembler, Role, SendError,
-    Transport, Utf8Bytes, RSV1_BIT, RSV2_BIT, RSV3_BIT,
+    CloseCode, CloseFrame, CloseInitiator, CloseOutcome, Config, Connection, ConnectionError, DecodeOutput,
+    DecodeRules, Decoded, Event, ExtensionCodec, Frame, FrameHeader, Incoming, Linger, Message,
+    MessageFragment, MessageKind, MessageLimits, Opcode, ProtocolError, ReferenceReassembler, Role,
+    SendError, Transport, Utf8Bytes,
 };
 
 /// Most operations read from one input.
@@ -548,7 +549,7 @@ pub enum Op {
     },
     /// `begin_message`.
     BeginMessage(MessageKind),
-    /// `send_part`.
+    /// `send_fragment`.
     SendPart {
         /// The part.
         data: Vec<u8>,
@@ -992,7 +993,7 @@ impl RefReceiver {
     fn item(&mut self, incoming: Incoming) -> Option<RefItem> {
         match incoming {
             Incoming::Message(message) => Some(RefItem::Message(message.kind(), message.payload().to_vec())),
-            Incoming::Chunk(chunk) => {
+            Incoming::Fragment(chunk) => {
                 self.partial.extend_from_slice(&chunk.data);
                 chunk.ends_message.then(|| RefItem::Message(chunk.kind, std::mem::take(&mut self.partial)))
             }
@@ -1033,7 +1034,7 @@ struct Streamed {
 
 impl Streamed {
     /// Checks a chunk against the previous ones; the whole message when it ends.
-    fn push(&mut self, chunk: &MessageChunk) -> Option<(MessageKind, Vec<u8>)> {
+    fn push(&mut self, chunk: &MessageFragment) -> Option<(MessageKind, Vec<u8>)> {
         let (kind, data) = self.message.get_or_insert_with(|| (chunk.kind, Vec::new()));
         assert_eq!(chunk.kind, *kind, "chunk kind changed inside a message");
         assert_eq!(chunk.message_offset, data.len() as u64, "message_offset");
@@ -1278,7 +1279,7 @@ struct Harness {
     in_progress: Option<(MessageKind, bool)>,
     pings: Vec<Vec<u8>>,
     pongs: Vec<Vec<u8>>,
-    close: Option<CloseStatus>,
+    close: Option<CloseFrame>,
     close_deadline: Option<Instant>,
     /// What `poll_transport` must answer.
     transport: TransportModel,
@@ -1418,7 +1419,7 @@ impl Harness {
                 let result = self.conn.close(self.now, CloseCode(*code), reason);
                 assert_eq!(result, expected, "close");
                 if result.is_ok() {
-                    self.close = Some(CloseStatus { code: CloseCode(*code), reason: reason.clone() });
+                    self.close = Some(CloseFrame { code: CloseCode(*code), reason: reason.clone() });
                     self.close_deadline = Some(self.now + millis(self.fuzz.close_timeout_ms));
                     assert!(!self.conn.is_open() && !self.conn.is_closed(), "close() did not start closing");
                 }
@@ -1449,8 +1450,8 @@ impl Harness {
                         }
                     }
                 };
-                let result = self.conn.send_part(data, *last);
-                assert_eq!(result, expected, "send_part");
+                let result = self.conn.send_fragment(data, *last);
+                assert_eq!(result, expected, "send_fragment");
                 if let (Ok(()), Some((kind, started))) = (&result, self.in_progress) {
                     if !started {
                         self.sent.push((kind, Vec::new(), false));
@@ -1574,7 +1575,7 @@ impl Harness {
                     };
                     actual.push(Norm::Message(kind, data));
                 }
-                Event::Chunk(chunk) => {
+                Event::Fragment(chunk) => {
                     assert!(self.fuzz.streaming, "chunk outside streaming mode");
                     chunk_bytes += chunk.data.len();
                     let end = chunk.message_offset + chunk.data.len() as u64;
@@ -1644,8 +1645,8 @@ impl Harness {
             }
             (Some(RefItem::Close(close)), Some(outcome)) => {
                 let received = match &close {
-                    Some(close) => CloseStatus { code: close.code, reason: close.reason.clone() },
-                    None => CloseStatus { code: CloseCode::NO_STATUS_RCVD, reason: String::new() },
+                    Some(close) => CloseFrame { code: close.code, reason: close.reason.clone() },
+                    None => CloseFrame { code: CloseCode::NO_STATUS_RCVD, reason: String::new() },
                 };
                 assert_eq!(outcome.received, Some(received), "received status");
                 assert!(outcome.clean && outcome.error.is_none(), "closing handshake not clean: {outcome:?}");
@@ -1653,8 +1654,8 @@ impl Harness {
                     // §5.5.1: the endpoint answers with a Close, echoing the code (and the
                     // reason); an empty Close is answered empty.
                     let echo = match &close {
-                        Some(close) => CloseStatus { code: close.code, reason: close.reason.clone() },
-                        None => CloseStatus { code: CloseCode::NO_STATUS_RCVD, reason: String::new() },
+                        Some(close) => CloseFrame { code: close.code, reason: close.reason.clone() },
+                        None => CloseFrame { code: CloseCode::NO_STATUS_RCVD, reason: String::new() },
                     };
                     assert_eq!(outcome.sent, Some(echo), "echoed Close");
                     assert_eq!(outcome.initiator, CloseInitiator::Remote);
@@ -2091,14 +2092,14 @@ impl Harness {
         let rsv_allowed = if self.fuzz.extension { RSV3_BIT } else { 0 };
         let rules = DecodeRules::new(self.role.peer())
             .with_rsv_allowed(rsv_allowed)
-            .with_max_payload_len(u64::MAX >> 1);
+            .with_max_frame_size(u64::MAX >> 1);
         let max_frame = self.fuzz.max_send_frame_size.map(|max| usize::from(max).max(1));
 
         let mut opcodes = Vec::new();
         let mut messages: Vec<Sent> = Vec::new();
         // Whether the message being written is transformed.
         let mut current: Option<bool> = None;
-        let mut close: Option<CloseStatus> = None;
+        let mut close: Option<CloseFrame> = None;
         let mut pings = Vec::new();
         let mut pongs = Vec::new();
         let mut rest = &self.wire[..];
@@ -2160,9 +2161,9 @@ impl Harness {
                         Opcode::Pong => pongs.push(payload),
                         _ => {
                             let status = match CloseFrame::decode(&payload) {
-                                Ok(Some(frame)) => CloseStatus { code: frame.code, reason: frame.reason },
+                                Ok(Some(frame)) => CloseFrame { code: frame.code, reason: frame.reason },
                                 Ok(None) => {
-                                    CloseStatus { code: CloseCode::NO_STATUS_RCVD, reason: String::new() }
+                                    CloseFrame { code: CloseCode::NO_STATUS_RCVD, reason: String::new() }
                                 }
                                 Err(error) => panic!("invalid Close body written: {error:?}"),
                             };

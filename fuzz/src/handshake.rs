@@ -600,7 +600,7 @@ fn check_http_response(bytes: &[u8], head_request: bool) -> u16 {
 
 /// Every frame in `bytes`, as an endpoint of `sender` writes them.
 fn check_frames(bytes: &[u8], sender: Role) {
-    let rules = DecodeRules::new(sender.peer()).with_max_payload_len(u64::MAX >> 1);
+    let rules = DecodeRules::new(sender.peer()).with_max_frame_size(u64::MAX >> 1);
     let mut rest = bytes;
     while !rest.is_empty() {
         match Frame::decode(rest, &rules) {

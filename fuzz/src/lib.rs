@@ -54,7 +54,7 @@ impl FuzzRules {
     /// The library's rules, built through its public builder.
     pub fn to_rules(self) -> DecodeRules {
         let role = if self.server { Role::Server } else { Role::Client };
-        DecodeRules::new(role).with_rsv_allowed(self.rsv_allowed).with_max_payload_len(self.max_payload_len)
+        DecodeRules::new(role).with_rsv_allowed(self.rsv_allowed).with_max_frame_size(self.max_payload_len)
     }
 
     /// The 10 bytes `arbitrary` reads back as `self`.
@@ -296,7 +296,7 @@ pub fn check_header_obeys_rules(header: &FrameHeader, rules: &DecodeRules) {
     }
     // §5.2: "the most significant bit MUST be 0".
     assert_eq!(header.payload_len >> 63, 0, "payload length with its top bit set");
-    assert!(header.payload_len <= rules.max_payload_len, "payload over the limit");
+    assert!(header.payload_len <= rules.max_frame_size, "payload over the limit");
     // §5.2: RSV bits only where an extension granted them.
     assert_eq!(header.rsv_bits() & !rules.rsv_allowed, 0, "rsv bits not granted");
 }
@@ -356,7 +356,7 @@ pub fn check_header_error_is_justified(error: &ProtocolError, bytes: &[u8], rule
             assert!(extended_len.expect("64-bit length") >> 63 == 1);
         }
         ProtocolError::FrameTooLarge { payload_len, max } => {
-            assert_eq!(max, rules.max_payload_len);
+            assert_eq!(max, rules.max_frame_size);
             assert!(payload_len > max);
             assert_eq!(Some(payload_len), extended_len);
         }

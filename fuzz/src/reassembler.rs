@@ -426,7 +426,7 @@ pub fn run(input: &ReassemblerInput) -> Report {
         for result in &expected.results {
             match result {
                 Ok(Incoming::Message(_)) => report.messages += 1,
-                Ok(Incoming::Chunk(chunk)) => {
+                Ok(Incoming::Fragment(chunk)) => {
                     report.chunks += 1;
                     report.streamed_messages += usize::from(chunk.ends_message);
                 }

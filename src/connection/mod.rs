@@ -45,7 +45,7 @@ use bytes::{Bytes, BytesMut};
 use crate::close::{CloseCode, CloseFrame};
 use crate::config::Config;
 use crate::error::{ConnectionError, SendError};
-use crate::event::{CloseInitiator, CloseOutcome, CloseStatus, Event};
+use crate::event::{CloseInitiator, CloseOutcome, Event};
 use crate::extension::ExtensionCodec;
 use crate::frame::{
     encode_frame_to_buffer, Opcode, FIN_BIT, MAX_CONTROL_PAYLOAD_LEN, RSV1_BIT, RSV2_BIT, RSV3_BIT,
@@ -68,7 +68,7 @@ enum State {
     Open,
     /// This endpoint started the closing handshake (§7.1.2): it sent `sent` and waits for the
     /// peer's Close until `deadline`.
-    CloseSent { sent: CloseStatus, deadline: Instant },
+    CloseSent { sent: CloseFrame, deadline: Instant },
     /// "_The WebSocket Connection is Closed_" (§7.1.4): reported as `outcome`; what is left is
     /// the transport's `teardown`.
     Closed(Box<Closed>),
@@ -295,8 +295,8 @@ impl Connection {
                     self.events.push_back(Queued::Event(Event::Message(message)));
                     continue;
                 }
-                Ok(Some(Incoming::Chunk(chunk))) => {
-                    self.events.push_back(Queued::Event(Event::Chunk(chunk)));
+                Ok(Some(Incoming::Fragment(chunk))) => {
+                    self.events.push_back(Queued::Event(Event::Fragment(chunk)));
                     continue;
                 }
                 Ok(Some(Incoming::Control(frame))) => match frame.header.opcode {
@@ -553,7 +553,7 @@ impl Connection {
             Ok(close) => close,
             Err(error) => return self.fail(now, error.into()),
         };
-        let received = Some(CloseStatus::of(close.as_ref()));
+        let received = Some(CloseFrame::status_of(close.as_ref()));
         let (initiator, sent) = match self.state {
             State::Open => {
                 // §5.5.1: "If an endpoint receives a Close frame and did not previously send a
@@ -629,8 +629,8 @@ impl Connection {
     fn outcome(
         &self,
         initiator: CloseInitiator,
-        sent: Option<CloseStatus>,
-        received: Option<CloseStatus>,
+        sent: Option<CloseFrame>,
+        received: Option<CloseFrame>,
         clean: bool,
     ) -> CloseOutcome {
         let sent = match &self.state {

@@ -13,7 +13,7 @@ impl Connection {
     /// # Errors
     ///
     /// [`SendError::Closing`] once the closing handshake started, [`SendError::MessageInProgress`]
-    /// while a message sent in parts is unfinished.
+    /// while a message sent in fragments is unfinished.
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
         self.send_whole(MessageKind::Text, text.as_bytes())
     }
@@ -54,8 +54,8 @@ impl Connection {
         Ok(())
     }
 
-    /// Begins a message to be sent in parts with [`Connection::send_part`] (the ESP-IDF server's
-    /// manual fragmentation). Control frames may still be sent between parts; other data
+    /// Begins a message to be sent in fragments with [`Connection::send_fragment`] (the ESP-IDF server's
+    /// manual fragmentation). Control frames may still be sent between fragments; other data
     /// messages may not (§5.4).
     ///
     /// # Errors
@@ -71,13 +71,13 @@ impl Connection {
     }
 
     /// Sends the next part of the message begun with [`Connection::begin_message`] as one or
-    /// more frames; `last` ends the message. Text parts may split a code point between them.
+    /// more frames; `last` ends the message. Text fragments may split a code point between them.
     ///
     /// # Errors
     ///
     /// [`SendError::Closing`], [`SendError::NoMessageInProgress`], [`SendError::InvalidUtf8`]
     /// (nothing is sent; the message stays open).
-    pub fn send_part(&mut self, data: &[u8], last: bool) -> Result<(), SendError> {
+    pub fn send_fragment(&mut self, data: &[u8], last: bool) -> Result<(), SendError> {
         self.check_open()?;
         let Some(sending) = &mut self.sending else {
             return Err(SendError::NoMessageInProgress);
@@ -127,7 +127,7 @@ impl Connection {
         let close = CloseFrame::new(code, reason)?;
         self.check_open()?;
         self.write_close(Some(&close));
-        let sent = CloseStatus::of(Some(&close));
+        let sent = CloseFrame::status_of(Some(&close));
         self.state = State::CloseSent { sent, deadline: now + self.config.close_timeout };
         Ok(())
     }
@@ -212,7 +212,7 @@ impl Connection {
     }
 
     /// A whole message may go out: the connection is open and no message is being sent in
-    /// parts (§5.4: fragments of two messages are never interleaved).
+    /// fragments (§5.4: fragments of two messages are never interleaved).
     #[inline]
     fn check_can_send_whole(&self) -> Result<(), SendError> {
         self.check_open()?;
@@ -245,7 +245,7 @@ impl Connection {
         Ok(())
     }
 
-    /// Writes a part of the message in `self.sending` as frames of at most
+    /// Writes a fragment of the message in `self.sending` as frames of at most
     /// [`Config::max_send_frame_size`], through the extension if it takes the message.
     fn write_part(&mut self, data: &[u8], last: bool) {
         let Some(sending) = &mut self.sending else { return };
@@ -283,7 +283,7 @@ impl Connection {
 
     /// Writes a Close frame (`None`: an empty body), after any pending Pong; returns what was
     /// sent.
-    pub(super) fn write_close(&mut self, close: Option<&CloseFrame>) -> CloseStatus {
+    pub(super) fn write_close(&mut self, close: Option<&CloseFrame>) -> CloseFrame {
         self.flush_pong();
         let mut body = [0u8; 2 + crate::close::MAX_REASON_LEN];
         let len = match close {
@@ -295,7 +295,7 @@ impl Connection {
             None => 0,
         };
         self.write_frame(true, Opcode::Close, 0, &body[..len]);
-        CloseStatus::of(close)
+        CloseFrame::status_of(close)
     }
 
     pub(super) fn flush_pong(&mut self) {

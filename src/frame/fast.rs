@@ -53,7 +53,7 @@ pub(crate) fn decode_valid(input: &[u8], rules: &DecodeRules) -> Option<(FrameHe
         }
         (len, 10)
     };
-    if payload_len > rules.max_payload_len {
+    if payload_len > rules.max_frame_size {
         return None;
     }
     let (masking_key, header_len) = if masked {
@@ -180,8 +180,8 @@ mod tests {
         let key = [0x37, 0xfa, 0x21, 0x3d];
         for role in [Role::Client, Role::Server] {
             for rsv in [0, RSV1_BIT, RSV1_BIT | RSV2_BIT | RSV3_BIT] {
-                for max in [0, 5, 125, 126, 0xffff, DEFAULT_MAX_PAYLOAD_LEN, u64::MAX] {
-                    let rules = DecodeRules::new(role).with_rsv_allowed(rsv).with_max_payload_len(max);
+                for max in [0, 5, 125, 126, 0xffff, DEFAULT_MAX_FRAME_SIZE, u64::MAX] {
+                    let rules = DecodeRules::new(role).with_rsv_allowed(rsv).with_max_frame_size(max);
                     for first in 0..=255u8 {
                         for second in 0..=255u8 {
                             for length in extended {

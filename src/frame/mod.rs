@@ -72,8 +72,9 @@ pub const PAYLOAD_LEN_64: u8 = 127;
 pub const MAX_CONTROL_PAYLOAD_LEN: u64 = 125;
 /// Largest frame header: 2 bytes, 8 bytes of extended length, 4 bytes of masking key.
 pub const MAX_HEADER_LEN: usize = 14;
-/// Default of [`DecodeRules::max_payload_len`]: 16 MiB.
-pub const DEFAULT_MAX_PAYLOAD_LEN: u64 = 16 << 20;
+/// Default of the largest frame payload a receiver accepts ([`DecodeRules::with_max_frame_size`],
+/// [`crate::MessageLimits::max_frame_size`]): 16 MiB.
+pub const DEFAULT_MAX_FRAME_SIZE: u64 = 16 << 20;
 
 /// The opcode: "the interpretation of the Payload data" (§5.2, §11.8).
 ///
@@ -151,17 +152,6 @@ impl Opcode {
     }
 }
 
-impl TryFrom<u8> for Opcode {
-    type Error = ProtocolError;
-
-    fn try_from(value: u8) -> Result<Opcode, ProtocolError> {
-        if value > OPCODE_BITS {
-            return Err(ProtocolError::ReservedOpcode(value));
-        }
-        Opcode::decode(value)
-    }
-}
-
 impl fmt::Display for Opcode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = match self {
@@ -181,10 +171,11 @@ impl fmt::Display for Opcode {
 /// # Examples
 ///
 /// ```
-/// use rfc6455::{DecodeRules, RSV1_BIT};
+/// use rfc6455::frame::RSV1_BIT;
+/// use rfc6455::DecodeRules;
 ///
 /// // A server that negotiated permessage-deflate (RSV1) and accepts frames up to 1 MiB.
-/// let rules = DecodeRules::server().with_rsv_allowed(RSV1_BIT).with_max_payload_len(1 << 20);
+/// let rules = DecodeRules::server().with_rsv_allowed(RSV1_BIT).with_max_frame_size(1 << 20);
 /// # let _ = rules;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,14 +187,14 @@ pub struct DecodeRules {
     /// [`RSV3_BIT`]. Default 0: §5.2 "MUST be 0 unless an extension is negotiated".
     pub rsv_allowed: u8,
     /// Largest payload accepted, checked as soon as the length is decoded. Default
-    /// [`DEFAULT_MAX_PAYLOAD_LEN`] (16 MiB).
-    pub max_payload_len: u64,
+    /// [`DEFAULT_MAX_FRAME_SIZE`] (16 MiB).
+    pub max_frame_size: u64,
 }
 
 impl DecodeRules {
     /// Rules for an endpoint of `role`, with no extension and the default limit.
     pub fn new(role: Role) -> DecodeRules {
-        DecodeRules { role, rsv_allowed: 0, max_payload_len: DEFAULT_MAX_PAYLOAD_LEN }
+        DecodeRules { role, rsv_allowed: 0, max_frame_size: DEFAULT_MAX_FRAME_SIZE }
     }
 
     /// Rules for a server: frames from the client must be masked.
@@ -223,8 +214,8 @@ impl DecodeRules {
     }
 
     /// Sets the largest payload accepted.
-    pub fn with_max_payload_len(mut self, max_payload_len: u64) -> DecodeRules {
-        self.max_payload_len = max_payload_len;
+    pub fn with_max_frame_size(mut self, max_frame_size: u64) -> DecodeRules {
+        self.max_frame_size = max_frame_size;
         self
     }
 }
@@ -440,8 +431,8 @@ impl FrameHeader {
             (len, length_end)
         };
         // Checked before anything waits for or allocates the payload.
-        if payload_len > rules.max_payload_len {
-            return Err(ProtocolError::FrameTooLarge { payload_len, max: rules.max_payload_len });
+        if payload_len > rules.max_frame_size {
+            return Err(ProtocolError::FrameTooLarge { payload_len, max: rules.max_frame_size });
         }
         let header_len = length_end + mask_len;
         let masking_key = if masked {

@@ -6,7 +6,7 @@ use std::fmt;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::limits::check_size;
-use super::{finish_message, Incoming, MessageChunk, MessageKind, MessageLimits, Utf8Validator};
+use super::{finish_message, Incoming, MessageFragment, MessageKind, MessageLimits, Utf8Validator};
 use crate::error::ProtocolError;
 use crate::extension::{DecodeOutput, ExtensionCodec};
 use crate::frame::{decode_valid, DecodeRules, Frame, FrameHeader, Opcode, FIN_BIT};
@@ -121,7 +121,7 @@ impl Reassembler {
     /// A reassembler with the given limits.
     pub fn with_limits(role: Role, limits: MessageLimits) -> Reassembler {
         Reassembler {
-            rules: DecodeRules::new(role).with_max_payload_len(limits.max_frame_size),
+            rules: DecodeRules::new(role).with_max_frame_size(limits.max_frame_size),
             limits,
             streaming: false,
             buffer: BytesMut::new(),
@@ -136,7 +136,7 @@ impl Reassembler {
         }
     }
 
-    /// Hands data over in pieces as it arrives ([`Incoming::Chunk`]) instead of whole messages:
+    /// Hands data over in pieces as it arrives ([`Incoming::Fragment`]) instead of whole messages:
     /// memory stays bounded by the input, not by the message. Takes effect at the next message.
     pub fn set_streaming(&mut self, streaming: bool) {
         self.streaming = streaming;
@@ -357,13 +357,13 @@ impl Reassembler {
     }
 
     /// Hands over the next message of `ready`. In streaming mode (switched on since it was
-    /// prepared), as the one chunk the general path would give for it.
+    /// prepared), as the one fragment the general path would give for it.
     #[inline]
     fn take_ready(&mut self) -> Incoming {
         let (kind, payload) = split_ready(&mut self.ready);
         if self.streaming {
             let len = payload.len() as u64;
-            let chunk = MessageChunk {
+            let chunk = MessageFragment {
                 kind,
                 data: payload,
                 frame_offset: 0,
@@ -372,7 +372,7 @@ impl Reassembler {
                 ends_frame: true,
                 ends_message: true,
             };
-            return Incoming::Chunk(chunk);
+            return Incoming::Fragment(chunk);
         }
         Incoming::Message(finish_message(kind, payload))
     }
@@ -562,7 +562,7 @@ impl Reassembler {
             } else if data.is_empty() {
                 return Ok(Progress::Continue);
             }
-            let chunk = MessageChunk {
+            let chunk = MessageFragment {
                 kind,
                 data,
                 frame_offset,
@@ -571,7 +571,7 @@ impl Reassembler {
                 ends_frame,
                 ends_message,
             };
-            return Ok(Progress::Item(Incoming::Chunk(chunk)));
+            return Ok(Progress::Item(Incoming::Fragment(chunk)));
         }
         if !ends_message {
             return Ok(Progress::Continue);

@@ -4,8 +4,8 @@
 
 use crate::error::ProtocolError;
 
-/// Default of [`MessageLimits::max_frame_size`]: 16 MiB.
-pub const DEFAULT_MAX_FRAME_SIZE: u64 = 16 << 20;
+/// Default of [`MessageLimits::max_frame_size`] (and of [`crate::DecodeRules`]): 16 MiB.
+pub use crate::frame::DEFAULT_MAX_FRAME_SIZE;
 /// Default of [`MessageLimits::max_message_size`]: 64 MiB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 64 << 20;
 /// Default of [`MessageLimits::max_fragments`]: 131,072 fragments per message.

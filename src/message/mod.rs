@@ -7,7 +7,7 @@
 //! target `reassembler`. The UTF-8 validator is in `utf8.rs`, the limits in `limits.rs`.
 //!
 //! Both take the bytes that follow the opening handshake and give
-//! [`Incoming`] items: whole messages (or, in streaming mode, [`MessageChunk`]s as the data
+//! [`Incoming`] items: whole messages (or, in streaming mode, [`MessageFragment`]s as the data
 //! arrives) and control frames, which they do not interpret (that is the connection's job,
 //! layer 2).
 //!
@@ -219,13 +219,17 @@ impl From<Bytes> for Message {
     }
 }
 
-/// A piece of a message's data, as it arrives (streaming mode).
+/// A fragment of a message's data, as it arrives (streaming mode).
+///
+/// The crate says "fragment" for every piece of a message, as RFC 6455 §5.4 does: on the wire a
+/// fragment is a frame of a fragmented message; streamed, it is as much of one as has arrived
+/// ([`MessageFragment::frame_offset`] and [`MessageFragment::ends_frame`] place it in its frame).
 ///
 /// The fields follow the ESP-IDF client's `data_len`, `payload_len` and `payload_offset`. For a
 /// Text message, a piece may end inside a code point; the concatenation of the pieces is valid
 /// UTF-8, checked as they arrive.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageChunk {
+pub struct MessageFragment {
     /// The message's kind (from its first frame).
     pub kind: MessageKind,
     /// The data: unmasked (and transformed by an extension, if the message uses one).
@@ -248,8 +252,8 @@ pub struct MessageChunk {
 pub enum Incoming {
     /// A whole message (whole-message mode).
     Message(Message),
-    /// A piece of a message (streaming mode).
-    Chunk(MessageChunk),
+    /// A fragment of a message as it arrives (streaming mode).
+    Fragment(MessageFragment),
     /// A control frame (Close, Ping or Pong), whole and unmasked, for the connection to act on.
     Control(Frame),
 }

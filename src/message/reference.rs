@@ -14,7 +14,7 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 
 use super::limits::check_size;
-use super::{finish_message, Incoming, MessageChunk, MessageKind, MessageLimits, Utf8Validator};
+use super::{finish_message, Incoming, MessageFragment, MessageKind, MessageLimits, Utf8Validator};
 use crate::error::ProtocolError;
 use crate::extension::{DecodeOutput, ExtensionCodec};
 use crate::frame::{DecodeRules, Frame, FrameHeader, Opcode};
@@ -22,7 +22,7 @@ use crate::mask::apply_mask_rfc;
 use crate::{Decoded, Role};
 
 /// Layer 1 as the RFC states it: from the bytes after the handshake to messages (or, streaming,
-/// [`MessageChunk`]s) and control frames. Same public behaviour as [`super::Reassembler`].
+/// [`MessageFragment`]s) and control frames. Same public behaviour as [`super::Reassembler`].
 ///
 /// # Examples
 ///
@@ -110,7 +110,7 @@ impl ReferenceReassembler {
     /// A reassembler with the given limits.
     pub fn with_limits(role: Role, limits: MessageLimits) -> ReferenceReassembler {
         ReferenceReassembler {
-            rules: DecodeRules::new(role).with_max_payload_len(limits.max_frame_size),
+            rules: DecodeRules::new(role).with_max_frame_size(limits.max_frame_size),
             limits,
             streaming: false,
             codec: None,
@@ -296,7 +296,7 @@ impl ReferenceReassembler {
             } else if data.is_empty() {
                 return Ok(None);
             }
-            return Ok(Some(Incoming::Chunk(MessageChunk {
+            return Ok(Some(Incoming::Fragment(MessageFragment {
                 kind,
                 data,
                 frame_offset: received,

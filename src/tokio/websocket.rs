@@ -311,7 +311,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Inner<IO> {
 /// A normal end (Python `websockets`' `ConnectionClosedOK`): no failure, and both Close frames
 /// had 1000 (Normal Closure), 1001 (Going Away) or no code.
 fn is_normal(outcome: &CloseOutcome) -> bool {
-    let normal = |status: &Option<crate::event::CloseStatus>| {
+    let normal = |status: &Option<crate::CloseFrame>| {
         status.as_ref().is_some_and(|status| {
             matches!(
                 status.code,
@@ -508,7 +508,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
         self.shared.lock().io_result().err().map(std::io::Error::from)
     }
 
-    /// Runs `command` on the sans-IO connection (any of its commands: a message in parts, a
+    /// Runs `command` on the sans-IO connection (any of its commands: a message in fragments, a
     /// Pong, a close), then writes what the transport takes at once; the rest goes out with the
     /// next call that polls the connection.
     ///
@@ -518,8 +518,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
     ///
     /// ws.with_connection(|connection| {
     ///     connection.begin_message(MessageKind::Text)?;
-    ///     connection.send_part(b"Hello, ", false)?;
-    ///     connection.send_part(b"world", true)
+    ///     connection.send_fragment(b"Hello, ", false)?;
+    ///     connection.send_fragment(b"world", true)
     /// })?;
     /// # Ok(()) }
     /// ```

@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use rfc6455::handshake::extension::Extension;
-use rfc6455::{DecodeOutput, 
-    Config, Connection, DecodeRules, Decoded, Event, ExtensionCodec, Frame, MessageKind, ProtocolError, Role,
+use rfc6455::{
+    Config, Connection, DecodeOutput, DecodeRules, Decoded, Event, ExtensionCodec, Frame, MessageKind,
+    ProtocolError, Role,
 };
 
 /// An endpoint of `role` with `config` and its peer with `peer_config`, both opened at `now`.
@@ -40,7 +41,7 @@ pub fn events(conn: &mut Connection) -> Vec<Event> {
 /// them: masked from a client, unmasked from a server), checking the bytes hold whole, valid
 /// frames only.
 pub fn frames(bytes: &[u8], sender: Role) -> Vec<Frame> {
-    let rules = DecodeRules::new(sender.peer()).with_max_payload_len(u64::MAX >> 1);
+    let rules = DecodeRules::new(sender.peer()).with_max_frame_size(u64::MAX >> 1);
     let mut frames = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
@@ -68,7 +69,12 @@ impl ExtensionCodec for Negotiated {
         self.0.clone()
     }
 
-    fn decode(&mut self, input: &[u8], _fin: bool, output: &mut DecodeOutput<'_>) -> Result<(), ProtocolError> {
+    fn decode(
+        &mut self,
+        input: &[u8],
+        _fin: bool,
+        output: &mut DecodeOutput<'_>,
+    ) -> Result<(), ProtocolError> {
         output.extend_from_slice(input)
     }
 
