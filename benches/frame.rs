@@ -20,7 +20,7 @@ use std::io::Cursor;
 
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use rfc6455::{encode_frame, DecodeRules, Decoded, Frame, FrameHeader, Opcode};
+use rfc6455::{DecodeRules, Decoded, Frame, FrameHeader, Opcode};
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
@@ -36,9 +36,10 @@ fn masked_stream(count: usize, size: usize) -> Vec<u8> {
     let payload: Vec<u8> = (0..size).map(|i| i as u8).collect();
     let mut header = FrameHeader::new(true, Opcode::Binary, size as u64);
     header.masking_key = Some(KEY);
+    let frame = Frame { header, payload: payload.into() };
     let mut out = Vec::with_capacity(count * (size + 14));
     for _ in 0..count {
-        encode_frame(&header, &payload, &mut out);
+        frame.encode(&mut out);
     }
     out
 }

@@ -140,12 +140,12 @@ pub mod transport;
 
 // Layer 0: the wire format (bit-field constants stay in `frame`).
 pub use close::{CloseCode, CloseCodeRange, CloseFrame};
-pub use frame::{encode_frame, DecodeRules, Frame, FrameHeader, Opcode};
+pub use frame::{DecodeRules, Frame, FrameHeader, Opcode};
 pub use handshake::{
     accept_key, generate_key, ClientEvent, ClientHandshake, HttpResponse, OriginPolicy, ServerEvent,
     ServerHandshake, WsUrl,
 };
-pub use mask::{apply_mask, apply_mask_rfc, extend_masked, generate_masking_key, OsSeededRng, RandomSource};
+pub use mask::{apply_mask, apply_mask_rfc, extend_masked, OsSeededRng, RandomSource};
 
 // Layer 1: message assembly.
 pub use extension::{DecodeOutput, ExtensionCodec};

@@ -227,11 +227,11 @@ fn apply_mask_blocks(key: [u8; 4], payload: &mut [u8]) {
 /// # Examples
 ///
 /// ```
-/// use rfc6455::{generate_masking_key, RandomSource};
+/// use rfc6455::RandomSource;
 ///
 /// // A fixed key for a test: the masking key of the RFC's §5.7 examples.
 /// let mut fixed = |bytes: &mut [u8]| bytes.copy_from_slice(&[0x37, 0xfa, 0x21, 0x3d]);
-/// assert_eq!(generate_masking_key(&mut fixed), [0x37, 0xfa, 0x21, 0x3d]);
+/// assert_eq!(fixed.masking_key(), [0x37, 0xfa, 0x21, 0x3d]);
 /// ```
 pub trait RandomSource {
     /// Fills `bytes` with random bytes.
@@ -261,11 +261,11 @@ impl<F: FnMut(&mut [u8])> RandomSource for F {
 /// # Examples
 ///
 /// ```
-/// use rfc6455::{generate_masking_key, OsSeededRng};
+/// use rfc6455::{OsSeededRng, RandomSource};
 ///
 /// let mut rng = OsSeededRng::new();
-/// let first = generate_masking_key(&mut rng);
-/// let second = generate_masking_key(&mut rng);
+/// let first = rng.masking_key();
+/// let second = rng.masking_key();
 /// # let _ = (first, second);
 /// ```
 pub struct OsSeededRng(ChaCha12Rng);
@@ -316,11 +316,6 @@ impl RandomSource for OsSeededRng {
     fn masking_key(&mut self) -> [u8; 4] {
         self.0.next_u32().to_ne_bytes()
     }
-}
-
-/// Draws a fresh masking key (§5.3: "a new masking key MUST be chosen for each frame").
-pub fn generate_masking_key<R: RandomSource + ?Sized>(random: &mut R) -> [u8; 4] {
-    random.masking_key()
 }
 
 #[cfg(test)]
@@ -404,9 +399,9 @@ mod tests {
     fn seeded_rng_is_reproducible_and_os_rng_differs() {
         let mut a = OsSeededRng::from_seed([7; 32]);
         let mut b = OsSeededRng::from_seed([7; 32]);
-        assert_eq!(generate_masking_key(&mut a), generate_masking_key(&mut b));
+        assert_eq!(a.masking_key(), b.masking_key());
         let mut os = OsSeededRng::new();
-        let keys: Vec<[u8; 4]> = (0..16).map(|_| generate_masking_key(&mut os)).collect();
+        let keys: Vec<[u8; 4]> = (0..16).map(|_| os.masking_key()).collect();
         // 16 draws of 32 random bits: all equal has probability 2^-480.
         assert!(keys.iter().any(|key| *key != keys[0]));
     }

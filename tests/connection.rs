@@ -22,9 +22,9 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use rfc6455::frame::{MASK_BIT, RSV1_BIT, RSV2_BIT, RSV3_BIT};
 use rfc6455::{
-    apply_mask, encode_frame, CloseCode, CloseFrame, CloseInitiator, CloseOutcome, Config, Connection,
-    ConnectionError, Event, Frame, FrameHeader, Message, MessageFragment, MessageKind, MessageLimits, Opcode,
-    ProtocolError, RandomSource, Role, SendError, Transport, Utf8Bytes,
+    apply_mask, CloseCode, CloseFrame, CloseInitiator, CloseOutcome, Config, Connection, ConnectionError,
+    Event, Frame, FrameHeader, Message, MessageFragment, MessageKind, MessageLimits, Opcode, ProtocolError,
+    RandomSource, Role, SendError, Transport, Utf8Bytes,
 };
 
 /// The masking key of every masked frame this file builds by hand (the §5.7 examples' key).
@@ -84,7 +84,7 @@ fn frame_with_mask(masked: bool, fin: bool, opcode: Opcode, payload: &[u8]) -> V
     let mut header = FrameHeader::new(fin, opcode, payload.len() as u64);
     header.masking_key = masked.then_some(PEER_KEY);
     let mut out = Vec::new();
-    encode_frame(&header, payload, &mut out);
+    rfc6455::Frame { header, payload: bytes::Bytes::copy_from_slice(payload) }.encode(&mut out);
     out
 }
 

@@ -11,9 +11,7 @@
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use rfc6455::frame::{RSV1_BIT, RSV2_BIT, RSV3_BIT};
-use rfc6455::{
-    encode_frame, CloseCode, DecodeRules, Decoded, Frame, FrameHeader, Opcode, ProtocolError, Role,
-};
+use rfc6455::{CloseCode, DecodeRules, Decoded, Frame, FrameHeader, Opcode, ProtocolError, Role};
 
 /// The masking key of every masked example in §5.7.
 const RFC_KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -250,10 +248,12 @@ fn check_vector_both_ways(vector: &Vector) {
     frame.encode(&mut into_bytes_mut);
     assert_eq!(&into_bytes_mut[..], &vector.wire[..], "{name}: Frame::encode into BytesMut");
     let mut into_vec = Vec::new();
-    encode_frame(&vector.header, &vector.payload, &mut into_vec);
+    rfc6455::Frame { header: vector.header, payload: bytes::Bytes::copy_from_slice(&vector.payload) }
+        .encode(&mut into_vec);
     assert_eq!(into_vec, vector.wire, "{name}: encode_frame into Vec<u8>");
     let mut into_bytes_mut = BytesMut::new();
-    encode_frame(&vector.header, &vector.payload, &mut into_bytes_mut);
+    rfc6455::Frame { header: vector.header, payload: bytes::Bytes::copy_from_slice(&vector.payload) }
+        .encode(&mut into_bytes_mut);
     assert_eq!(&into_bytes_mut[..], &vector.wire[..], "{name}: encode_frame into BytesMut");
     let mut header_only = Vec::new();
     vector.header.encode(&mut header_only);
@@ -264,7 +264,8 @@ fn check_vector_both_ways(vector: &Vector) {
     frame.encode(&mut appended);
     assert_eq!(appended, [&b"earlier bytes"[..], &vector.wire].concat(), "{name}: encode appends");
     let mut appended = BytesMut::from(&b"earlier bytes"[..]);
-    encode_frame(&vector.header, &vector.payload, &mut appended);
+    rfc6455::Frame { header: vector.header, payload: bytes::Bytes::copy_from_slice(&vector.payload) }
+        .encode(&mut appended);
     assert_eq!(appended[..], [&b"earlier bytes"[..], &vector.wire].concat(), "{name}: encode_frame appends");
 
     // §5.1: the other role rejects the same bytes.
@@ -922,7 +923,7 @@ fn encode_frame_writes_the_payload_length_not_the_header_length() {
     // encode_frame documents that the length written is payload.len().
     let stale = FrameHeader::new(true, Opcode::Text, 1000);
     let mut out = Vec::new();
-    encode_frame(&stale, b"Hello", &mut out);
+    rfc6455::Frame { header: stale, payload: bytes::Bytes::copy_from_slice(b"Hello") }.encode(&mut out);
     assert_eq!(out, [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
 }
 
@@ -1092,7 +1093,8 @@ fn check_frame_round_trip(role: Role, frame: Frame, trailing: &[u8]) -> Result<(
     }
 
     let mut other = BytesMut::new();
-    encode_frame(&frame.header, &frame.payload, &mut other);
+    rfc6455::Frame { header: frame.header, payload: bytes::Bytes::copy_from_slice(&frame.payload) }
+        .encode(&mut other);
     prop_assert_eq!(&other[..], &wire[..]);
 
     wire.extend_from_slice(trailing);

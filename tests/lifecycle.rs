@@ -34,9 +34,9 @@ use rfc6455::handshake::{
     ServerHandshake, WsUrl,
 };
 use rfc6455::{
-    accept_key, encode_frame, CloseCode, CloseFrame, CloseInitiator, CloseOutcome, Config, Connection,
-    ConnectionError, DecodeOutput, Endpoint, Event, ExtensionCodec, FrameHeader, HandshakeError, Linger,
-    Message, MessageKind, Opcode, OsSeededRng, ProtocolError, Role, SendError, Transport,
+    accept_key, CloseCode, CloseFrame, CloseInitiator, CloseOutcome, Config, Connection, ConnectionError,
+    DecodeOutput, Endpoint, Event, ExtensionCodec, FrameHeader, HandshakeError, Linger, Message, MessageKind,
+    Opcode, OsSeededRng, ProtocolError, Role, SendError, Transport,
 };
 
 /// The smallest step of the fake clock.
@@ -74,7 +74,7 @@ fn frame_from(sender: Role, opcode: Opcode, payload: &[u8]) -> Vec<u8> {
     let mut header = FrameHeader::new(true, opcode, payload.len() as u64);
     header.masking_key = (sender == Role::Client).then_some(PEER_KEY);
     let mut out = Vec::new();
-    encode_frame(&header, payload, &mut out);
+    rfc6455::Frame { header, payload: bytes::Bytes::copy_from_slice(payload) }.encode(&mut out);
     out
 }
 
@@ -1046,7 +1046,7 @@ fn server_handshake_accept_installs_the_extension_codec_and_lists_it() {
     let mut header = FrameHeader::new(true, Opcode::Text, 2);
     header.rsv3 = true;
     header.masking_key = Some(PEER_KEY);
-    encode_frame(&header, &[!b'H', !b'i'], &mut input);
+    rfc6455::Frame { header, payload: bytes::Bytes::copy_from_slice(&[!b'H', !b'i']) }.encode(&mut input);
     let (mut handshake, event) = server_handshake(handshake_config(), t0, &input);
     let request = upgrade_of(event);
     assert_eq!(request.extensions(), [Extension::new("x-invert")]);
@@ -1259,10 +1259,10 @@ fn client_frames_after_the_head() -> Vec<u8> {
     frames.extend(frame_from(Role::Client, Opcode::Ping, b"ping"));
     let mut first = FrameHeader::new(false, Opcode::Binary, 3);
     first.masking_key = Some(PEER_KEY);
-    encode_frame(&first, b"abc", &mut frames);
+    rfc6455::Frame { header: first, payload: bytes::Bytes::copy_from_slice(b"abc") }.encode(&mut frames);
     let mut last = FrameHeader::new(true, Opcode::Continuation, 2);
     last.masking_key = Some([1, 2, 3, 4]);
-    encode_frame(&last, b"de", &mut frames);
+    rfc6455::Frame { header: last, payload: bytes::Bytes::copy_from_slice(b"de") }.encode(&mut frames);
     frames.extend(close_from(Role::Client, 1000, "bye"));
     frames
 }

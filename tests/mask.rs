@@ -7,7 +7,7 @@
 
 use proptest::prelude::*;
 use rfc6455::handshake::is_valid_key;
-use rfc6455::{apply_mask, apply_mask_rfc, generate_key, generate_masking_key, OsSeededRng, RandomSource};
+use rfc6455::{apply_mask, apply_mask_rfc, generate_key, OsSeededRng, RandomSource};
 
 /// The masking key of the §5.7 examples.
 const RFC_KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -161,7 +161,7 @@ fn rfc_5_3_unmasking_in_pieces_at_every_split_of_a_short_payload() {
 }
 
 #[test]
-fn rfc_5_3_generate_masking_key_returns_the_injected_key() {
+fn rfc_5_3_masking_key_returns_the_injected_key() {
     // §5.3 keys come from a RandomSource; a closure injects a fixed one.
     let mut calls = 0;
     let mut fixed = |bytes: &mut [u8]| {
@@ -169,8 +169,8 @@ fn rfc_5_3_generate_masking_key_returns_the_injected_key() {
         assert_eq!(bytes.len(), 4, "a masking key is 4 bytes");
         bytes.copy_from_slice(&RFC_KEY);
     };
-    assert_eq!(generate_masking_key(&mut fixed), RFC_KEY);
-    assert_eq!(generate_masking_key(&mut fixed), RFC_KEY);
+    assert_eq!(fixed.masking_key(), RFC_KEY);
+    assert_eq!(fixed.masking_key(), RFC_KEY);
     assert_eq!(calls, 2, "one draw per key");
 
     // Each draw reaches the source: a counting source gives successive keys.
@@ -181,19 +181,19 @@ fn rfc_5_3_generate_masking_key_returns_the_injected_key() {
             counter += 1;
         }
     };
-    assert_eq!(generate_masking_key(&mut counting), [0, 1, 2, 3]);
-    assert_eq!(generate_masking_key(&mut counting), [4, 5, 6, 7]);
+    assert_eq!(counting.masking_key(), [0, 1, 2, 3]);
+    assert_eq!(counting.masking_key(), [4, 5, 6, 7]);
 
     // Through a trait object as well.
     let mut boxed: Box<dyn RandomSource> = Box::new(|bytes: &mut [u8]| bytes.fill(0xa5));
-    assert_eq!(generate_masking_key(boxed.as_mut()), [0xa5; 4]);
+    assert_eq!(boxed.masking_key(), [0xa5; 4]);
 }
 
 #[test]
 fn rfc_10_3_seeded_rng_is_reproducible_and_seed_dependent() {
     let draw = |seed: [u8; 32]| {
         let mut rng = OsSeededRng::from_seed(seed);
-        (0..16).map(|_| generate_masking_key(&mut rng)).collect::<Vec<[u8; 4]>>()
+        (0..16).map(|_| rng.masking_key()).collect::<Vec<[u8; 4]>>()
     };
     let first = draw([7; 32]);
     assert_eq!(first, draw([7; 32]), "same seed, same keys");
@@ -216,16 +216,16 @@ fn rfc_10_3_os_seeded_rng_gives_varying_keys() {
     // §10.3: keys must be unpredictable. Two generators seeded from the OS, and successive keys
     // of one generator, differ (failure probability about 2^-480 per assertion).
     let mut rng = OsSeededRng::new();
-    let keys: Vec<[u8; 4]> = (0..16).map(|_| generate_masking_key(&mut rng)).collect();
+    let keys: Vec<[u8; 4]> = (0..16).map(|_| rng.masking_key()).collect();
     assert!(keys.iter().any(|key| *key != keys[0]), "{keys:02x?}");
     let mut other = OsSeededRng::new();
-    let other_keys: Vec<[u8; 4]> = (0..16).map(|_| generate_masking_key(&mut other)).collect();
+    let other_keys: Vec<[u8; 4]> = (0..16).map(|_| other.masking_key()).collect();
     assert_ne!(keys, other_keys);
     let mut defaulted = OsSeededRng::default();
-    let default_keys: Vec<[u8; 4]> = (0..16).map(|_| generate_masking_key(&mut defaulted)).collect();
+    let default_keys: Vec<[u8; 4]> = (0..16).map(|_| defaulted.masking_key()).collect();
     assert_ne!(keys, default_keys);
     let mut tried = OsSeededRng::try_new().expect("the OS provides entropy");
-    let tried_keys: Vec<[u8; 4]> = (0..16).map(|_| generate_masking_key(&mut tried)).collect();
+    let tried_keys: Vec<[u8; 4]> = (0..16).map(|_| tried.masking_key()).collect();
     assert_ne!(keys, tried_keys);
 }
 

@@ -22,9 +22,9 @@ use rfc6455::frame::{RSV1_BIT, RSV2_BIT, RSV3_BIT};
 use rfc6455::handshake::extension::Extension;
 use rfc6455::message::{DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE};
 use rfc6455::{
-    apply_mask_rfc, encode_frame, CloseCode, DecodeOutput, ExtensionCodec, Frame, FrameHeader, Incoming,
-    Message, MessageFragment, MessageKind, MessageLimits, Opcode, ProtocolError, Reassembler, Role,
-    Utf8Bytes, Utf8Validator,
+    apply_mask_rfc, CloseCode, DecodeOutput, ExtensionCodec, Frame, FrameHeader, Incoming, Message,
+    MessageFragment, MessageKind, MessageLimits, Opcode, ProtocolError, Reassembler, Role, Utf8Bytes,
+    Utf8Validator,
 };
 
 const ROLES: [Role; 2] = [Role::Server, Role::Client];
@@ -86,7 +86,7 @@ impl Peer {
     /// with the masking key it arrived with).
     fn frame(&mut self, fin: bool, opcode: Opcode, rsv: u8, payload: &[u8]) -> Frame {
         let header = header(fin, opcode, rsv, self.next_key(), payload.len() as u64);
-        encode_frame(&header, payload, &mut self.wire);
+        rfc6455::Frame { header, payload: bytes::Bytes::copy_from_slice(payload) }.encode(&mut self.wire);
         Frame { header, payload: Bytes::copy_from_slice(payload) }
     }
 
@@ -940,11 +940,19 @@ fn server_does_not_read_payload_that_starts_a_read_as_a_frame_header() {
     let mut payload = on_the_wire.clone();
     apply_mask_rfc(key, &mut payload, 0);
     let mut wire = Vec::new();
-    encode_frame(&header(false, Opcode::Binary, 0, Some(key), 5000), &payload, &mut wire);
+    rfc6455::Frame {
+        header: header(false, Opcode::Binary, 0, Some(key), 5000),
+        payload: bytes::Bytes::copy_from_slice(&payload),
+    }
+    .encode(&mut wire);
     let header_len = wire.len() - payload.len();
     assert_eq!(wire[header_len..], on_the_wire[..]);
     let mut last = Vec::new();
-    encode_frame(&header(true, Opcode::Continuation, 0, Some(key), 0), &[], &mut last);
+    rfc6455::Frame {
+        header: header(true, Opcode::Continuation, 0, Some(key), 0),
+        payload: bytes::Bytes::new(),
+    }
+    .encode(&mut last);
 
     let mut reassembler = Reassembler::new(Role::Server);
     assert_eq!(feed(&mut reassembler, &wire[..header_len]), (vec![], None), "the header is taken");
@@ -1191,7 +1199,11 @@ fn failure_table(role: Role) -> Vec<Case> {
         "wrong masking for the role",
         |peer, _| {
             let key = if peer.receiver == Role::Server { None } else { Some([1, 2, 3, 4]) };
-            encode_frame(&header(true, Opcode::Text, 0, key, 2), b"hi", &mut peer.wire);
+            rfc6455::Frame {
+                header: header(true, Opcode::Text, 0, key, 2),
+                payload: bytes::Bytes::from_static(b"hi"),
+            }
+            .encode(&mut peer.wire);
             (1, 1)
         },
         if masked { ProtocolError::UnmaskedFrame } else { ProtocolError::MaskedFrame },

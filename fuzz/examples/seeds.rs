@@ -569,7 +569,7 @@ fn masked_close() -> Vec<u8> {
     let mut header = FrameHeader::new(true, Opcode::Close, 5);
     header.masking_key = Some([0x37, 0xfa, 0x21, 0x3d]);
     let mut out = Vec::new();
-    rfc6455::encode_frame(&header, b"\x03\xe8bye", &mut out);
+    rfc6455::Frame { header, payload: bytes::Bytes::copy_from_slice(b"\x03\xe8bye") }.encode(&mut out);
     out
 }
 

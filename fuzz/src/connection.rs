@@ -458,7 +458,7 @@ impl FuzzFrame {
             header.masking_key = Some(self.key);
         }
         let start = out.len();
-        rfc6455::encode_frame(&header, &payload, out);
+        rfc6455::Frame { header, payload: bytes::Bytes::copy_from_slice(&payload) }.encode(out);
         if self.anomaly == Anomaly::Raw && Opcode::decode(self.key[0]).is_err() {
             // A reserved opcode: no `Opcode` holds it, so patch the encoded byte.
             out[start] = (out[start] & 0xF0) | (self.key[0] & 0x0F);

@@ -50,7 +50,7 @@ use crate::extension::ExtensionCodec;
 use crate::frame::{
     encode_frame_to_buffer, Opcode, FIN_BIT, MAX_CONTROL_PAYLOAD_LEN, RSV1_BIT, RSV2_BIT, RSV3_BIT,
 };
-use crate::mask::{generate_masking_key, OsSeededRng, RandomSource};
+use crate::mask::{OsSeededRng, RandomSource};
 use crate::message::{Incoming, Message, MessageKind, ReadyMessages, Reassembler, Utf8Validator};
 use crate::output::{Output, SHARED_PAYLOAD_MIN};
 use crate::transport::{AfterFlush, Teardown, Transport};

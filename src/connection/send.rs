@@ -316,7 +316,7 @@ impl Connection {
             // §5.1: "a client MUST mask all frames that it sends to the server".
             Role::Client => {
                 let random = self.random.get_or_insert_with(|| Box::new(OsSeededRng::new()));
-                Some(generate_masking_key(random.as_mut()))
+                Some(random.masking_key())
             }
             Role::Server => None,
         };

@@ -1,6 +1,6 @@
 //! The fast paths of §5.2 used by the connection: a header decoder with one bounds check per
 //! length encoding, and encoders that write straight into the output buffer. The readable
-//! versions beside the RFC are [`super::FrameHeader::decode`] and [`super::encode_frame`]; the
+//! versions beside the RFC are [`super::FrameHeader::decode`] and [`super::Frame::encode`]; the
 //! tests below and the `frame_header` / `frame_stream` fuzz targets prove them equal.
 
 #[allow(clippy::wildcard_imports)]
@@ -142,7 +142,7 @@ mod tests {
     /// The connection's encoder writes the same bytes as [`encode_frame`], after what the buffer
     /// already holds, for every length around the small-frame limit and each length encoding.
     #[test]
-    fn buffer_encoder_agrees_with_encode_frame() {
+    fn buffer_encoder_agrees_with_frame_encode() {
         let payload: Vec<u8> = (0..70_000u32).map(|i| (i * 7 + 1) as u8).collect();
         let lengths = (0..=200).chain([0xffff, 0x1_0000, 70_000]);
         for len in lengths {
@@ -152,7 +152,7 @@ mod tests {
                     header.rsv1 = rsv != 0;
                     header.masking_key = masking_key;
                     let mut expected = BytesMut::from(&b"before"[..]);
-                    encode_frame(&header, &payload[..len], &mut expected);
+                    Frame { header, payload: Bytes::copy_from_slice(&payload[..len]) }.encode(&mut expected);
                     let mut actual = BytesMut::from(&b"before"[..]);
                     let (bytes, _) = header.to_bytes();
                     encode_frame_to_buffer(&mut actual, bytes[0], masking_key, &payload[..len]);

@@ -535,37 +535,28 @@ impl Frame {
     /// Writes the frame (header, then payload masked with the header's key, if any) into `out`,
     /// masking in place in `out`: no intermediate buffer. Works with `Vec<u8>` and `BytesMut`.
     ///
-    /// The length written is `payload.len()`; no other rule is checked.
+    /// The length written is `payload.len()`, whatever `header.payload_len` says; no other
+    /// rule is checked.
+    ///
+    /// ```
+    /// use rfc6455::{Frame, FrameHeader, Opcode};
+    ///
+    /// // §5.7: "A single-frame masked text message".
+    /// let mut header = FrameHeader::new(true, Opcode::Text, 5);
+    /// header.masking_key = Some([0x37, 0xfa, 0x21, 0x3d]);
+    /// let mut out = bytes::BytesMut::new();
+    /// Frame { header, payload: "Hello".into() }.encode(&mut out);
+    /// assert_eq!(&out[..], &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    /// ```
     pub fn encode<B: BufMut + DerefMut<Target = [u8]>>(&self, out: &mut B) {
-        encode_frame(&self.header, &self.payload, out);
-    }
-}
-
-/// Writes a frame from a header and a borrowed payload into `out`, masking in place.
-///
-/// The length written is `payload.len()`, whatever `header.payload_len` says; the payload is
-/// masked with `header.masking_key` if there is one. No rule is checked.
-///
-/// # Examples
-///
-/// ```
-/// use rfc6455::{encode_frame, FrameHeader, Opcode};
-///
-/// // §5.7: "A single-frame masked text message".
-/// let mut header = FrameHeader::new(true, Opcode::Text, 5);
-/// header.masking_key = Some([0x37, 0xfa, 0x21, 0x3d]);
-/// let mut out = bytes::BytesMut::new();
-/// encode_frame(&header, b"Hello", &mut out);
-/// assert_eq!(&out[..], &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
-/// ```
-pub fn encode_frame<B: BufMut + DerefMut<Target = [u8]>>(header: &FrameHeader, payload: &[u8], out: &mut B) {
-    let header = FrameHeader { payload_len: payload.len() as u64, ..*header };
-    let (bytes, header_len) = header.to_bytes();
-    out.put_slice(&bytes[..header_len]);
-    let start = out.len();
-    out.put_slice(payload);
-    if let Some(key) = header.masking_key {
-        apply_mask(key, &mut out[start..], 0);
+        let header = FrameHeader { payload_len: self.payload.len() as u64, ..self.header };
+        let (bytes, header_len) = header.to_bytes();
+        out.put_slice(&bytes[..header_len]);
+        let start = out.len();
+        out.put_slice(&self.payload);
+        if let Some(key) = header.masking_key {
+            apply_mask(key, &mut out[start..], 0);
+        }
     }
 }
 
