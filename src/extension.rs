@@ -57,8 +57,8 @@ use crate::message::MessageKind;
 /// }
 /// ```
 pub trait ExtensionCodec: Send {
-    /// The RSV bits this extension uses, as a mask of [`crate::RSV1_BIT`], [`crate::RSV2_BIT`],
-    /// [`crate::RSV3_BIT`]. Frames may carry them only once the extension is negotiated.
+    /// The RSV bits this extension uses, as a mask of [`crate::frame::RSV1_BIT`], [`crate::frame::RSV2_BIT`],
+    /// [`crate::frame::RSV3_BIT`]. Frames may carry them only once the extension is negotiated.
     fn rsv_bits(&self) -> u8;
 
     /// The extension as negotiated: its name and the parameters a server's response lists for
