@@ -22,10 +22,9 @@ use std::io::IoSlice;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-use common::{events, frames, output, pair, Negotiated};
+use common::{events, frames, output, pair, Invert, Negotiated};
 use proptest::prelude::*;
-use rfc6455::frame::{MASK_BIT, RSV3_BIT};
+use rfc6455::frame::MASK_BIT;
 use rfc6455::handshake::client::{ClientRequest, Response};
 use rfc6455::handshake::extension::Extension;
 use rfc6455::handshake::server::UpgradeRequest;
@@ -35,8 +34,8 @@ use rfc6455::handshake::{
 };
 use rfc6455::{
     accept_key, CloseCode, CloseFrame, CloseInitiator, CloseOutcome, Config, Connection, ConnectionError,
-    DecodeOutput, Endpoint, Event, ExtensionCodec, FrameHeader, HandshakeError, Linger, Message, MessageKind,
-    Opcode, OsSeededRng, ProtocolError, Role, SendError, Transport,
+    Endpoint, Event, ExtensionCodec, FrameHeader, HandshakeError, Linger, Message, Opcode, OsSeededRng,
+    ProtocolError, Role, SendError, Transport,
 };
 
 /// The smallest step of the fake clock.
@@ -154,33 +153,6 @@ fn failed_and_written(role: Role, config: Config, now: Instant) -> Connection {
     assert_eq!(conn.poll_transport(now), Transport::Open, "the Close is not written yet");
     output(&mut conn);
     conn
-}
-
-/// A toy extension on RSV3 that inverts every byte of the messages that carry it (§9).
-struct Invert;
-
-impl ExtensionCodec for Invert {
-    fn rsv_bits(&self) -> u8 {
-        RSV3_BIT
-    }
-
-    fn negotiated(&self) -> Extension {
-        Extension::new("x-invert")
-    }
-
-    fn decode(
-        &mut self,
-        input: &[u8],
-        _fin: bool,
-        output: &mut DecodeOutput<'_>,
-    ) -> Result<(), ProtocolError> {
-        output.extend_from_slice(&input.iter().map(|byte| !byte).collect::<Vec<u8>>())
-    }
-
-    fn encode(&mut self, _kind: MessageKind, input: &[u8], _fin: bool, output: &mut BytesMut) -> u8 {
-        output.extend(input.iter().map(|byte| !byte));
-        RSV3_BIT
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

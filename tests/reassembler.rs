@@ -4,7 +4,10 @@
 //! the input down to one byte, streaming switched on and off at any point, every limit and an
 //! extension.
 
+mod common;
+
 use bytes::BytesMut;
+use common::Invert;
 use proptest::prelude::*;
 use rfc6455::frame::RSV3_BIT;
 use rfc6455::handshake::extension::Extension;
@@ -12,33 +15,6 @@ use rfc6455::{
     apply_mask_rfc, DecodeOutput, ExtensionCodec, FrameHeader, Incoming, MessageKind, MessageLimits, Opcode,
     ProtocolError, Reassembler, ReferenceReassembler, Role,
 };
-
-/// A toy extension on RSV3: a transformed message's bytes are inverted.
-struct Invert;
-
-impl ExtensionCodec for Invert {
-    fn rsv_bits(&self) -> u8 {
-        RSV3_BIT
-    }
-
-    fn negotiated(&self) -> Extension {
-        Extension::new("x-invert")
-    }
-
-    fn decode(
-        &mut self,
-        input: &[u8],
-        _fin: bool,
-        output: &mut DecodeOutput<'_>,
-    ) -> Result<(), ProtocolError> {
-        output.extend_from_slice(&input.iter().map(|byte| !byte).collect::<Vec<u8>>())
-    }
-
-    fn encode(&mut self, _kind: MessageKind, input: &[u8], _fin: bool, output: &mut BytesMut) -> u8 {
-        output.extend(input.iter().map(|byte| !byte));
-        RSV3_BIT
-    }
-}
 
 /// One frame as the peer sends it.
 #[derive(Debug, Clone)]

@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use bytes::BytesMut;
+use rfc6455::frame::RSV3_BIT;
 use rfc6455::handshake::extension::Extension;
 use rfc6455::{
     Config, Connection, DecodeOutput, DecodeRules, Decoded, Event, ExtensionCodec, Frame, MessageKind,
@@ -97,4 +98,31 @@ macro_rules! both_roles {
             $check(Role::Server);
         }
     };
+}
+
+/// A toy extension on RSV3 that inverts every byte of the messages that carry it (§9).
+pub struct Invert;
+
+impl ExtensionCodec for Invert {
+    fn rsv_bits(&self) -> u8 {
+        RSV3_BIT
+    }
+
+    fn negotiated(&self) -> Extension {
+        Extension::new("x-invert")
+    }
+
+    fn decode(
+        &mut self,
+        input: &[u8],
+        _fin: bool,
+        output: &mut DecodeOutput<'_>,
+    ) -> Result<(), ProtocolError> {
+        output.extend_from_slice(&input.iter().map(|byte| !byte).collect::<Vec<u8>>())
+    }
+
+    fn encode(&mut self, _kind: MessageKind, input: &[u8], _fin: bool, output: &mut BytesMut) -> u8 {
+        output.extend(input.iter().map(|byte| !byte));
+        RSV3_BIT
+    }
 }
