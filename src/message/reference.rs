@@ -41,8 +41,10 @@ use crate::{Decoded, Role};
 /// # Ok::<(), rfc6455::ProtocolError>(())
 /// ```
 pub struct ReferenceReassembler {
-    /// §5.2 for this role: masking, reserved bits and opcodes, control frame rules, the frame
-    /// size limit. Checked by [`FrameHeader::decode`].
+    /// §5.1 and §5.2 for this role, layer 0's job: masking ("a server MUST close the connection
+    /// upon receiving a frame that is not masked", "a client MUST close a connection if it
+    /// detects a masked frame"), reserved bits and opcodes, control frame rules, the frame size
+    /// limit. Checked by [`FrameHeader::decode`].
     rules: DecodeRules,
     limits: MessageLimits,
     /// The mode the next message starts in.
@@ -219,7 +221,10 @@ impl ReferenceReassembler {
             return Ok(());
         }
         let message = match (header.opcode, &mut self.message) {
-            // A continuation frame continues the message that is being read...
+            // §5.4: "A fragmented message consists of a single frame with the FIN bit clear and
+            // an opcode other than 0, followed by zero or more frames with the FIN bit clear and
+            // the opcode set to 0, and terminated by a single frame with the FIN bit set and an
+            // opcode of 0." A continuation frame continues the message that is being read...
             (Opcode::Continuation, Some(message)) => {
                 message.fragments += 1;
                 message.announced = message.announced.saturating_add(header.payload_len);
@@ -281,8 +286,10 @@ impl ReferenceReassembler {
                 max: self.limits.max_message_size,
             });
         }
-        // §8.1: Text must be valid UTF-8; checked as it arrives, so the first invalid byte fails
-        // the connection even before its frame ends.
+        // §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds that the byte
+        // stream is not, in fact, a valid UTF-8 stream, that endpoint MUST _Fail the WebSocket
+        // Connection_." Checked as it arrives, so the first invalid byte fails the connection
+        // even before its frame ends; a code point may be split between fragments.
         if message.kind == MessageKind::Text {
             message.utf8.feed(&data)?;
             if ends_message {
