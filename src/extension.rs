@@ -121,6 +121,21 @@ pub struct DecodeOutput<'a> {
     start: usize,
 }
 
+/// Passes a piece of a message through `codec`, bounded by construction: what it produces may
+/// take the message (which produced `before` bytes already) up to `max` bytes, no further. The
+/// one way both reassemblers call [`ExtensionCodec::decode`].
+pub(crate) fn decode_bounded(
+    codec: &mut dyn ExtensionCodec,
+    piece: &[u8],
+    fin: bool,
+    before: u64,
+    max: u64,
+) -> Result<bytes::Bytes, ProtocolError> {
+    let mut buffer = BytesMut::new();
+    codec.decode(piece, fin, &mut DecodeOutput::new(&mut buffer, before, max))?;
+    Ok(buffer.freeze())
+}
+
 impl<'a> DecodeOutput<'a> {
     /// An output appending to `buffer`, for a message that produced `before` bytes already and
     /// may not exceed `max` bytes.

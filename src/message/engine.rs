@@ -8,7 +8,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use super::limits::check_size;
 use super::{finish_message, Incoming, MessageFragment, MessageKind, MessageLimits, Utf8Validator};
 use crate::error::ProtocolError;
-use crate::extension::{DecodeOutput, ExtensionCodec};
+use crate::extension::{decode_bounded, ExtensionCodec};
 use crate::frame::{decode_valid, DecodeRules, Frame, FrameHeader, Opcode, FIN_BIT};
 use crate::mask::{apply_mask, extend_masked};
 use crate::{Decoded, Role};
@@ -525,11 +525,7 @@ impl Reassembler {
             let Some(codec) = codec else {
                 return Err(ProtocolError::ReservedBitsSet(frame.header.rsv_bits()));
             };
-            // Bounded by construction: the codec cannot write past the message's limit.
-            let mut output = BytesMut::new();
-            let mut bounded = DecodeOutput::new(&mut output, message.produced, self.limits.max_message_size);
-            codec.decode(&piece, ends_message, &mut bounded)?;
-            output.freeze()
+            decode_bounded(codec, &piece, ends_message, message.produced, self.limits.max_message_size)?
         } else {
             piece.freeze()
         };

@@ -16,7 +16,7 @@ use bytes::{Bytes, BytesMut};
 use super::limits::check_size;
 use super::{finish_message, Incoming, MessageFragment, MessageKind, MessageLimits, Utf8Validator};
 use crate::error::ProtocolError;
-use crate::extension::{DecodeOutput, ExtensionCodec};
+use crate::extension::{decode_bounded, ExtensionCodec};
 use crate::frame::{DecodeRules, Frame, FrameHeader, Opcode};
 use crate::mask::apply_mask_rfc;
 use crate::{Decoded, Role};
@@ -268,14 +268,14 @@ impl ReferenceReassembler {
         // The data as the application sees it: through the extension, if the message uses it.
         let data = match (message.transformed, self.codec.as_mut()) {
             (false, _) => piece,
-            (true, Some(codec)) => {
-                // Bounded by construction: the codec cannot write past the message's limit.
-                let mut output = BytesMut::new();
-                let mut bounded =
-                    DecodeOutput::new(&mut output, message.produced, self.limits.max_message_size);
-                codec.decode(&piece, ends_message, &mut bounded)?;
-                output.freeze()
-            }
+            // Bounded by construction: the codec cannot write past the message's limit.
+            (true, Some(codec)) => decode_bounded(
+                codec.as_mut(),
+                &piece,
+                ends_message,
+                message.produced,
+                self.limits.max_message_size,
+            )?,
             (true, None) => return Err(ProtocolError::ReservedBitsSet(header.rsv_bits())),
         };
         let message_offset = message.produced;
