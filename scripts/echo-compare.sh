@@ -26,6 +26,7 @@
 # figures from runs at different times (or on other machines) differ.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/port-from-log.sh
 
 rev=${1:-HEAD}
 duration=${DURATION:-3}
@@ -92,14 +93,9 @@ fi
 start() {
     local log=$dir/$1.log
     BIND_ADDRESS=127.0.0.1 BIND_PORT=0 HEARTBEAT_INTERVAL=0 MAX_CONNECTIONS=4096 "$2" 2>"$log" &
-    local pid=$! port=""
+    local pid=$! port
     printf -v "$1_pid" %s "$pid"
-    for _ in $(seq 100); do
-        port=$(sed -n 's|.*listening on ws://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$log")
-        [ -n "$port" ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
+    port=$(port_from_log "$log" "$pid" '.*listening on ws://127\.0\.0\.1:\([0-9]*\).*')
     if [ -z "$port" ]; then
         echo "echo-compare: the $1 echo_server did not start; its log:" >&2
         cat "$log" >&2

@@ -10,6 +10,7 @@
 # usage: scripts/esp-idf-check.sh        (one "ok" line per check; exits non-zero on failure)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/port-from-log.sh
 
 cargo build --quiet --example esp_idf_server
 
@@ -24,13 +25,7 @@ trap cleanup EXIT
 # Port 0: the system picks a free port; the server's first log line says which.
 BIND_ADDRESS=127.0.0.1 BIND_PORT=0 target/debug/examples/esp_idf_server 2>"$log" &
 server=$!
-port=""
-for _ in $(seq 100); do
-    port=$(sed -n 's|.*listening on ws://127\.0\.0\.1:\([0-9]*\)/ws.*|\1|p' "$log")
-    [ -n "$port" ] && break
-    kill -0 "$server" 2>/dev/null || break
-    sleep 0.1
-done
+port=$(port_from_log "$log" "$server" '.*listening on ws://127\.0\.0\.1:\([0-9]*\)/ws.*')
 if [ -z "$port" ]; then
     echo "FAIL  esp_idf_server did not start:"
     cat "$log"

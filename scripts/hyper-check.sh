@@ -12,6 +12,7 @@
 #        which; installs websockets in a venv under target/, as scripts/interop-python.sh does)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/port-from-log.sh
 
 venv=target/python-interop
 if [ ! -x "$venv/bin/python" ]; then
@@ -40,13 +41,7 @@ fail() {
 # Port 0: the system picks a free port; the server's first log line says which.
 MAX_MESSAGE_SIZE=65536 BIND_ADDRESS=127.0.0.1 BIND_PORT=0 target/release/examples/hyper_server 2>"$log" &
 server=$!
-port=""
-for _ in $(seq 100); do
-    port=$(sed -n 's|.*listening on ws://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$log")
-    [ -n "$port" ] && break
-    kill -0 "$server" 2>/dev/null || break
-    sleep 0.1
-done
+port=$(port_from_log "$log" "$server" '.*listening on ws://127\.0\.0\.1:\([0-9]*\).*')
 [ -n "$port" ] || fail "hyper_server did not start"
 echo "ok    hyper_server listening on 127.0.0.1:$port"
 

@@ -9,6 +9,7 @@
 # usage: scripts/squares-check.sh   (needs Debian's chromium, apt-get install chromium, and npm)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/port-from-log.sh
 
 browser=$(command -v chromium || true)
 if [ -z "$browser" ]; then
@@ -30,13 +31,7 @@ log=$(mktemp)
 BIND_PORT=0 target/release/examples/squares 2>"$log" &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -f "$log"' EXIT
-port=
-for _ in $(seq 100); do
-    port=$(sed -n 's|^squares: listening on http://.*:\([0-9][0-9]*\)/.*|\1|p' "$log")
-    [ -n "$port" ] && break
-    kill -0 $server 2>/dev/null || break
-    sleep 0.1
-done
+port=$(port_from_log "$log" "$server" '^squares: listening on http://.*:\([0-9][0-9]*\)/.*')
 if [ -z "$port" ]; then
     echo "squares-check: FAILED: the server did not start; its log:" >&2
     cat "$log" >&2
