@@ -277,7 +277,7 @@ proptest! {
 
     /// Any frames, any cut, streaming on and off, any limits, with and without an extension.
     #[test]
-    fn engine_equals_reference(
+    fn rfc_5_4_engine_equals_reference(
         role in role(),
         limits in limits(),
         extension in any::<bool>(),
@@ -291,7 +291,7 @@ proptest! {
 
     /// Any bytes at all (nearly always an error early on): the same error at the same point.
     #[test]
-    fn engine_equals_reference_on_any_bytes(
+    fn rfc_5_4_engine_equals_reference_on_any_bytes(
         role in role(),
         limits in limits(),
         bytes in prop::collection::vec(any::<u8>(), 0..200),
@@ -304,7 +304,7 @@ proptest! {
 
 /// One byte at a time through a stream of every kind of frame, both roles, both modes.
 #[test]
-fn engine_equals_reference_one_byte_at_a_time() {
+fn rfc_5_4_engine_equals_reference_one_byte_at_a_time() {
     let text = "Hello, κόσμε 😀".as_bytes().to_vec();
     let frame = |fin, opcode, payload: &[u8], rsv3| WireFrame {
         fin,
@@ -335,7 +335,7 @@ fn engine_equals_reference_one_byte_at_a_time() {
 /// The reference itself, on the RFC's own example (§5.7) and a failure: a sanity check that the
 /// property above compares something.
 #[test]
-fn reference_reads_the_rfc_examples_and_fails_on_violations() {
+fn rfc_5_7_reference_reads_the_rfc_examples_and_fails_on_violations() {
     let mut reference = ReferenceReassembler::new(Role::Client);
     reference.receive(&[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
     assert_eq!(reference.poll(), Ok(Some(Incoming::Message(rfc6455::Message::text("Hello")))));
@@ -401,7 +401,7 @@ const BOMB_LIMIT: u64 = 1 << 20;
 /// stopped at the limit with 1009, never let write past it (RFC 7692 §8.1 leaves the limit to
 /// the implementation; RFC 6455 §10.4 asks for one "after reassembly").
 #[test]
-fn both_reassemblers_stop_an_expanding_extension_at_the_message_limit() {
+fn rfc_10_4_both_reassemblers_stop_an_expanding_extension_at_the_message_limit() {
     // Writes of 1000 bytes fit 1048 times under 1 MiB; the 1049th would pass it.
     let expected = ProtocolError::MessageTooLarge { size: 1_049_000, max: BOMB_LIMIT };
     for role in [Role::Client, Role::Server] {
@@ -429,7 +429,7 @@ fn both_reassemblers_stop_an_expanding_extension_at_the_message_limit() {
 /// The same through a connection: it is failed with 1009 (§7.4.1: "a message that is too big
 /// for it to process").
 #[test]
-fn connection_fails_an_expanding_extension_with_1009() {
+fn rfc_7_4_1_connection_fails_an_expanding_extension_with_1009() {
     for role in [Role::Client, Role::Server] {
         let now = std::time::Instant::now();
         let limits = MessageLimits { max_message_size: BOMB_LIMIT, ..MessageLimits::default() };
