@@ -9,8 +9,12 @@
 //! 2. [`extend_masked_widest`]: appends a payload masked as it is copied into a buffer's spare
 //!    capacity, then declares those bytes initialised. The loop that writes them,
 //!    [`mask_copy_aligned`], is here too, with its helpers, because that declaration rests on it.
-//! 3. [`str_from_validated`]: views bytes that the UTF-8 validator of [`crate::message`] already
-//!    accepted as `&str`, without validating them a second time.
+//! 3. [`ValidUtf8::as_str`]: views the bytes of a [`ValidUtf8`] (the text of a
+//!    [`crate::Utf8Bytes`]) as `&str` without validating them a second time. Every way to build a
+//!    `ValidUtf8` is here: from a `String` or `&'static str`, from bytes `std::str::from_utf8`
+//!    accepts ([`ValidUtf8::new`]: a whole message the engine read at once), or from a
+//!    [`TextBuilder`], which checks each piece of a message where it lies as it is added (a
+//!    fragmented message, or one read in place as it arrives).
 //!
 //! Each `unsafe` operation, and what it relies on:
 //!
@@ -27,9 +31,11 @@
 //!   which bytes; and the argument holds for any block size (a size of 0 would only panic). A
 //!   panic anywhere before `set_len` leaves the buffer's length as it was, so no uninitialised
 //!   byte is ever exposed.
-//! - `str::from_utf8_unchecked` in [`str_from_validated`]: the bytes are valid UTF-8. This is the
-//!   one argument that rests on code elsewhere: its callers in [`crate::message`] (see the
-//!   function's documentation); debug builds check again.
+//! - `str::from_utf8_unchecked` in [`ValidUtf8::as_str`]: the bytes are valid UTF-8. The field
+//!   of `ValidUtf8` is private to this file, and each of its constructors either starts from a
+//!   Rust string or wraps exactly the bytes `std::str::from_utf8` accepted: the text is checked
+//!   by construction, whatever the code of [`crate::message`] does (see the type's
+//!   documentation). Debug builds check again.
 //! - `MaybeUninit::assume_init` in `initialised_for_test`: test code only.
 //!
 //! Building with the `safe` feature replaces all three with safe code (the portable loop; copying
@@ -39,8 +45,9 @@
 
 #![allow(unsafe_code)]
 
+use crate::error::ProtocolError;
 use crate::mask::{block_at, rotate_key, wide_key, word_key, xor_block, BLOCK};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use std::mem::MaybeUninit;
 
 /// Masks `payload` with `key` (already rotated to `payload[0]`) using the widest vectors the
@@ -312,24 +319,131 @@ fn initialised_for_test(bytes: &[MaybeUninit<u8>]) -> Vec<u8> {
     bytes.iter().map(|octet| unsafe { octet.assume_init() }).collect()
 }
 
-/// Views `bytes` as `&str`. Callers pass only bytes a [`crate::Utf8Validator`] accepted in full
-/// (every piece fed, `finish` returned `Ok`).
+/// Bytes that are valid UTF-8: the text behind a [`crate::Utf8Bytes`].
 ///
-/// Safety argument: the only constructor of [`crate::Utf8Bytes`] that skips validation is
-/// `Utf8Bytes::from_validated`, `pub(crate)`, called by the reassembler with exactly the bytes
-/// its validator accepted; the bytes behind a `Utf8Bytes` are immutable (`bytes::Bytes`). Debug
-/// builds check again.
-#[inline]
-pub(crate) fn str_from_validated(bytes: &[u8]) -> &str {
-    #[cfg(not(feature = "safe"))]
-    {
-        debug_assert!(std::str::from_utf8(bytes).is_ok());
-        // SAFETY: `bytes` is valid UTF-8, see the safety argument above.
-        unsafe { std::str::from_utf8_unchecked(bytes) }
+/// Safety argument for [`ValidUtf8::as_str`]: the field is private to this file, and every
+/// function here that builds a `ValidUtf8` either takes a `String` or `&'static str` (valid by
+/// their own types), or has `std::str::from_utf8` accept the very bytes it then wraps
+/// ([`ValidUtf8::new`], [`TextBuilder::finish`]). The bytes cannot change afterwards:
+/// `bytes::Bytes` gives no mutable access to what it holds. Debug builds check again.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct ValidUtf8(Bytes);
+
+impl ValidUtf8 {
+    /// Wraps `bytes` if they are valid UTF-8.
+    #[inline]
+    pub(crate) fn new(bytes: Bytes) -> Result<ValidUtf8, std::str::Utf8Error> {
+        std::str::from_utf8(&bytes)?;
+        Ok(ValidUtf8(bytes))
     }
-    #[cfg(feature = "safe")]
-    {
-        std::str::from_utf8(bytes).unwrap_or_default()
+
+    /// Wraps a `String`'s bytes, without copying.
+    pub(crate) fn from_string(text: String) -> ValidUtf8 {
+        ValidUtf8(Bytes::from(text))
+    }
+
+    /// Wraps a static string's bytes, without copying.
+    pub(crate) fn from_static(text: &'static str) -> ValidUtf8 {
+        ValidUtf8(Bytes::from_static(text.as_bytes()))
+    }
+
+    /// The text, without validating it again (see the safety argument above).
+    #[inline]
+    pub(crate) fn as_str(&self) -> &str {
+        #[cfg(not(feature = "safe"))]
+        {
+            debug_assert!(std::str::from_utf8(&self.0).is_ok());
+            // SAFETY: the bytes are valid UTF-8, see the safety argument above.
+            unsafe { std::str::from_utf8_unchecked(&self.0) }
+        }
+        #[cfg(feature = "safe")]
+        {
+            std::str::from_utf8(&self.0).unwrap_or_default()
+        }
+    }
+
+    /// The UTF-8 bytes.
+    pub(crate) fn as_bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    /// The UTF-8 bytes, without copying.
+    pub(crate) fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+/// A Text message assembled piece by piece (§8.1), each piece checked as it is added, so the
+/// first invalid byte fails at once, even before the message ends; a code point may be split
+/// between pieces.
+///
+/// Its bytes are checked by `std::str::from_utf8` where they lie, in the buffer that becomes the
+/// [`ValidUtf8`]: `valid_up_to` is the length of the prefix it accepted (always the end of a
+/// code point), and each piece re-checks from there, so a code point split between pieces is
+/// checked whole. [`TextBuilder::finish`] wraps the bytes only when that prefix is all of them.
+#[derive(Debug, Default)]
+pub(crate) struct TextBuilder {
+    bytes: BytesMut,
+    valid_up_to: usize,
+}
+
+impl TextBuilder {
+    /// Adds a piece taken from the read buffer: without copying when it follows the bytes so
+    /// far in the same allocation (`BytesMut::unsplit`), as the pieces of a frame read in place
+    /// do.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::InvalidUtf8`] if the text so far holds a byte that cannot be part of
+    /// valid UTF-8 (an unfinished code point at the end is not an error yet).
+    #[inline]
+    pub(crate) fn push(&mut self, piece: BytesMut) -> Result<(), ProtocolError> {
+        self.bytes.unsplit(piece);
+        self.check_new_bytes()
+    }
+
+    /// Adds a piece by copying it.
+    ///
+    /// # Errors
+    ///
+    /// As [`TextBuilder::push`].
+    pub(crate) fn push_slice(&mut self, piece: &[u8]) -> Result<(), ProtocolError> {
+        self.bytes.extend_from_slice(piece);
+        self.check_new_bytes()
+    }
+
+    /// Checks the bytes after the accepted prefix.
+    #[inline]
+    fn check_new_bytes(&mut self) -> Result<(), ProtocolError> {
+        match std::str::from_utf8(&self.bytes[self.valid_up_to..]) {
+            Ok(_) => {
+                self.valid_up_to = self.bytes.len();
+                Ok(())
+            }
+            // `error_len() == None`: the bytes end inside a code point that may still be valid.
+            Err(error) if error.error_len().is_none() => {
+                self.valid_up_to += error.valid_up_to();
+                Ok(())
+            }
+            Err(_) => Err(ProtocolError::InvalidUtf8),
+        }
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// The whole text.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::InvalidUtf8`] if it ends inside a code point.
+    pub(crate) fn finish(self) -> Result<ValidUtf8, ProtocolError> {
+        if self.valid_up_to != self.bytes.len() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        Ok(ValidUtf8(self.bytes.freeze()))
     }
 }
 
@@ -427,7 +541,50 @@ mod tests {
     #[test]
     fn str_view_matches_checked_conversion() {
         for text in ["", "Hello", "κόσμε", "😀 ascii and 𝄞"] {
-            assert_eq!(str_from_validated(text.as_bytes()), text);
+            let valid = ValidUtf8::new(Bytes::from_static(text.as_bytes())).unwrap();
+            assert_eq!(valid.as_str(), text);
+            assert_eq!(ValidUtf8::from_static(text).as_str(), text);
+            assert_eq!(ValidUtf8::from_string(text.to_owned()).as_str(), text);
         }
+        assert!(ValidUtf8::new(Bytes::from_static(&[0xc3])).is_err());
+    }
+
+    /// The builder accepts a text split anywhere, in any number of pieces, and rejects it as
+    /// soon as the piece holding an invalid byte is added; its result is exactly the bytes added.
+    #[test]
+    fn text_builder_checks_every_split_and_fails_at_the_first_invalid_piece() {
+        let text = "a€😀κό\u{10ffff}z".as_bytes();
+        for first in 0..=text.len() {
+            for second in first..=text.len() {
+                let mut builder = TextBuilder::default();
+                builder.push_slice(&text[..first]).unwrap();
+                builder.push(BytesMut::from(&text[first..second])).unwrap();
+                builder.push_slice(&text[second..]).unwrap();
+                assert_eq!(builder.finish().unwrap().as_bytes(), text);
+                // Cut short inside a code point: fails only at the end.
+                let mut builder = TextBuilder::default();
+                builder.push_slice(&text[..first]).unwrap();
+                let complete = std::str::from_utf8(&text[..first]).is_ok();
+                assert_eq!(builder.finish().is_ok(), complete, "{first}");
+            }
+        }
+        // 0xed 0xa0 starts a UTF-16 surrogate: invalid as soon as the second byte is added.
+        let mut builder = TextBuilder::default();
+        builder.push_slice(b"ok \xed").unwrap();
+        assert_eq!(builder.push_slice(&[0xa0]), Err(ProtocolError::InvalidUtf8));
+    }
+
+    /// Pieces split off one buffer are joined without copying, as a frame read in place is.
+    #[test]
+    fn text_builder_joins_adjacent_pieces_in_place() {
+        let mut buffer = BytesMut::from("κόσμε, hello");
+        let start = buffer.as_ptr();
+        let mut builder = TextBuilder::default();
+        builder.push(buffer.split_to(3)).unwrap();
+        builder.push(buffer.split_to(5)).unwrap();
+        builder.push(buffer).unwrap();
+        let text = builder.finish().unwrap();
+        assert_eq!(text.as_str(), "κόσμε, hello");
+        assert_eq!(text.as_bytes().as_ptr(), start);
     }
 }

@@ -51,7 +51,7 @@ use crate::frame::{
     encode_frame_to_buffer, Opcode, FIN_BIT, MAX_CONTROL_PAYLOAD_LEN, RSV1_BIT, RSV2_BIT, RSV3_BIT,
 };
 use crate::mask::{OsSeededRng, RandomSource};
-use crate::message::{Incoming, Message, MessageKind, ReadyMessages, Reassembler, Utf8Validator};
+use crate::message::{Incoming, Message, MessageKind, Reassembler, Utf8Validator, RUN_MAX};
 use crate::output::{Output, SHARED_PAYLOAD_MIN};
 use crate::transport::{AfterFlush, Teardown, Transport};
 use crate::Role;
@@ -86,15 +86,6 @@ struct Closed {
 enum Ending {
     Close(Bytes),
     Fail(ConnectionError),
-}
-
-/// An event waiting to be polled.
-#[derive(Debug)]
-enum Queued {
-    /// Whole messages split off the input together, handed out one [`Event::Message`] at a time.
-    Messages(ReadyMessages),
-    /// Any other event.
-    Event(Event),
 }
 
 /// Above this many unsent bytes, Pongs are coalesced (§5.5.3); below, every Ping gets its own.
@@ -172,7 +163,7 @@ pub struct Connection {
     extension: Option<Box<dyn ExtensionCodec>>,
     out: Output,
     pending_pong: Option<Bytes>,
-    events: VecDeque<Queued>,
+    events: VecDeque<Event>,
     state: State,
     sending: Option<Sending>,
     random: Option<Box<dyn RandomSource + Send>>,
@@ -285,31 +276,20 @@ impl Connection {
         }
         self.reassembler.receive(bytes);
         while !self.is_closed() {
-            if let Some(messages) = self.reassembler.take_ready_messages() {
-                self.events.push_back(Queued::Messages(messages));
-                continue;
-            }
-            let ending = match self.reassembler.poll_general(self.extension.as_deref_mut()) {
-                Ok(None) => break,
-                Ok(Some(Incoming::Message(message))) => {
-                    self.events.push_back(Queued::Event(Event::Message(message)));
-                    continue;
-                }
-                Ok(Some(Incoming::Fragment(chunk))) => {
-                    self.events.push_back(Queued::Event(Event::Fragment(chunk)));
-                    continue;
-                }
-                Ok(Some(Incoming::Control(frame))) => match frame.header.opcode {
-                    Opcode::Ping => {
-                        self.handle_ping(frame.payload);
-                        continue;
-                    }
-                    Opcode::Pong => {
-                        self.handle_pong(frame.payload);
-                        continue;
-                    }
-                    _ => Ending::Close(frame.payload),
+            // The common case first: a run of whole single-frame messages.
+            let events = &mut self.events;
+            let ending = match self.reassembler.take_whole_messages(RUN_MAX, |message| {
+                events.push_back(Event::Message(message));
+            }) {
+                Ok(0) => match self.reassembler.poll_with(self.extension.as_deref_mut()) {
+                    Ok(None) => break,
+                    Ok(Some(item)) => match self.take_item(item) {
+                        Some(ending) => ending,
+                        None => continue,
+                    },
+                    Err(error) => Ending::Fail(error.into()),
                 },
+                Ok(_) => continue,
                 Err(error) => Ending::Fail(error.into()),
             };
             if self.events.is_empty() {
@@ -321,6 +301,21 @@ impl Connection {
                 break;
             }
         }
+    }
+
+    /// Acts on an item of input: a message or fragment becomes an event, a Ping or Pong is
+    /// handled; the peer's Close is returned, to end the input.
+    fn take_item(&mut self, item: Incoming) -> Option<Ending> {
+        match item {
+            Incoming::Message(message) => self.events.push_back(Event::Message(message)),
+            Incoming::Fragment(fragment) => self.events.push_back(Event::Fragment(fragment)),
+            Incoming::Control(frame) => match frame.header.opcode {
+                Opcode::Ping => self.handle_ping(frame.payload),
+                Opcode::Pong => self.handle_pong(frame.payload),
+                _ => return Some(Ending::Close(frame.payload)),
+            },
+        }
+        None
     }
 
     /// The transport reached end-of-file: the peer closed TCP (or shut down its writing side).
@@ -401,20 +396,6 @@ impl Connection {
 
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
-        // The common case first: the next of a run of messages.
-        if let Some(Queued::Messages(messages)) = self.events.front_mut() {
-            if let Some(message) = messages.next_message() {
-                if messages.is_empty() {
-                    self.pop_queued();
-                }
-                return Some(Event::Message(message));
-            }
-        }
-        self.poll_other_event()
-    }
-
-    /// [`Connection::poll_event`] for anything but a message of a run.
-    fn poll_other_event(&mut self) -> Option<Event> {
         if self.events.is_empty() {
             // Everything before the peer's Close (or the violation) has been seen, and answered:
             // act on it now.
@@ -422,21 +403,11 @@ impl Connection {
                 self.end(now, ending);
             }
         }
-        match self.pop_queued()? {
-            Queued::Event(event) => Some(event),
-            Queued::Messages(mut messages) => {
-                // Not reached (a run leaves the queue with its last message), but harmless.
-                let message = messages.next_message();
-                if !messages.is_empty() {
-                    self.events.push_front(Queued::Messages(messages));
-                }
-                message.map(Event::Message)
-            }
-        }
+        self.pop_event()
     }
 
     /// Removes the front of the event queue; the queue's memory goes once it is empty.
-    fn pop_queued(&mut self) -> Option<Queued> {
+    fn pop_event(&mut self) -> Option<Event> {
         let queued = self.events.pop_front();
         if self.events.is_empty() && self.events.capacity() > 4 {
             self.events = VecDeque::new();
@@ -533,7 +504,7 @@ impl Connection {
         }
         // Without auto_pong the application answers: it must see every Ping.
         if self.config.deliver_control_frames || !self.config.auto_pong {
-            self.events.push_back(Queued::Event(Event::Ping(payload)));
+            self.events.push_back(Event::Ping(payload));
         }
     }
 
@@ -544,7 +515,7 @@ impl Connection {
             }
         }
         if self.config.deliver_control_frames {
-            self.events.push_back(Queued::Event(Event::Pong(payload)));
+            self.events.push_back(Event::Pong(payload));
         }
     }
 
@@ -646,7 +617,7 @@ impl Connection {
         if self.is_closed() {
             return;
         }
-        self.events.push_back(Queued::Event(Event::Closed(outcome.clone())));
+        self.events.push_back(Event::Closed(outcome.clone()));
         self.state = State::Closed(Box::new(Closed { outcome, teardown }));
     }
 }

@@ -1,40 +1,77 @@
 //! The fast engine behind [`Reassembler`]: the same behaviour as
 //! [`super::ReferenceReassembler`], which is the one to read beside the RFC.
+//!
+//! What it adds to the reference, for speed:
+//!
+//! - A whole single-frame Text or Binary message at the front of the input, the common case, is
+//!   split off the read buffer without copying and unmasked in place
+//!   ([`Reassembler::take_whole_message`]).
+//! - A single-frame message that arrives over several reads is read *in place*: the rest of its
+//!   frame goes where its start is, and what follows the frame starts a buffer of its own
+//!   (`overflow`), so its bytes are never moved; a large one is unmasked as it is copied in, in
+//!   one pass. Its pieces are then joined without copying.
+//! - Where the next byte received falls in the stream of frames is kept in [`Tail`], so
+//!   [`Reassembler::receive`] knows whether bytes start a frame header without reading them.
 
 use std::fmt;
 
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::limits::check_size;
-use super::{finish_message, Incoming, MessageFragment, MessageKind, MessageLimits, Utf8Validator};
+use super::{Incoming, Message, MessageFragment, MessageKind, MessageLimits, Utf8Bytes, Utf8Validator};
+use crate::audited::{TextBuilder, ValidUtf8};
 use crate::error::ProtocolError;
 use crate::extension::{decode_bounded, ExtensionCodec};
 use crate::frame::{decode_valid, DecodeRules, Frame, FrameHeader, Opcode, FIN_BIT};
 use crate::mask::{apply_mask, extend_masked};
 use crate::{Decoded, Role};
 
-use super::ready::split_ready;
-pub(crate) use super::ready::ReadyMessages;
-
 /// Byte 0 of a whole single-frame Text message: FIN, no RSV bit, opcode Text (§5.2).
-pub(super) const WHOLE_TEXT: u8 = FIN_BIT | Opcode::Text.encode();
+const WHOLE_TEXT: u8 = FIN_BIT | Opcode::Text.encode();
 /// Byte 0 of a whole single-frame Binary message.
-pub(super) const WHOLE_BINARY: u8 = FIN_BIT | Opcode::Binary.encode();
+const WHOLE_BINARY: u8 = FIN_BIT | Opcode::Binary.encode();
 /// From this payload length on, a single-frame message is unmasked as it is copied into the read
 /// buffer (one pass instead of two); below it, unmasking in bulk later is cheaper. The same size
 /// above which the send path holds payloads by reference: where a pass over the payload starts
 /// to cost more than the bookkeeping that avoids it.
 const UNMASK_WHILE_COPYING_MIN: u64 = crate::output::SHARED_PAYLOAD_MIN as u64;
 
+/// Where the next byte received falls in the stream of frames (§5.2: each frame is a header,
+/// then its payload): what [`Reassembler::receive`] acts on without reading the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tail {
+    /// It starts a frame header. Either nothing is left to decode, or the buffer holds exactly
+    /// the rest of the frame being read.
+    FrameStart,
+    /// It is payload of the frame being read, whose last `missing` bytes have not arrived; every
+    /// byte received and not yet taken belongs to that frame.
+    Payload { missing: u64 },
+    /// It follows bytes not decoded yet: where it falls is known once they are.
+    Undecoded,
+}
+
 /// The frame whose payload is being read.
 #[derive(Debug)]
 struct FrameProgress {
     header: FrameHeader,
-    /// Payload bytes processed: taken out of the buffer, or unmasked and checked in place.
+    /// Payload bytes taken out of the buffer.
     received: u64,
-    /// Payload bytes at the front of the buffer unmasked as they were copied in by
-    /// [`Reassembler::receive`] (single-frame messages read in place): not to be unmasked again.
+    /// Payload bytes, from the frame's start, unmasked as they were copied into the buffer: not
+    /// to be unmasked again.
     unmasked: u64,
+}
+
+/// Where a data message's data goes.
+#[derive(Debug)]
+enum Body {
+    /// Whole-message mode, Text: checked as it arrives, where it is assembled.
+    Text(TextBuilder),
+    /// Whole-message mode, Binary.
+    Binary(BytesMut),
+    /// Streaming mode, Text: handed over as it arrives, checked as it goes.
+    StreamedText(Utf8Validator),
+    /// Streaming mode, Binary.
+    StreamedBinary,
 }
 
 /// The data message being assembled.
@@ -44,17 +81,32 @@ struct MessageProgress {
     /// Wire bytes announced by its frames so far.
     size: u64,
     fragments: usize,
-    utf8: Utf8Validator,
-    /// The message so far (whole-message mode, unless it is kept in place).
-    parts: BytesMut,
     /// Bytes of data produced so far (after the extension, if any).
     produced: u64,
     /// Whether the message goes through the extension codec.
     transformed: bool,
-    /// Whether the message is handed over in pieces (the mode when it started).
-    streaming: bool,
-    /// Whether the message is one frame kept in the read buffer until complete (zero copy).
+    /// Whether the message is one frame read in place (whole-message mode, no extension): its
+    /// bytes stay where they arrived, and a large one is unmasked as it is copied in.
     in_place: bool,
+    body: Body,
+}
+
+/// The most whole messages [`Reassembler::take_whole_messages`] splits off in one pass.
+pub(crate) const RUN_MAX: usize = 32;
+
+/// A whole single-frame message found at the front of the buffer, unmasked: what its header said,
+/// recorded so the run is cut without decoding the header again.
+#[derive(Debug, Clone, Copy, Default)]
+struct WholeMessage {
+    text: bool,
+    header_len: usize,
+    payload_len: usize,
+}
+
+/// A piece of a data frame's payload, unmasked: as read, or as the extension decoded it.
+enum Piece {
+    Read(BytesMut),
+    Decoded(Bytes),
 }
 
 /// Layer 1: from the bytes after the handshake to messages and control frames.
@@ -79,17 +131,17 @@ pub struct Reassembler {
     rules: DecodeRules,
     limits: MessageLimits,
     streaming: bool,
+    /// Bytes received and not yet taken, from the next one to decode.
     buffer: BytesMut,
-    /// Bytes received after the end of the frame being completed in `buffer`: a large frame is
-    /// completed where it started, never moved to make room for what follows it.
+    /// Bytes received after the end of the frame being completed in `buffer`: a frame read in
+    /// place is completed where it started, never moved to make room for what follows it.
     overflow: BytesMut,
     /// Payload bytes of the frame whose header starts `buffer` that were unmasked as they were
     /// copied in (see [`append_sized`]); the same for `overflow`.
     front_unmasked: usize,
     overflow_front_unmasked: usize,
-    /// Whole single-frame messages from the front of the buffer, headers included, already
-    /// unmasked and validated: handed over, in order, before anything in `buffer`.
-    ready: Bytes,
+    /// Where the next byte received falls.
+    tail: Tail,
     frame: Option<FrameProgress>,
     message: Option<MessageProgress>,
     codec: Option<Box<dyn ExtensionCodec>>,
@@ -103,6 +155,7 @@ impl fmt::Debug for Reassembler {
             .field("limits", &self.limits)
             .field("streaming", &self.streaming)
             .field("buffered", &self.buffered_len())
+            .field("tail", &self.tail)
             .field("frame", &self.frame)
             .field("message", &self.message)
             .field("codec", &self.codec.is_some())
@@ -128,7 +181,7 @@ impl Reassembler {
             overflow: BytesMut::new(),
             front_unmasked: 0,
             overflow_front_unmasked: 0,
-            ready: Bytes::new(),
+            tail: Tail::FrameStart,
             frame: None,
             message: None,
             codec: None,
@@ -152,85 +205,74 @@ impl Reassembler {
     }
 
     /// Makes `rsv_bits` legal on the first frame of a data message: an extension's, whose codec
-    /// the caller passes to [`Reassembler::poll_general`].
+    /// the caller passes to [`Reassembler::poll_with`].
     pub(crate) fn allow_rsv_bits(&mut self, rsv_bits: u8) {
         self.rules = self.rules.with_rsv_allowed(rsv_bits);
     }
 
     /// Appends bytes received from the peer. Nothing is decoded until [`Reassembler::poll`].
-    pub fn receive(&mut self, bytes: &[u8]) {
+    pub fn receive(&mut self, mut bytes: &[u8]) {
         if self.failed {
             return;
         }
-        if self.overflow.is_empty() {
-            if let Some(missing) = self.missing_in_current_frame() {
-                // The end of the frame being read goes where its start is; what follows starts a
-                // buffer of its own, so the frame's bytes are never moved.
-                let (end, rest) = bytes.split_at(missing.min(bytes.len()));
-                self.extend_current_frame(end);
-                if !rest.is_empty() {
-                    // `rest` starts right after the current frame: with a frame header.
-                    let unmask = !self.streaming;
-                    self.overflow_front_unmasked =
-                        append_sized(&mut self.overflow, rest, &self.rules, unmask);
-                }
-                return;
-            }
-            let was_empty = self.buffer.is_empty();
-            // Into an empty buffer with no frame being read, `bytes` starts with a frame header;
-            // otherwise they may be the payload of a frame whose header was already taken, and
-            // must not be read as a header.
-            let unmask = !self.streaming && self.frame.is_none();
-            let unmasked = append_sized(&mut self.buffer, bytes, &self.rules, unmask);
-            if was_empty {
-                self.front_unmasked = unmasked;
-            }
-        } else {
-            self.overflow.extend_from_slice(bytes);
+        if let Tail::Payload { missing } = self.tail {
+            let take = missing.min(bytes.len() as u64);
+            let (end, rest) = bytes.split_at(take as usize);
+            self.extend_current_frame(end);
+            self.tail =
+                if take == missing { Tail::FrameStart } else { Tail::Payload { missing: missing - take } };
+            bytes = rest;
         }
+        if bytes.is_empty() {
+            return;
+        }
+        let unmask = !self.streaming;
+        match self.tail {
+            // `bytes` start with a frame header.
+            Tail::FrameStart if self.buffer.is_empty() => {
+                self.front_unmasked = append_sized(&mut self.buffer, bytes, &self.rules, unmask);
+            }
+            Tail::FrameStart => {
+                // The buffer holds the rest of the frame being read: what follows it starts a
+                // buffer of its own, so the frame's bytes are never moved.
+                self.overflow_front_unmasked = append_sized(&mut self.overflow, bytes, &self.rules, unmask);
+            }
+            _ if self.overflow.is_empty() => self.buffer.extend_from_slice(bytes),
+            _ => self.overflow.extend_from_slice(bytes),
+        }
+        self.tail = Tail::Undecoded;
     }
 
-    /// Appends payload bytes of the frame being read in place; a single-frame message's are
-    /// unmasked as they are copied, when every byte before them already is (one pass over the
-    /// payload instead of a copy and then an unmasking pass).
+    /// Appends payload bytes of the frame being read; those of a single-frame message read in
+    /// place are unmasked as they are copied, when every byte before them already is (one pass
+    /// over the payload instead of a copy and then an unmasking pass).
     fn extend_current_frame(&mut self, bytes: &[u8]) {
-        if let Some(frame) = &mut self.frame {
-            let done = frame.received.max(frame.unmasked);
-            if let (Some(key), false, true) =
-                (frame.header.masking_key, frame.header.opcode.is_control(), done == self.buffer.len() as u64)
-            {
-                let offset = self.buffer.len();
-                extend_masked(&mut self.buffer, key, bytes, offset);
-                frame.unmasked = self.buffer.len() as u64;
+        if let (Some(frame), Some(message)) = (&mut self.frame, &self.message) {
+            let arrived = frame.received + self.buffer.len() as u64;
+            let all_unmasked = frame.received.max(frame.unmasked) == arrived;
+            let in_place = message.in_place && !frame.header.opcode.is_control();
+            if let (Some(key), true) = (frame.header.masking_key, in_place && all_unmasked) {
+                extend_masked(&mut self.buffer, key, bytes, (arrived % 4) as usize);
+                frame.unmasked = arrived + bytes.len() as u64;
                 return;
             }
         }
         self.buffer.extend_from_slice(bytes);
     }
 
-    /// How many bytes the single-frame message or control frame being read still misses, when
-    /// the buffer holds exactly the part of its payload received so far.
-    fn missing_in_current_frame(&self) -> Option<usize> {
-        let frame = self.frame.as_ref()?;
-        let in_place =
-            self.message.as_ref().map_or(frame.header.opcode.is_control(), |message| message.in_place);
-        if !in_place {
-            return None;
-        }
-        let missing = frame.header.payload_len.checked_sub(self.buffer.len() as u64)?;
-        usize::try_from(missing).ok().filter(|missing| *missing > 0)
-    }
-
     /// Bytes received but not yet handed over.
     pub fn buffered_len(&self) -> usize {
-        self.ready.len() + self.buffer.len() + self.overflow.len()
+        self.buffer.len() + self.overflow.len()
     }
 
     /// Heap bytes held by the reassembler's buffers (for memory accounting).
     pub fn capacity(&self) -> usize {
-        self.buffer.capacity()
-            + self.overflow.capacity()
-            + self.message.as_ref().map_or(0, |message| message.parts.capacity())
+        let body = self.message.as_ref().map_or(0, |message| match &message.body {
+            Body::Text(text) => text.capacity(),
+            Body::Binary(data) => data.capacity(),
+            Body::StreamedText(_) | Body::StreamedBinary => 0,
+        });
+        self.buffer.capacity() + self.overflow.capacity() + body
     }
 
     /// Whether a data message has started and not ended.
@@ -246,19 +288,29 @@ impl Reassembler {
     /// input and every later call returns `Ok(None)`: nothing after a violation is processed.
     #[inline]
     pub fn poll(&mut self) -> Result<Option<Incoming>, ProtocolError> {
-        if self.ready.is_empty() && !self.prepare_ready() {
-            let mut codec = self.codec.take();
-            let result = self.poll_general(codec.as_deref_mut());
-            self.codec = codec;
-            return result;
-        }
-        Ok(Some(self.take_ready()))
+        let mut codec = self.codec.take();
+        let result = self.poll_with(codec.as_deref_mut());
+        self.codec = codec;
+        result
     }
 
-    /// [`Reassembler::poll`] for everything but the run of whole single-frame messages, with the
-    /// extension codec of the one who owns it (a connection), if any.
+    /// [`Reassembler::poll`] with the extension codec of the one who owns it (a connection), if
+    /// any.
+    #[inline]
+    pub(crate) fn poll_with(
+        &mut self,
+        codec: Option<&mut (dyn ExtensionCodec + 'static)>,
+    ) -> Result<Option<Incoming>, ProtocolError> {
+        let mut whole = None;
+        if self.take_whole_messages(1, |message| whole = Some(message))? == 0 {
+            return self.poll_general(codec);
+        }
+        Ok(whole.map(Incoming::Message))
+    }
+
+    /// Everything but a whole single-frame message at the front of the input.
     #[inline(never)]
-    pub(crate) fn poll_general(
+    fn poll_general(
         &mut self,
         codec: Option<&mut (dyn ExtensionCodec + 'static)>,
     ) -> Result<Option<Incoming>, ProtocolError> {
@@ -267,17 +319,111 @@ impl Reassembler {
         }
         self.refill();
         let result = self.poll_next(codec);
-        if result.is_err() {
-            self.failed = true;
-            self.buffer = BytesMut::new();
-            self.overflow = BytesMut::new();
-            (self.front_unmasked, self.overflow_front_unmasked) = (0, 0);
-            self.frame = None;
-            self.message = None;
-        } else {
-            self.release_idle_buffer();
+        match result {
+            Ok(_) => self.settle(),
+            Err(error) => return Err(self.fail(error)),
         }
         result
+    }
+
+    /// The common case, in bulk: between messages, the whole single-frame Text or Binary messages
+    /// at the front of the buffer (valid header, FIN, no RSV bit, within the limits), at most
+    /// `max` of them, are unmasked in place and split off together without copying, then handed
+    /// to `deliver` in order. Returns how many were; 0 if the next item is anything else (the
+    /// general path gives it).
+    ///
+    /// The headers are decoded once: each message's place in the run is recorded as it is
+    /// checked, then the run is cut at those places.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::InvalidUtf8`] for a Text message that is not UTF-8 (§8.1), after the
+    /// messages before it were delivered.
+    #[inline]
+    pub(crate) fn take_whole_messages(
+        &mut self,
+        max: usize,
+        mut deliver: impl FnMut(Message),
+    ) -> Result<usize, ProtocolError> {
+        self.refill();
+        if self.frame.is_some() || self.message.is_some() || self.streaming || self.failed {
+            return Ok(0);
+        }
+        if self.limits.max_fragments == 0 {
+            return Ok(0);
+        }
+        let mut run = [WholeMessage::default(); RUN_MAX];
+        let count = self.find_whole_messages(&mut run[..max.min(RUN_MAX)]);
+        if count == 0 {
+            return Ok(0);
+        }
+        let end = run[..count].iter().map(|message| message.header_len + message.payload_len).sum();
+        let mut rest = self.buffer.split_to(end).freeze();
+        self.front_unmasked = 0;
+        if self.buffer.is_empty() {
+            // The read buffer goes back while idle; with nothing left to decode, the next byte
+            // received starts a frame.
+            self.buffer = BytesMut::new();
+            if self.overflow.is_empty() {
+                self.tail = Tail::FrameStart;
+            }
+        }
+        for whole in &run[..count] {
+            rest.advance(whole.header_len);
+            let payload = if rest.len() == whole.payload_len {
+                std::mem::take(&mut rest)
+            } else {
+                rest.split_to(whole.payload_len)
+            };
+            if !whole.text {
+                deliver(Message::Binary(payload));
+                continue;
+            }
+            // §8.1: a Text message's payload MUST be valid UTF-8.
+            match ValidUtf8::new(payload) {
+                Ok(text) => deliver(Message::Text(Utf8Bytes::from_valid(text))),
+                Err(_) => return Err(self.fail(ProtocolError::InvalidUtf8)),
+            }
+        }
+        Ok(count)
+    }
+
+    /// Unmasks the whole single-frame messages at the front of the buffer in place, recording
+    /// each one's kind and lengths in `run`, as many as fit; returns how many.
+    #[inline]
+    fn find_whole_messages(&mut self, run: &mut [WholeMessage]) -> usize {
+        let (rules, max_message_size) = (self.rules, self.limits.max_message_size);
+        // Payload bytes of the first frame already unmasked on arrival; none of the others'.
+        let mut unmasked = self.front_unmasked;
+        let mut start = 0;
+        let mut count = 0;
+        for record in run.iter_mut() {
+            let Some(rest) = self.buffer.get_mut(start..) else { break };
+            let Some((header, header_len)) = decode_valid(rest, &rules) else { break };
+            // Byte 0 of a valid header: FIN, no RSV bit, and Text or Binary.
+            let text = match rest[0] {
+                WHOLE_TEXT => true,
+                WHOLE_BINARY => false,
+                _ => break,
+            };
+            if header.payload_len > max_message_size {
+                break;
+            }
+            let Ok(payload_len) = usize::try_from(header.payload_len) else { break };
+            let Some(payload) = rest.get_mut(header_len..).and_then(|rest| rest.get_mut(..payload_len))
+            else {
+                break;
+            };
+            if let Some(key) = header.masking_key {
+                let from = unmasked.min(payload_len);
+                apply_mask(key, &mut payload[from..], from);
+            }
+            unmasked = 0;
+            *record = WholeMessage { text, header_len, payload_len };
+            start += header_len + payload_len;
+            count += 1;
+        }
+        count
     }
 
     /// Once the frame completed in the buffer is taken, what followed it becomes the buffer.
@@ -297,95 +443,38 @@ impl Reassembler {
         }
     }
 
-    /// The common case, in bulk: between messages, every whole single-frame Text or Binary
-    /// message at the front of the buffer (valid header, no RSV bits, within the limits, valid
-    /// UTF-8 for Text) is unmasked in place, and the run of them is split off the buffer at once
-    /// into `ready`. Returns whether any was; the first frame that is anything else stays in the
-    /// buffer, untouched, for [`Reassembler::poll_general`].
-    #[inline(never)]
-    fn prepare_ready(&mut self) -> bool {
-        self.refill();
-        if self.frame.is_some() || self.message.is_some() || self.streaming || self.failed {
-            return false;
-        }
-        if self.limits.max_fragments == 0 {
-            return false;
-        }
-        let (rules, max_message_size) = (self.rules, self.limits.max_message_size);
-        let buffer: &mut [u8] = &mut self.buffer;
-        let mut end = 0;
-        // Payload bytes of the first frame already unmasked on arrival; none of the others'.
-        let mut unmasked = self.front_unmasked;
-        while let Some(rest) = buffer.get_mut(end..) {
-            let Some((header, header_len)) = decode_valid(rest, &rules) else { break };
-            // Byte 0 of a valid header: FIN, no RSV bit, and Text or Binary.
-            let text = match rest[0] {
-                WHOLE_TEXT => true,
-                WHOLE_BINARY => false,
-                _ => break,
-            };
-            if header.payload_len > max_message_size {
-                break;
-            }
-            let Ok(payload_len) = usize::try_from(header.payload_len) else { break };
-            let Some(payload) = rest.get_mut(header_len..).and_then(|rest| rest.get_mut(..payload_len))
-            else {
-                break;
-            };
-            let from = unmasked.min(payload_len);
-            if let Some(key) = header.masking_key {
-                apply_mask(key, &mut payload[from..], from);
-            }
-            if text && std::str::from_utf8(payload).is_err() {
-                // Masked again (masking is its own inverse), as far as it was masked on arrival:
-                // the general path fails on it.
-                if let Some(key) = header.masking_key {
-                    apply_mask(key, &mut payload[from..], from);
-                }
-                break;
-            }
-            unmasked = 0;
-            end += header_len + payload_len;
-        }
-        if end == 0 {
-            return false;
-        }
-        self.front_unmasked = 0;
-        self.ready = self.buffer.split_to(end).freeze();
+    /// After a poll, records where the next byte received falls, when every byte received and
+    /// not taken belongs to the frame being read (or none is left).
+    #[inline]
+    fn settle(&mut self) {
         self.release_idle_buffer();
-        true
+        if !self.overflow.is_empty() {
+            return;
+        }
+        let buffered = self.buffer.len() as u64;
+        let missing = match &self.frame {
+            Some(frame) => frame.header.payload_len - frame.received,
+            None => 0,
+        };
+        if buffered == missing {
+            self.tail = Tail::FrameStart;
+        } else if buffered < missing {
+            self.tail = Tail::Payload { missing: missing - buffered };
+        }
     }
 
-    /// Hands over the next message of `ready`. In streaming mode (switched on since it was
-    /// prepared), as the one fragment the general path would give for it.
-    #[inline]
-    fn take_ready(&mut self) -> Incoming {
-        let (kind, payload) = split_ready(&mut self.ready);
-        if self.streaming {
-            let len = payload.len() as u64;
-            let chunk = MessageFragment {
-                kind,
-                data: payload,
-                frame_offset: 0,
-                frame_len: len,
-                message_offset: 0,
-                ends_frame: true,
-                ends_message: true,
-            };
-            return Incoming::Fragment(chunk);
-        }
-        Incoming::Message(finish_message(kind, payload))
-    }
-
-    /// For the connection: every whole single-frame message at the front of the input, split off
-    /// at once (see [`Reassembler::prepare_ready`]), or `None` if the next item is anything else:
-    /// then [`Reassembler::poll_general`] gives it.
-    #[inline]
-    pub(crate) fn take_ready_messages(&mut self) -> Option<ReadyMessages> {
-        if self.ready.is_empty() && !self.prepare_ready() {
-            return None;
-        }
-        Some(ReadyMessages(std::mem::take(&mut self.ready)))
+    /// Ends the reassembler's work after a violation: its input is discarded, and every later
+    /// poll gives nothing (§7.1.7).
+    #[cold]
+    fn fail(&mut self, error: ProtocolError) -> ProtocolError {
+        self.failed = true;
+        self.buffer = BytesMut::new();
+        self.overflow = BytesMut::new();
+        (self.front_unmasked, self.overflow_front_unmasked) = (0, 0);
+        self.tail = Tail::FrameStart;
+        self.frame = None;
+        self.message = None;
+        error
     }
 
     fn poll_next(
@@ -442,27 +531,29 @@ impl Reassembler {
             (Opcode::Continuation, Some(message)) => {
                 message.fragments += 1;
                 message.size = message.size.saturating_add(header.payload_len);
-                check_limits(message, &self.limits)?;
+                check_size(message.fragments, message.size, &self.limits)?;
             }
             // ...and "fragments of one message MUST NOT be interleaved" with another.
             (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
             (opcode, None) => {
                 let kind = if opcode == Opcode::Text { MessageKind::Text } else { MessageKind::Binary };
-                // (Whole valid single-frame messages never get here: prepare_ready takes them.)
+                check_size(1, header.payload_len, &self.limits)?;
                 let transformed = rsv != 0;
-                let message = MessageProgress {
+                let body = match (kind, self.streaming) {
+                    (MessageKind::Text, false) => Body::Text(TextBuilder::default()),
+                    (MessageKind::Binary, false) => Body::Binary(BytesMut::new()),
+                    (MessageKind::Text, true) => Body::StreamedText(Utf8Validator::new()),
+                    (MessageKind::Binary, true) => Body::StreamedBinary,
+                };
+                self.message = Some(MessageProgress {
                     kind,
                     size: header.payload_len,
                     fragments: 1,
-                    utf8: Utf8Validator::new(),
-                    parts: BytesMut::new(),
                     produced: 0,
                     transformed,
-                    streaming: self.streaming,
                     in_place: header.fin && !transformed && !self.streaming,
-                };
-                check_limits(&message, &self.limits)?;
-                self.message = Some(message);
+                    body,
+                });
             }
         }
         self.buffer.advance(consumed);
@@ -471,7 +562,7 @@ impl Reassembler {
         Ok(Progress::Continue)
     }
 
-    /// Splits a whole payload off the front of the buffer and unmasks it.
+    /// Splits a whole control frame's payload off the front of the buffer and unmasks it.
     fn take_payload(&mut self, header: &FrameHeader) -> Bytes {
         let mut payload = self.buffer.split_to(header.payload_len as usize);
         if let Some(key) = header.masking_key {
@@ -499,9 +590,6 @@ impl Reassembler {
         let (Some(frame), Some(message)) = (&mut self.frame, &mut self.message) else {
             return Ok(Progress::NeedMore);
         };
-        if message.in_place {
-            return self.take_in_place();
-        }
         let payload_len = frame.header.payload_len;
         let remaining = payload_len - frame.received;
         let take = (self.buffer.len() as u64).min(remaining) as usize;
@@ -511,54 +599,64 @@ impl Reassembler {
         let mut piece = self.buffer.split_to(take);
         let frame_offset = frame.received;
         if let Some(key) = frame.header.masking_key {
-            // Bytes before `unmasked` were unmasked on arrival (the frame was read as a
-            // single-frame message before streaming was switched on).
+            // Bytes before `unmasked` were unmasked as they were copied in.
             let from = (frame.unmasked.saturating_sub(frame_offset) as usize).min(take);
-            apply_mask(key, &mut piece[from..], frame_offset as usize + from);
+            apply_mask(key, &mut piece[from..], (frame_offset % 4) as usize + from);
         }
         frame.received += take as u64;
         let ends_frame = frame.received == payload_len;
         let ends_message = ends_frame && frame.header.fin;
+        let rsv = frame.header.rsv_bits();
+        if ends_frame {
+            self.frame = None;
+        }
 
         // The data as the application sees it: through the extension, if the message uses it.
-        let data = if message.transformed {
+        let piece = if message.transformed {
             let Some(codec) = codec else {
-                return Err(ProtocolError::ReservedBitsSet(frame.header.rsv_bits()));
+                return Err(ProtocolError::ReservedBitsSet(rsv));
             };
-            decode_bounded(codec, &piece, ends_message, message.produced, self.limits.max_message_size)?
+            let max = self.limits.max_message_size;
+            Piece::Decoded(decode_bounded(codec, &piece, ends_message, message.produced, max)?)
         } else {
-            piece.freeze()
+            Piece::Read(piece)
         };
         let message_offset = message.produced;
-        message.produced += data.len() as u64;
+        message.produced += piece.len() as u64;
         if message.produced > self.limits.max_message_size {
             return Err(ProtocolError::MessageTooLarge {
                 size: message.produced,
                 max: self.limits.max_message_size,
             });
         }
-        if message.kind == MessageKind::Text {
-            message.utf8.feed(&data)?;
-            if ends_message {
-                message.utf8.finish()?;
+        // §8.1, checked as the data arrives; whole-message data is kept.
+        let streamed = match &mut message.body {
+            Body::Text(text) => {
+                piece.push_text(text)?;
+                None
             }
-        }
+            Body::Binary(data) => {
+                piece.push_binary(data);
+                None
+            }
+            Body::StreamedText(utf8) => {
+                let data = piece.freeze();
+                utf8.feed(&data)?;
+                if ends_message {
+                    utf8.finish()?;
+                }
+                Some(data)
+            }
+            Body::StreamedBinary => Some(piece.freeze()),
+        };
         let kind = message.kind;
-        let streaming = message.streaming;
-        if !streaming {
-            // The fragments of a fragmented message are copied once, into the message.
-            message.parts.extend_from_slice(&data);
-        }
-        if ends_frame {
-            self.frame = None;
-        }
-        if streaming {
+        if let Some(data) = streamed {
             if ends_message {
                 self.message = None;
             } else if data.is_empty() {
                 return Ok(Progress::Continue);
             }
-            let chunk = MessageFragment {
+            let fragment = MessageFragment {
                 kind,
                 data,
                 frame_offset,
@@ -567,50 +665,51 @@ impl Reassembler {
                 ends_frame,
                 ends_message,
             };
-            return Ok(Progress::Item(Incoming::Fragment(chunk)));
+            return Ok(Progress::Item(Incoming::Fragment(fragment)));
         }
         if !ends_message {
             return Ok(Progress::Continue);
         }
-        match self.message.take() {
-            Some(message) => {
-                Ok(Progress::Item(Incoming::Message(finish_message(kind, message.parts.freeze()))))
-            }
-            None => Ok(Progress::NeedMore),
+        let Some(message) = self.message.take() else { return Ok(Progress::NeedMore) };
+        let message = match message.body {
+            Body::Text(text) => Message::Text(Utf8Bytes::from_valid(text.finish()?)),
+            Body::Binary(data) => Message::Binary(data.freeze()),
+            Body::StreamedText(_) | Body::StreamedBinary => return Ok(Progress::NeedMore),
+        };
+        Ok(Progress::Item(Incoming::Message(message)))
+    }
+}
+
+impl Piece {
+    fn len(&self) -> usize {
+        match self {
+            Piece::Read(bytes) => bytes.len(),
+            Piece::Decoded(bytes) => bytes.len(),
         }
     }
 
-    /// A single-frame message: unmasks and validates the bytes in the read buffer as they
-    /// arrive, then splits the whole payload off without copying.
-    fn take_in_place(&mut self) -> Result<Progress, ProtocolError> {
-        let (Some(frame), Some(message)) = (&mut self.frame, &mut self.message) else {
-            return Ok(Progress::NeedMore);
-        };
-        let payload_len = frame.header.payload_len;
-        let start = frame.received as usize;
-        let end = (self.buffer.len() as u64).min(payload_len) as usize;
-        if end > start {
-            // Bytes up to `unmasked` were unmasked on arrival.
-            let masked_from = (frame.unmasked as usize).clamp(start, end);
-            if let Some(key) = frame.header.masking_key {
-                apply_mask(key, &mut self.buffer[masked_from..end], masked_from);
-            }
-            if message.kind == MessageKind::Text {
-                message.utf8.feed(&self.buffer[start..end])?;
-            }
-            frame.received = end as u64;
+    fn freeze(self) -> Bytes {
+        match self {
+            Piece::Read(bytes) => bytes.freeze(),
+            Piece::Decoded(bytes) => bytes,
         }
-        if frame.received < payload_len {
-            return Ok(Progress::NeedMore);
+    }
+
+    /// Adds the piece to a Text message: a piece read in place joins the bytes before it without
+    /// copying.
+    fn push_text(self, text: &mut TextBuilder) -> Result<(), ProtocolError> {
+        match self {
+            Piece::Read(bytes) => text.push(bytes),
+            Piece::Decoded(bytes) => text.push_slice(&bytes),
         }
-        if message.kind == MessageKind::Text {
-            message.utf8.finish()?;
+    }
+
+    /// Adds the piece to a Binary message, the same way.
+    fn push_binary(self, data: &mut BytesMut) {
+        match self {
+            Piece::Read(bytes) => data.unsplit(bytes),
+            Piece::Decoded(bytes) => data.extend_from_slice(&bytes),
         }
-        let kind = message.kind;
-        let payload = self.buffer.split_to(end).freeze();
-        self.frame = None;
-        self.message = None;
-        Ok(Progress::Item(Incoming::Message(finish_message(kind, payload))))
     }
 }
 
@@ -624,12 +723,11 @@ enum Progress {
     NeedMore,
 }
 
-/// Appends `bytes` to `buffer`. Into an empty buffer, when `bytes` starts with the header of a
-/// frame longer than itself, room is made for the whole frame, up to twice the bytes received
-/// (never more: the announced length is not trusted), so the frame is not moved as it grows.
-/// With `unmask` (the caller knows `bytes` starts with a frame header, and messages are not
-/// streamed), a large single-frame message's payload is unmasked as it is copied; returns how
-/// many of its payload bytes were.
+/// Appends `bytes`, which start with a frame header, to `buffer`. Into an empty buffer, when
+/// that frame is longer than `bytes`, room is made for the whole frame, up to twice the bytes
+/// received (never more: the announced length is not trusted), so the frame is not moved as it
+/// grows. With `unmask` (messages are not streamed), a large single-frame message's payload is
+/// unmasked as it is copied; returns how many of its payload bytes were.
 fn append_sized(buffer: &mut BytesMut, bytes: &[u8], rules: &DecodeRules, unmask: bool) -> usize {
     if buffer.is_empty() {
         if let Ok(Decoded::Complete { value: header, consumed }) = FrameHeader::decode(bytes, rules) {
@@ -656,7 +754,60 @@ fn append_sized(buffer: &mut BytesMut, bytes: &[u8], rules: &DecodeRules, unmask
     0
 }
 
-/// Checks a message's fragment count and announced size against the limits.
-fn check_limits(message: &MessageProgress, limits: &MessageLimits) -> Result<(), ProtocolError> {
-    check_size(message.fragments, message.size, limits)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A masked Binary frame of `payload` as a client sends it.
+    fn client_frame(payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+        let header = FrameHeader {
+            fin: true,
+            rsv1: false,
+            rsv2: false,
+            rsv3: false,
+            opcode: Opcode::Binary,
+            masking_key: Some(key),
+            payload_len: payload.len() as u64,
+        };
+        let mut wire = Vec::new();
+        Frame { header, payload: Bytes::copy_from_slice(payload) }.encode(&mut wire);
+        wire
+    }
+
+    /// The engine records where the next byte falls, and a single-frame message that arrives over
+    /// several reads is completed where it started: the bytes after it go to a buffer of their
+    /// own, and the message is handed over without a copy.
+    #[test]
+    fn tail_is_recorded_and_a_frame_read_in_place_is_never_moved() {
+        let payload: Vec<u8> = (0..10_000).map(|i| (i * 7) as u8).collect();
+        let first = client_frame(&payload, [1, 2, 3, 4]);
+        let second = client_frame(b"next", [5, 6, 7, 8]);
+        let header_len = first.len() - payload.len();
+
+        let mut reassembler = Reassembler::new(Role::Server);
+        assert_eq!(reassembler.tail, Tail::FrameStart);
+        reassembler.receive(&first[..header_len + 3000]);
+        assert_eq!(reassembler.tail, Tail::Undecoded, "not decoded yet");
+        let payload_start = reassembler.buffer[header_len..].as_ptr();
+        assert_eq!(reassembler.poll(), Ok(None));
+        assert_eq!(reassembler.tail, Tail::Payload { missing: 7000 });
+
+        reassembler.receive(&first[header_len + 3000..header_len + 9000]);
+        assert_eq!(reassembler.tail, Tail::Payload { missing: 1000 });
+        let mut rest = first[header_len + 9000..].to_vec();
+        rest.extend_from_slice(&second);
+        reassembler.receive(&rest);
+        assert_eq!(reassembler.tail, Tail::Undecoded);
+        assert_eq!(reassembler.overflow.len(), second.len(), "what follows the frame waits apart");
+
+        let Ok(Some(Incoming::Message(Message::Binary(message)))) = reassembler.poll() else { panic!() };
+        assert!(message == payload, "the message as sent");
+        assert_eq!(message.as_ptr(), payload_start, "completed where it started");
+        assert_eq!(
+            reassembler.poll(),
+            Ok(Some(Incoming::Message(Message::Binary(Bytes::from_static(b"next")))))
+        );
+        assert_eq!(reassembler.tail, Tail::FrameStart);
+        assert_eq!(reassembler.capacity(), 0, "an idle reassembler holds no heap");
+    }
 }

@@ -14,17 +14,19 @@
 //! - §5.4: "control frames MAY be injected in the middle of a fragmented message"; a
 //!   continuation without a started message and a new data frame inside a fragmented message are
 //!   protocol errors.
-//! - §8.1: Text is validated as UTF-8 as its bytes arrive, by [`Utf8Validator`]: an invalid byte
-//!   fails at once, even in the middle of a frame whose end has not arrived; a code point split
-//!   across fragments is valid.
+//! - §8.1: Text is validated as UTF-8 as its bytes arrive: an invalid byte fails at once, even in
+//!   the middle of a frame whose end has not arrived; a code point split across fragments is
+//!   valid. The reference and streamed messages use [`Utf8Validator`]; the engine builds a whole
+//!   Text message with `crate::audited`'s `TextBuilder`, which checks each piece where it lies,
+//!   so a [`Utf8Bytes`] is only ever made of bytes checked in that file.
 //! - Limits ([`MessageLimits`]) fail with 1009 before the memory is spent; an extension decodes
 //!   into a [`crate::DecodeOutput`] that stops at the message limit.
-//! - The engine splits a single-frame message off the read buffer without copying its payload; the
-//!   fragments of a fragmented one are copied once, into the message.
+//! - The engine splits a single-frame message off the read buffer without copying its payload
+//!   (whole runs of them at once); the fragments of a fragmented one are copied once, into the
+//!   message.
 
 mod engine;
 mod limits;
-mod ready;
 mod reference;
 mod utf8;
 
@@ -33,10 +35,11 @@ use std::ops::Deref;
 
 use bytes::Bytes;
 
+use crate::audited::ValidUtf8;
 use crate::frame::{Frame, Opcode};
 
-pub(crate) use engine::ReadyMessages;
 pub use engine::Reassembler;
+pub(crate) use engine::RUN_MAX;
 pub use limits::{MessageLimits, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE};
 pub use reference::ReferenceReassembler;
 pub use utf8::Utf8Validator;
@@ -70,27 +73,29 @@ impl MessageKind {
 /// assert_eq!(text.len(), "κόσμε".len()); // bytes, through `Deref<Target = str>`
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Utf8Bytes(Bytes);
+pub struct Utf8Bytes(ValidUtf8);
 
 impl Utf8Bytes {
-    /// Wraps bytes the crate's validator accepted in full (see `crate::audited`).
-    pub(crate) fn from_validated(bytes: Bytes) -> Utf8Bytes {
-        Utf8Bytes(bytes)
-    }
-
     /// The text.
     pub fn as_str(&self) -> &str {
-        crate::audited::str_from_validated(&self.0)
+        self.0.as_str()
     }
 
     /// The UTF-8 bytes.
     pub fn as_bytes(&self) -> &Bytes {
-        &self.0
+        self.0.as_bytes()
     }
 
     /// The UTF-8 bytes, without copying.
     pub fn into_bytes(self) -> Bytes {
-        self.0
+        self.0.into_bytes()
+    }
+}
+
+impl Utf8Bytes {
+    /// Text the crate checked (see `crate::audited`).
+    pub(crate) fn from_valid(text: ValidUtf8) -> Utf8Bytes {
+        Utf8Bytes(text)
     }
 }
 
@@ -104,13 +109,13 @@ impl Deref for Utf8Bytes {
 
 impl From<String> for Utf8Bytes {
     fn from(text: String) -> Utf8Bytes {
-        Utf8Bytes(Bytes::from(text))
+        Utf8Bytes(ValidUtf8::from_string(text))
     }
 }
 
 impl From<&'static str> for Utf8Bytes {
     fn from(text: &'static str) -> Utf8Bytes {
-        Utf8Bytes(Bytes::from_static(text.as_bytes()))
+        Utf8Bytes(ValidUtf8::from_static(text))
     }
 }
 
@@ -118,8 +123,7 @@ impl TryFrom<Bytes> for Utf8Bytes {
     type Error = std::str::Utf8Error;
 
     fn try_from(bytes: Bytes) -> Result<Utf8Bytes, Self::Error> {
-        std::str::from_utf8(&bytes)?;
-        Ok(Utf8Bytes(bytes))
+        ValidUtf8::new(bytes).map(Utf8Bytes)
     }
 }
 
@@ -256,12 +260,4 @@ pub enum Incoming {
     Fragment(MessageFragment),
     /// A control frame (Close, Ping or Pong), whole and unmasked, for the connection to act on.
     Control(Frame),
-}
-
-/// A message from its validated payload.
-fn finish_message(kind: MessageKind, payload: Bytes) -> Message {
-    match kind {
-        MessageKind::Text => Message::Text(Utf8Bytes::from_validated(payload)),
-        MessageKind::Binary => Message::Binary(payload),
-    }
 }

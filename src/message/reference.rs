@@ -14,7 +14,7 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 
 use super::limits::check_size;
-use super::{finish_message, Incoming, MessageFragment, MessageKind, MessageLimits, Utf8Validator};
+use super::{Incoming, Message, MessageFragment, MessageKind, MessageLimits, Utf8Bytes, Utf8Validator};
 use crate::error::ProtocolError;
 use crate::extension::{decode_bounded, ExtensionCodec};
 use crate::frame::{DecodeRules, Frame, FrameHeader, Opcode};
@@ -319,7 +319,14 @@ impl ReferenceReassembler {
         }
         let data = std::mem::take(&mut message.data).freeze();
         self.message = None;
-        Ok(Some(Incoming::Message(finish_message(kind, data))))
+        let message = match kind {
+            // Checked again as a whole: the reference takes no shortcut.
+            MessageKind::Text => {
+                Message::Text(Utf8Bytes::try_from(data).map_err(|_| ProtocolError::InvalidUtf8)?)
+            }
+            MessageKind::Binary => Message::Binary(data),
+        };
+        Ok(Some(Incoming::Message(message)))
     }
 }
 
