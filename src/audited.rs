@@ -12,9 +12,11 @@
 //! 3. [`ValidUtf8::as_str`]: views the bytes of a [`ValidUtf8`] (the text of a
 //!    [`crate::Utf8Bytes`]) as `&str` without validating them a second time. Every way to build a
 //!    `ValidUtf8` is here: from a `String` or `&'static str`, from bytes `std::str::from_utf8`
-//!    accepts ([`ValidUtf8::new`]: a whole message the engine read at once), or from a
+//!    accepts ([`ValidUtf8::new`]), or from a
 //!    [`TextBuilder`], which checks each piece of a message where it lies as it is added (a
-//!    fragmented message, or one read in place as it arrives).
+//!    fragmented message, or one read in place as it arrives). A [`WholeRun`] (whole messages
+//!    split off the input together) checks each Text payload when it is made and wraps that same
+//!    range when it hands the message out.
 //!
 //! Each `unsafe` operation, and what it relies on:
 //!
@@ -47,7 +49,8 @@
 
 use crate::error::ProtocolError;
 use crate::mask::{block_at, rotate_key, wide_key, word_key, xor_block, BLOCK};
-use bytes::{Bytes, BytesMut};
+use crate::message::{Message, Utf8Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use std::mem::MaybeUninit;
 
 /// Masks `payload` with `key` (already rotated to `payload[0]`) using the widest vectors the
@@ -324,7 +327,8 @@ fn initialised_for_test(bytes: &[MaybeUninit<u8>]) -> Vec<u8> {
 /// Safety argument for [`ValidUtf8::as_str`]: the field is private to this file, and every
 /// function here that builds a `ValidUtf8` either takes a `String` or `&'static str` (valid by
 /// their own types), or has `std::str::from_utf8` accept the very bytes it then wraps
-/// ([`ValidUtf8::new`], [`TextBuilder::finish`]). The bytes cannot change afterwards:
+/// ([`ValidUtf8::new`], [`TextBuilder::finish`], [`WholeRun::next_message`]). The bytes cannot
+/// change afterwards:
 /// `bytes::Bytes` gives no mutable access to what it holds. Debug builds check again.
 #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ValidUtf8(Bytes);
@@ -444,6 +448,100 @@ impl TextBuilder {
             return Err(ProtocolError::InvalidUtf8);
         }
         Ok(ValidUtf8(self.bytes.freeze()))
+    }
+}
+
+/// The most whole messages a [`WholeRun`] holds: enough to take a burst in a few runs, few enough
+/// that the connection's event queue stays small (its entries are as large as a run).
+pub(crate) const RUN_MAX: usize = 8;
+
+/// Where one whole single-frame message lies in a [`WholeRun`]: its header's length, then its
+/// payload's, as its header said.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RunRecord {
+    pub(crate) text: bool,
+    pub(crate) header_len: u8,
+    pub(crate) payload_len: u32,
+}
+
+/// Whole single-frame messages split off the input together, already unmasked, handed out one at
+/// a time without copying: their bytes, headers included, and where each payload lies.
+///
+/// Every Text payload is checked by `std::str::from_utf8` when the run is made
+/// ([`WholeRun::split_off`]) and wrapped as [`ValidUtf8`] when it is handed out
+/// ([`WholeRun::next_message`]): both walk the same immutable bytes with the same records in the
+/// same order (skip the header, take the payload), and the fields are private to this file.
+#[derive(Debug)]
+pub(crate) struct WholeRun {
+    /// From the next message's header to the end of the run.
+    bytes: Bytes,
+    records: [RunRecord; RUN_MAX],
+    next: u8,
+    count: u8,
+}
+
+impl WholeRun {
+    /// Splits the first `len` bytes off `buffer`: whole frames, unmasked, one message each, as
+    /// the first `count` of `records` describe them (`len` is the sum of their lengths). Checks
+    /// their Text payloads in order.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::InvalidUtf8`] at the first Text payload that is not UTF-8 (§8.1): the run
+    /// then holds the messages before it.
+    ///
+    /// # Panics
+    ///
+    /// If `len` or the records do not fit `buffer` (the caller read them from it).
+    #[inline]
+    pub(crate) fn split_off(
+        buffer: &mut BytesMut,
+        len: usize,
+        records: [RunRecord; RUN_MAX],
+        count: usize,
+    ) -> (WholeRun, Result<(), ProtocolError>) {
+        let count = count.min(RUN_MAX);
+        let mut run = WholeRun { bytes: buffer.split_to(len).freeze(), records, next: 0, count: count as u8 };
+        if !records[..count].iter().any(|record| record.text) {
+            return (run, Ok(()));
+        }
+        let mut rest: &[u8] = &run.bytes;
+        for (index, record) in records[..count].iter().enumerate() {
+            let (payload, after) =
+                rest[usize::from(record.header_len)..].split_at(record.payload_len as usize);
+            if record.text && std::str::from_utf8(payload).is_err() {
+                run.count = index as u8;
+                return (run, Err(ProtocolError::InvalidUtf8));
+            }
+            rest = after;
+        }
+        (run, Ok(()))
+    }
+
+    /// The next message; the run's bytes are released with the last one.
+    #[inline(always)]
+    pub(crate) fn next_message(&mut self) -> Option<Message> {
+        if self.next >= self.count {
+            return None;
+        }
+        let record = self.records[usize::from(self.next)];
+        self.next += 1;
+        self.bytes.advance(usize::from(record.header_len));
+        let payload = self.bytes.split_to(record.payload_len as usize);
+        if self.next == self.count {
+            self.bytes = Bytes::new();
+        }
+        Some(if record.text {
+            // Checked by `split_off` at this very place (see the type's documentation).
+            Message::Text(Utf8Bytes::from_valid(ValidUtf8(payload)))
+        } else {
+            Message::Binary(payload)
+        })
+    }
+
+    /// Whether every message has been handed out.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.next >= self.count
     }
 }
 

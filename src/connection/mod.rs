@@ -51,7 +51,7 @@ use crate::frame::{
     encode_frame_to_buffer, Opcode, FIN_BIT, MAX_CONTROL_PAYLOAD_LEN, RSV1_BIT, RSV2_BIT, RSV3_BIT,
 };
 use crate::mask::{OsSeededRng, RandomSource};
-use crate::message::{Incoming, Message, MessageKind, Reassembler, Utf8Validator, RUN_MAX};
+use crate::message::{Incoming, Message, MessageKind, Reassembler, Utf8Validator, WholeRun, RUN_MAX};
 use crate::output::{Output, SHARED_PAYLOAD_MIN};
 use crate::transport::{AfterFlush, Teardown, Transport};
 use crate::Role;
@@ -86,6 +86,15 @@ struct Closed {
 enum Ending {
     Close(Bytes),
     Fail(ConnectionError),
+}
+
+/// An event waiting to be polled.
+#[derive(Debug)]
+enum Queued {
+    /// Whole messages split off the input together, handed out one [`Event::Message`] at a time.
+    Messages(WholeRun),
+    /// Any other event.
+    Event(Event),
 }
 
 /// Above this many unsent bytes, Pongs are coalesced (§5.5.3); below, every Ping gets its own.
@@ -163,7 +172,7 @@ pub struct Connection {
     extension: Option<Box<dyn ExtensionCodec>>,
     out: Output,
     pending_pong: Option<Bytes>,
-    events: VecDeque<Event>,
+    events: VecDeque<Queued>,
     state: State,
     sending: Option<Sending>,
     random: Option<Box<dyn RandomSource + Send>>,
@@ -277,11 +286,17 @@ impl Connection {
         self.reassembler.receive(bytes);
         while !self.is_closed() {
             // The common case first: a run of whole single-frame messages.
-            let events = &mut self.events;
-            let ending = match self.reassembler.take_whole_messages(RUN_MAX, |message| {
-                events.push_back(Event::Message(message));
-            }) {
-                Ok(0) => match self.reassembler.poll_with(self.extension.as_deref_mut()) {
+            let ending = match self.reassembler.take_whole_run(RUN_MAX) {
+                Some((run, checked)) => {
+                    if !run.is_empty() {
+                        self.events.push_back(Queued::Messages(run));
+                    }
+                    match checked {
+                        Ok(()) => continue,
+                        Err(error) => Ending::Fail(error.into()),
+                    }
+                }
+                None => match self.reassembler.poll_with(self.extension.as_deref_mut()) {
                     Ok(None) => break,
                     Ok(Some(item)) => match self.take_item(item) {
                         Some(ending) => ending,
@@ -289,8 +304,6 @@ impl Connection {
                     },
                     Err(error) => Ending::Fail(error.into()),
                 },
-                Ok(_) => continue,
-                Err(error) => Ending::Fail(error.into()),
             };
             if self.events.is_empty() {
                 self.end(now, ending);
@@ -307,8 +320,8 @@ impl Connection {
     /// handled; the peer's Close is returned, to end the input.
     fn take_item(&mut self, item: Incoming) -> Option<Ending> {
         match item {
-            Incoming::Message(message) => self.events.push_back(Event::Message(message)),
-            Incoming::Fragment(fragment) => self.events.push_back(Event::Fragment(fragment)),
+            Incoming::Message(message) => self.events.push_back(Queued::Event(Event::Message(message))),
+            Incoming::Fragment(fragment) => self.events.push_back(Queued::Event(Event::Fragment(fragment))),
             Incoming::Control(frame) => match frame.header.opcode {
                 Opcode::Ping => self.handle_ping(frame.payload),
                 Opcode::Pong => self.handle_pong(frame.payload),
@@ -396,6 +409,20 @@ impl Connection {
 
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
+        // The common case first: the next of a run of messages.
+        if let Some(Queued::Messages(messages)) = self.events.front_mut() {
+            if let Some(message) = messages.next_message() {
+                if messages.is_empty() {
+                    self.pop_queued();
+                }
+                return Some(Event::Message(message));
+            }
+        }
+        self.poll_other_event()
+    }
+
+    /// [`Connection::poll_event`] for anything but a message of a run.
+    fn poll_other_event(&mut self) -> Option<Event> {
         if self.events.is_empty() {
             // Everything before the peer's Close (or the violation) has been seen, and answered:
             // act on it now.
@@ -403,11 +430,21 @@ impl Connection {
                 self.end(now, ending);
             }
         }
-        self.pop_event()
+        match self.pop_queued()? {
+            Queued::Event(event) => Some(event),
+            Queued::Messages(mut messages) => {
+                // Not reached (a run leaves the queue with its last message), but harmless.
+                let message = messages.next_message();
+                if !messages.is_empty() {
+                    self.events.push_front(Queued::Messages(messages));
+                }
+                message.map(Event::Message)
+            }
+        }
     }
 
     /// Removes the front of the event queue; the queue's memory goes once it is empty.
-    fn pop_event(&mut self) -> Option<Event> {
+    fn pop_queued(&mut self) -> Option<Queued> {
         let queued = self.events.pop_front();
         if self.events.is_empty() && self.events.capacity() > 4 {
             self.events = VecDeque::new();
@@ -504,7 +541,7 @@ impl Connection {
         }
         // Without auto_pong the application answers: it must see every Ping.
         if self.config.deliver_control_frames || !self.config.auto_pong {
-            self.events.push_back(Event::Ping(payload));
+            self.events.push_back(Queued::Event(Event::Ping(payload)));
         }
     }
 
@@ -515,7 +552,7 @@ impl Connection {
             }
         }
         if self.config.deliver_control_frames {
-            self.events.push_back(Event::Pong(payload));
+            self.events.push_back(Queued::Event(Event::Pong(payload)));
         }
     }
 
@@ -617,7 +654,7 @@ impl Connection {
         if self.is_closed() {
             return;
         }
-        self.events.push_back(Event::Closed(outcome.clone()));
+        self.events.push_back(Queued::Event(Event::Closed(outcome.clone())));
         self.state = State::Closed(Box::new(Closed { outcome, teardown }));
     }
 }

@@ -27,7 +27,7 @@ use crate::mask::{apply_mask, extend_masked};
 use crate::{Decoded, Role};
 
 mod whole;
-pub(crate) use whole::RUN_MAX;
+pub(crate) use whole::{WholeRun, RUN_MAX};
 use whole::{WHOLE_BINARY, WHOLE_TEXT};
 
 /// From this payload length on, a single-frame message is unmasked as it is copied into the read
@@ -289,11 +289,14 @@ impl Reassembler {
         &mut self,
         codec: Option<&mut (dyn ExtensionCodec + 'static)>,
     ) -> Result<Option<Incoming>, ProtocolError> {
-        let mut whole = None;
-        if self.take_whole_messages(1, |message| whole = Some(message))? == 0 {
+        let Some((mut run, checked)) = self.take_whole_run(1) else {
             return self.poll_general(codec);
+        };
+        match (run.next_message(), checked) {
+            (Some(message), _) => Ok(Some(Incoming::Message(message))),
+            (None, Err(error)) => Err(error),
+            (None, Ok(())) => self.poll_general(codec),
         }
-        Ok(whole.map(Incoming::Message))
     }
 
     /// Everything but a whole single-frame message at the front of the input.
