@@ -451,9 +451,9 @@ impl TextBuilder {
     }
 }
 
-/// The most whole messages a [`WholeRun`] holds: enough to take a burst in a few runs, few enough
-/// that the connection's event queue stays small (its entries are as large as a run).
-pub(crate) const RUN_MAX: usize = 8;
+/// How many records of a run are kept inline: the common case is a run of one message (one
+/// read, one message), so that needs no allocation; a longer run allocates once.
+const INLINE_RECORDS: usize = 4;
 
 /// Where one whole single-frame message lies in a [`WholeRun`]: its header's length, then its
 /// payload's, as its header said.
@@ -462,6 +462,48 @@ pub(crate) struct RunRecord {
     pub(crate) text: bool,
     pub(crate) header_len: u8,
     pub(crate) payload_len: u32,
+}
+
+/// The records of a run, in order, as its headers are checked.
+#[derive(Debug, Default)]
+pub(crate) struct RunRecords {
+    inline: [RunRecord; INLINE_RECORDS],
+    more: Vec<RunRecord>,
+    count: usize,
+    /// Whether any of them is Text.
+    text: bool,
+}
+
+impl RunRecords {
+    /// Appends the records of the next messages, in order; `text` says whether any of them is
+    /// Text.
+    #[inline]
+    pub(crate) fn extend(&mut self, records: &[RunRecord], text: bool) {
+        let at = self.count.min(INLINE_RECORDS);
+        let inline = records.len().min(INLINE_RECORDS - at);
+        self.inline[at..at + inline].copy_from_slice(&records[..inline]);
+        self.more.extend_from_slice(&records[inline..]);
+        self.count += records.len();
+        self.text |= text;
+    }
+
+    /// How many messages are recorded.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// The record of message `index`.
+    #[inline(always)]
+    fn get(&self, index: usize) -> Option<RunRecord> {
+        if index >= self.count {
+            return None;
+        }
+        match self.inline.get(index) {
+            Some(record) => Some(*record),
+            None => self.more.get(index - INLINE_RECORDS).copied(),
+        }
+    }
 }
 
 /// Whole single-frame messages split off the input together, already unmasked, handed out one at
@@ -475,15 +517,14 @@ pub(crate) struct RunRecord {
 pub(crate) struct WholeRun {
     /// From the next message's header to the end of the run.
     bytes: Bytes,
-    records: [RunRecord; RUN_MAX],
-    next: u8,
-    count: u8,
+    records: RunRecords,
+    next: usize,
 }
 
 impl WholeRun {
     /// Splits the first `len` bytes off `buffer`: whole frames, unmasked, one message each, as
-    /// the first `count` of `records` describe them (`len` is the sum of their lengths). Checks
-    /// their Text payloads in order.
+    /// `records` describe them (`len` is the sum of their lengths). Checks their Text payloads in
+    /// order.
     ///
     /// # Errors
     ///
@@ -497,23 +538,25 @@ impl WholeRun {
     pub(crate) fn split_off(
         buffer: &mut BytesMut,
         len: usize,
-        records: [RunRecord; RUN_MAX],
-        count: usize,
+        records: RunRecords,
     ) -> (WholeRun, Result<(), ProtocolError>) {
-        let count = count.min(RUN_MAX);
-        let mut run = WholeRun { bytes: buffer.split_to(len).freeze(), records, next: 0, count: count as u8 };
-        if !records[..count].iter().any(|record| record.text) {
+        let mut run = WholeRun { bytes: buffer.split_to(len).freeze(), records, next: 0 };
+        if !run.records.text {
             return (run, Ok(()));
         }
         let mut rest: &[u8] = &run.bytes;
-        for (index, record) in records[..count].iter().enumerate() {
+        let records = &run.records;
+        let inline = &records.inline[..records.count.min(INLINE_RECORDS)];
+        let more = &records.more[..records.count - inline.len()];
+        let invalid = inline.iter().chain(more).position(|record| {
             let (payload, after) =
                 rest[usize::from(record.header_len)..].split_at(record.payload_len as usize);
-            if record.text && std::str::from_utf8(payload).is_err() {
-                run.count = index as u8;
-                return (run, Err(ProtocolError::InvalidUtf8));
-            }
             rest = after;
+            record.text && std::str::from_utf8(payload).is_err()
+        });
+        if let Some(index) = invalid {
+            run.records.count = index;
+            return (run, Err(ProtocolError::InvalidUtf8));
         }
         (run, Ok(()))
     }
@@ -521,14 +564,11 @@ impl WholeRun {
     /// The next message; the run's bytes are released with the last one.
     #[inline(always)]
     pub(crate) fn next_message(&mut self) -> Option<Message> {
-        if self.next >= self.count {
-            return None;
-        }
-        let record = self.records[usize::from(self.next)];
+        let record = self.records.get(self.next)?;
         self.next += 1;
         self.bytes.advance(usize::from(record.header_len));
         let payload = self.bytes.split_to(record.payload_len as usize);
-        if self.next == self.count {
+        if self.next == self.records.count {
             self.bytes = Bytes::new();
         }
         Some(if record.text {
@@ -541,7 +581,7 @@ impl WholeRun {
 
     /// Whether every message has been handed out.
     pub(crate) fn is_empty(&self) -> bool {
-        self.next >= self.count
+        self.next >= self.records.count
     }
 }
 

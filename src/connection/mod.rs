@@ -51,7 +51,7 @@ use crate::frame::{
     encode_frame_to_buffer, Opcode, FIN_BIT, MAX_CONTROL_PAYLOAD_LEN, RSV1_BIT, RSV2_BIT, RSV3_BIT,
 };
 use crate::mask::{OsSeededRng, RandomSource};
-use crate::message::{Incoming, Message, MessageKind, Reassembler, Utf8Validator, WholeRun, RUN_MAX};
+use crate::message::{Incoming, Message, MessageKind, Reassembler, Utf8Validator, WholeRun};
 use crate::output::{Output, SHARED_PAYLOAD_MIN};
 use crate::transport::{AfterFlush, Teardown, Transport};
 use crate::Role;
@@ -286,7 +286,7 @@ impl Connection {
         self.reassembler.receive(bytes);
         while !self.is_closed() {
             // The common case first: a run of whole single-frame messages.
-            let ending = match self.reassembler.take_whole_run(RUN_MAX) {
+            let ending = match self.reassembler.take_whole_run(usize::MAX) {
                 Some((run, checked)) => {
                     if !run.is_empty() {
                         self.events.push_back(Queued::Messages(run));

@@ -3,9 +3,10 @@
 //!
 //! What it adds to the reference, for speed:
 //!
-//! - A whole single-frame Text or Binary message at the front of the input, the common case, is
-//!   split off the read buffer without copying and unmasked in place
-//!   ([`Reassembler::take_whole_message`]).
+//! - The whole single-frame Text or Binary messages at the front of the input, the common case,
+//!   are unmasked in place and split off the read buffer together without copying, as a run
+//!   whose records say where each payload lies (`take_whole_run`, in `engine/whole.rs`; the run
+//!   itself is `crate::audited`'s `WholeRun`, which checks their Text).
 //! - A single-frame message that arrives over several reads is read *in place*: the rest of its
 //!   frame goes where its start is, and what follows the frame starts a buffer of its own
 //!   (`overflow`), so its bytes are never moved; a large one is unmasked as it is copied in, in
@@ -27,7 +28,7 @@ use crate::mask::{apply_mask, extend_masked};
 use crate::{Decoded, Role};
 
 mod whole;
-pub(crate) use whole::{WholeRun, RUN_MAX};
+pub(crate) use whole::WholeRun;
 use whole::{WHOLE_BINARY, WHOLE_TEXT};
 
 /// From this payload length on, a single-frame message is unmasked as it is copied into the read
@@ -677,13 +678,15 @@ mod tests {
 
         let mut reassembler = Reassembler::new(Role::Server);
         assert_eq!(reassembler.tail, Tail::FrameStart);
-        reassembler.receive(&first[..header_len + 3000]);
+        // Enough for the buffer to make room for the whole frame (it makes at most twice what
+        // arrived, never trusting the announced length).
+        reassembler.receive(&first[..header_len + 5100]);
         assert_eq!(reassembler.tail, Tail::Undecoded, "not decoded yet");
         let payload_start = reassembler.buffer[header_len..].as_ptr();
         assert_eq!(reassembler.poll(), Ok(None));
-        assert_eq!(reassembler.tail, Tail::Payload { missing: 7000 });
+        assert_eq!(reassembler.tail, Tail::Payload { missing: 4900 });
 
-        reassembler.receive(&first[header_len + 3000..header_len + 9000]);
+        reassembler.receive(&first[header_len + 5100..header_len + 9000]);
         assert_eq!(reassembler.tail, Tail::Payload { missing: 1000 });
         let mut rest = first[header_len + 9000..].to_vec();
         rest.extend_from_slice(&second);
@@ -700,5 +703,73 @@ mod tests {
         );
         assert_eq!(reassembler.tail, Tail::FrameStart);
         assert_eq!(reassembler.capacity(), 0, "an idle reassembler holds no heap");
+    }
+
+    /// A burst of whole messages in one read, more than any batch or inline record count, Text
+    /// and Binary mixed, comes out whole and in order, one at a time or as one run; one invalid
+    /// Text message among them fails the input after the messages before it.
+    #[test]
+    fn a_long_run_of_whole_messages_comes_out_in_order() {
+        let messages: Vec<Message> = (0..1000u32)
+            .map(|i| match i % 3 {
+                0 => Message::text(format!("κόσμε {i}")),
+                _ => Message::binary(i.to_be_bytes().to_vec()),
+            })
+            .collect();
+        let mut wire = Vec::new();
+        for message in &messages {
+            let opcode = message.kind().opcode();
+            let mut header = FrameHeader::new(true, opcode, message.len() as u64);
+            header.masking_key = Some([9, 8, 7, 6]);
+            Frame { header, payload: message.payload().clone() }.encode(&mut wire);
+        }
+        // One message per poll, as `Reassembler::poll` takes them...
+        let mut reassembler = Reassembler::new(Role::Server);
+        reassembler.receive(&wire);
+        for message in &messages {
+            assert_eq!(reassembler.poll(), Ok(Some(Incoming::Message(message.clone()))));
+        }
+        assert_eq!(reassembler.poll(), Ok(None));
+        // ...and all in one run, as a connection takes them.
+        let mut reassembler = Reassembler::new(Role::Server);
+        reassembler.receive(&wire);
+        let Some((mut run, Ok(()))) = reassembler.take_whole_run(usize::MAX) else { panic!() };
+        for message in &messages {
+            assert_eq!(run.next_message().as_ref(), Some(message));
+        }
+        assert!(run.is_empty() && run.next_message().is_none());
+        assert_eq!(reassembler.capacity(), 0);
+
+        // Message 699 is not UTF-8.
+        let mut broken = Vec::new();
+        for (index, message) in messages.iter().enumerate() {
+            let header = FrameHeader::new(true, message.kind().opcode(), message.len() as u64);
+            let mut payload = message.payload().to_vec();
+            if index == 699 {
+                payload[0] = 0xff;
+            }
+            Frame {
+                header: FrameHeader { masking_key: Some([1, 2, 3, 4]), ..header },
+                payload: payload.into(),
+            }
+            .encode(&mut broken);
+        }
+        let mut reassembler = Reassembler::new(Role::Server);
+        reassembler.receive(&broken);
+        for message in &messages[..699] {
+            assert_eq!(reassembler.poll(), Ok(Some(Incoming::Message(message.clone()))));
+        }
+        assert_eq!(reassembler.poll(), Err(ProtocolError::InvalidUtf8));
+        assert_eq!(reassembler.poll(), Ok(None));
+        let mut reassembler = Reassembler::new(Role::Server);
+        reassembler.receive(&broken);
+        let Some((mut run, Err(ProtocolError::InvalidUtf8))) = reassembler.take_whole_run(usize::MAX) else {
+            panic!()
+        };
+        for message in &messages[..699] {
+            assert_eq!(run.next_message().as_ref(), Some(message));
+        }
+        assert!(run.next_message().is_none());
+        assert_eq!(reassembler.poll(), Ok(None), "failed");
     }
 }

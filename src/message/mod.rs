@@ -39,7 +39,7 @@ use crate::audited::ValidUtf8;
 use crate::frame::{Frame, Opcode};
 
 pub use engine::Reassembler;
-pub(crate) use engine::{WholeRun, RUN_MAX};
+pub(crate) use engine::WholeRun;
 pub use limits::{MessageLimits, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE};
 pub use reference::ReferenceReassembler;
 pub use utf8::Utf8Validator;

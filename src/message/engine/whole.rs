@@ -4,7 +4,7 @@
 use bytes::BytesMut;
 
 use super::{Reassembler, Tail};
-pub(crate) use crate::audited::{RunRecord, WholeRun, RUN_MAX};
+pub(crate) use crate::audited::{RunRecord, RunRecords, WholeRun};
 use crate::error::ProtocolError;
 use crate::frame::{decode_valid, Opcode, FIN_BIT};
 use crate::mask::apply_mask;
@@ -16,7 +16,7 @@ pub(super) const WHOLE_BINARY: u8 = FIN_BIT | Opcode::Binary.encode();
 impl Reassembler {
     /// The common case, in bulk: between messages, the whole single-frame Text or Binary messages
     /// at the front of the buffer (valid header, FIN, no RSV bit, within the limits), at most
-    /// `max` of them (and [`RUN_MAX`]), are unmasked in place and split off together without
+    /// `max` of them, are unmasked in place and split off together without
     /// copying, their Text checked (§8.1). `None` if the next item is anything else: the general
     /// path gives it.
     ///
@@ -34,12 +34,12 @@ impl Reassembler {
         if self.limits.max_fragments == 0 {
             return None;
         }
-        let mut records = [RunRecord::default(); RUN_MAX];
-        let (count, len) = self.find_whole_messages(&mut records[..max.min(RUN_MAX)]);
-        if count == 0 {
+        let mut records = RunRecords::default();
+        let len = self.find_whole_messages(&mut records, max);
+        if records.len() == 0 {
             return None;
         }
-        let (run, checked) = WholeRun::split_off(&mut self.buffer, len, records, count);
+        let (run, checked) = WholeRun::split_off(&mut self.buffer, len, records);
         self.front_unmasked = 0;
         if let Err(error) = checked {
             return Some((run, Err(self.fail(error))));
@@ -56,16 +56,18 @@ impl Reassembler {
     }
 
     /// Unmasks the whole single-frame messages at the front of the buffer in place, recording
-    /// each one's kind and lengths in `records`, as many as fit; returns how many, and their
-    /// length in bytes.
+    /// each one's kind and lengths in `records`, at most `max`; returns their length in bytes.
     #[inline]
-    fn find_whole_messages(&mut self, records: &mut [RunRecord]) -> (usize, usize) {
+    fn find_whole_messages(&mut self, records: &mut RunRecords, max: usize) -> usize {
         let (rules, max_message_size) = (self.rules, self.limits.max_message_size);
         // Payload bytes of the first frame already unmasked on arrival; none of the others'.
         let mut unmasked = self.front_unmasked;
         let mut start = 0;
-        let mut count = 0;
-        for record in records.iter_mut() {
+        // Recorded here first, then appended to `records` a batch at a time.
+        let mut batch = [RunRecord::default(); 32];
+        let mut batched = 0;
+        let mut text_batched = false;
+        for _ in 0..max {
             let Some(rest) = self.buffer.get_mut(start..) else { break };
             let Some((header, header_len)) = decode_valid(rest, &rules) else { break };
             // Byte 0 of a valid header: FIN, no RSV bit, and Text or Binary.
@@ -90,10 +92,16 @@ impl Reassembler {
             }
             unmasked = 0;
             // A header is at most 14 bytes (§5.2).
-            *record = RunRecord { text, header_len: header_len as u8, payload_len };
+            batch[batched % 32] = RunRecord { text, header_len: header_len as u8, payload_len };
+            text_batched |= text;
+            batched += 1;
+            if batched == batch.len() {
+                records.extend(&batch, text_batched);
+                (batched, text_batched) = (0, false);
+            }
             start += header_len + payload_len as usize;
-            count += 1;
         }
-        (count, start)
+        records.extend(&batch[..batched], text_batched);
+        start
     }
 }
