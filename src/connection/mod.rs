@@ -296,7 +296,8 @@ impl Connection {
                         Err(error) => Ending::Fail(error.into()),
                     }
                 }
-                None => match self.reassembler.poll_with(self.extension.as_deref_mut()) {
+                // (The whole messages were just taken: straight to the general path.)
+                None => match self.reassembler.poll_general(self.extension.as_deref_mut()) {
                     Ok(None) => break,
                     Ok(Some(item)) => match self.take_item(item) {
                         Some(ending) => ending,
@@ -421,7 +422,9 @@ impl Connection {
         self.poll_other_event()
     }
 
-    /// [`Connection::poll_event`] for anything but a message of a run.
+    /// [`Connection::poll_event`] for anything but a message of a run (kept out of line, so the
+    /// common case stays small).
+    #[inline(never)]
     fn poll_other_event(&mut self) -> Option<Event> {
         if self.events.is_empty() {
             // Everything before the peer's Close (or the violation) has been seen, and answered:

@@ -194,7 +194,7 @@ impl Reassembler {
     }
 
     /// Makes `rsv_bits` legal on the first frame of a data message: an extension's, whose codec
-    /// the caller passes to [`Reassembler::poll_with`].
+    /// the caller passes to [`Reassembler::poll_general`].
     pub(crate) fn allow_rsv_bits(&mut self, rsv_bits: u8) {
         self.rules = self.rules.with_rsv_allowed(rsv_bits);
     }
@@ -286,7 +286,7 @@ impl Reassembler {
     /// [`Reassembler::poll`] with the extension codec of the one who owns it (a connection), if
     /// any.
     #[inline]
-    pub(crate) fn poll_with(
+    fn poll_with(
         &mut self,
         codec: Option<&mut (dyn ExtensionCodec + 'static)>,
     ) -> Result<Option<Incoming>, ProtocolError> {
@@ -300,9 +300,10 @@ impl Reassembler {
         }
     }
 
-    /// Everything but a whole single-frame message at the front of the input.
+    /// Everything but a run of whole single-frame messages at the front of the input: for a
+    /// caller that has just taken the run ([`Reassembler::take_whole_run`]).
     #[inline(never)]
-    fn poll_general(
+    pub(crate) fn poll_general(
         &mut self,
         codec: Option<&mut (dyn ExtensionCodec + 'static)>,
     ) -> Result<Option<Incoming>, ProtocolError> {
