@@ -438,6 +438,11 @@ impl TextBuilder {
         self.bytes.capacity()
     }
 
+    /// Whether nothing was added yet.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
     /// The whole text.
     ///
     /// # Errors

@@ -489,6 +489,12 @@ impl Reassembler {
         if take == 0 && remaining > 0 {
             return Ok(Progress::NeedMore);
         }
+        if message.in_place && matches!(message.body, Body::Binary(_)) && (take as u64) < remaining {
+            // A Binary frame read in place is taken whole, once complete: nothing to check as
+            // it arrives, and its bytes stay where they are. (A Text one is taken as it arrives,
+            // to be checked, §8.1.)
+            return Ok(Progress::NeedMore);
+        }
         let mut piece = self.buffer.split_to(take);
         let frame_offset = frame.received;
         if let Some(key) = frame.header.masking_key {
@@ -589,10 +595,15 @@ impl Piece {
     }
 
     /// Adds the piece to a Text message: a piece read in place joins the bytes before it without
-    /// copying.
+    /// copying. A small first piece is copied instead: taken as it is, it would make the message
+    /// a view into the whole read buffer, which would then be reallocated, all of it, as the
+    /// message grows.
     fn push_text(self, text: &mut TextBuilder) -> Result<(), ProtocolError> {
         match self {
-            Piece::Read(bytes) => text.push(bytes),
+            Piece::Read(bytes) if !text.is_empty() || bytes.len() as u64 >= UNMASK_WHILE_COPYING_MIN => {
+                text.push(bytes)
+            }
+            Piece::Read(bytes) => text.push_slice(&bytes),
             Piece::Decoded(bytes) => text.push_slice(&bytes),
         }
     }
