@@ -556,26 +556,29 @@ impl WholeRun {
         let invalid = inline.iter().chain(more).position(|record| {
             let (payload, after) =
                 rest[usize::from(record.header_len)..].split_at(record.payload_len as usize);
-            rest = after;
-            record.text && std::str::from_utf8(payload).is_err()
+            let invalid = record.text && std::str::from_utf8(payload).is_err();
+            if !invalid {
+                rest = after;
+            }
+            invalid
         });
         if let Some(index) = invalid {
+            // The run ends before the invalid message.
+            run.bytes.truncate(run.bytes.len() - rest.len());
             run.records.count = index;
             return (run, Err(ProtocolError::InvalidUtf8));
         }
         (run, Ok(()))
     }
 
-    /// The next message; the run's bytes are released with the last one.
+    /// The next message; the run's bytes go with the last one.
     #[inline(always)]
     pub(crate) fn next_message(&mut self) -> Option<Message> {
         let record = self.records.get(self.next)?;
         self.next += 1;
         self.bytes.advance(usize::from(record.header_len));
+        // (The last payload is the rest of the run: taking it leaves nothing behind.)
         let payload = self.bytes.split_to(record.payload_len as usize);
-        if self.next == self.records.count {
-            self.bytes = Bytes::new();
-        }
         Some(if record.text {
             // Checked by `split_off` at this very place (see the type's documentation).
             Message::Text(Utf8Bytes::from_valid(ValidUtf8(payload)))
