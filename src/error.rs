@@ -333,6 +333,10 @@ pub enum HandshakeError {
     /// The codecs given do not match the extensions negotiated (each negotiated extension needs
     /// its codec, and one at most is supported). Holds what differs.
     ExtensionMismatch(String),
+    /// Client: the server accepted an offered extension with parameters the client must refuse
+    /// (for permessage-deflate, RFC 7692 §7: a parameter unknown, repeated, out of range, not
+    /// allowed by the offer, or a configuration the client cannot use). Holds why.
+    UnacceptableExtensionResponse(String),
 }
 
 impl HandshakeError {
@@ -365,7 +369,8 @@ impl HandshakeError {
             | HandshakeError::Timeout
             | HandshakeError::ConnectionClosed
             | HandshakeError::NotAwaitingAnswer
-            | HandshakeError::ExtensionMismatch(_) => None,
+            | HandshakeError::ExtensionMismatch(_)
+            | HandshakeError::UnacceptableExtensionResponse(_) => None,
         }
     }
 }
@@ -412,6 +417,9 @@ impl fmt::Display for HandshakeError {
             HandshakeError::ConnectionClosed => write!(f, "connection closed during the handshake"),
             HandshakeError::NotAwaitingAnswer => write!(f, "no request is waiting for an answer"),
             HandshakeError::ExtensionMismatch(what) => write!(f, "extension codecs do not match: {what}"),
+            HandshakeError::UnacceptableExtensionResponse(why) => {
+                write!(f, "the server's extension parameters are not acceptable: {why}")
+            }
         }
     }
 }
