@@ -75,6 +75,9 @@ pub enum ProtocolError {
     },
     /// The message has more fragments than the receiver's limit. Holds the limit.
     TooManyFragments(usize),
+    /// A message compressed by a negotiated extension (permessage-deflate, RFC 7692) does not
+    /// inflate: its data is not a valid DEFLATE stream.
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
@@ -96,7 +99,9 @@ impl ProtocolError {
             | ProtocolError::InvalidCloseCode(_)
             | ProtocolError::UnexpectedContinuation
             | ProtocolError::ExpectedContinuation => CloseCode::PROTOCOL_ERROR,
-            ProtocolError::InvalidUtf8 => CloseCode::INVALID_FRAME_PAYLOAD_DATA,
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => {
+                CloseCode::INVALID_FRAME_PAYLOAD_DATA
+            }
             ProtocolError::FrameTooLarge { .. }
             | ProtocolError::MessageTooLarge { .. }
             | ProtocolError::TooManyFragments(_) => CloseCode::MESSAGE_TOO_BIG,
@@ -138,6 +143,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::CloseBodyTooShort => write!(f, "close frame body of one byte"),
             ProtocolError::InvalidCloseCode(code) => write!(f, "close code {code} not allowed on the wire"),
             ProtocolError::InvalidUtf8 => write!(f, "invalid utf-8 in text"),
+            ProtocolError::InvalidCompressedData => write!(f, "compressed message that does not inflate"),
             ProtocolError::UnexpectedContinuation => {
                 write!(f, "continuation frame without a fragmented message to continue")
             }
