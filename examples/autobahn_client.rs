@@ -9,6 +9,7 @@
 
 use std::process::ExitCode;
 
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::WsUrl;
 use rfc6455::tokio::Options;
@@ -49,7 +50,8 @@ async fn session(base: &str, target: &str, echo: bool) -> Result<Vec<Message>, S
     let request = ClientRequest::from_url(&url, &mut OsSeededRng::new());
     // The suite sends messages up to 16 MiB (cases 9.*).
     let config = Config { limits: MessageLimits::unlimited(), ..Config::default() };
-    let options = Options { config, ..Options::default() };
+    // Offers permessage-deflate (the suite's cases 12.* and 13.*).
+    let options = Options { config, deflate: Some(DeflateConfig::default()), ..Options::default() };
     let (mut ws, _) = rfc6455::tokio::connect_with(&url, request, &options)
         .await
         .map_err(|error| format!("{target}: {error}"))?;

@@ -126,7 +126,7 @@ run_server_role() {
     port=$(free_port)
     # The suite sends messages up to 16 MiB (9.*): the echo server takes 64 MiB here.
     BIND_ADDRESS=127.0.0.1 BIND_PORT=$port HEARTBEAT_INTERVAL=0 MAX_MESSAGE_SIZE=67108864 \
-        HIGH_WATER_MARK=67108864 target/release/examples/echo_server 2>"$dir/echo_server.log" &
+        HIGH_WATER_MARK=67108864 PERMESSAGE_DEFLATE=1 target/release/examples/echo_server 2>"$dir/echo_server.log" &
     server=$!
     pids+=("$server")
     wait_for_port "$port" "$server" || { say "echo_server did not start"; cat "$dir/echo_server.log" >&2; return 1; }
@@ -160,9 +160,18 @@ wstest=$(cd "$venv" && pwd)/bin/wstest
 cargo build --release --quiet --example echo_server --example autobahn_client
 
 status=0
+# The two roles are independent (their own ports and report folders): with both, they run side by
+# side, each in a subshell that stops its own processes, so the waits of one overlap the work of
+# the other.
+role_pids=()
 for role in server client; do
     [ "$roles" = both ] || [ "$roles" = "$role" ] || continue
-    "run_${role}_role"
+    (pids=(); trap cleanup EXIT; "run_${role}_role") &
+    role_pids+=("$!")
+done
+for pid in "${role_pids[@]}"; do wait "$pid" || status=1; done
+for role in server client; do
+    [ "$roles" = both ] || [ "$roles" = "$role" ] || continue
     if $update; then
         "$venv/bin/python" "$here/report.py" save "$out/$role" "$here/expected-$role.json" || status=1
     else

@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::tokio::Options;
 use rfc6455::{Config, MessageLimits};
 use tokio::net::TcpStream;
@@ -56,6 +57,9 @@ pub struct Settings {
     pub max_message_size: u64,
     /// `MAX_CONNECTIONS`, default 1024.
     pub max_connections: usize,
+    /// `PERMESSAGE_DEFLATE`: 1 to accept permessage-deflate (RFC 7692) with the recommended
+    /// settings; default 0, off.
+    pub permessage_deflate: bool,
 }
 
 impl Settings {
@@ -69,6 +73,11 @@ impl Settings {
             high_water_mark: variable("HIGH_WATER_MARK", 16_384)?,
             max_message_size: variable("MAX_MESSAGE_SIZE", 65_536)?,
             max_connections: variable("MAX_CONNECTIONS", 1024)?,
+            permessage_deflate: match variable("PERMESSAGE_DEFLATE", 0u8)? {
+                0 => false,
+                1 => true,
+                other => return Err(format!("invalid PERMESSAGE_DEFLATE: {other} (0 or 1)")),
+            },
         })
     }
 
@@ -87,6 +96,11 @@ impl Settings {
 
     /// [`Settings::config`] with the high-water mark, for `rfc6455::tokio`.
     pub fn options(&self) -> Options {
-        Options { config: self.config(), high_water_mark: self.high_water_mark, ..Options::default() }
+        Options {
+            config: self.config(),
+            high_water_mark: self.high_water_mark,
+            deflate: self.permessage_deflate.then(DeflateConfig::default),
+            ..Options::default()
+        }
     }
 }

@@ -8,6 +8,7 @@ use ::tokio::net::TcpStream;
 
 use super::driver::{finish, next_event, now, Driver};
 use super::{Error, Options, WebSocket};
+use crate::extension::ExtensionCodec;
 use crate::handshake::client::{Accepted, ClientRequest};
 use crate::handshake::server::{AcceptResponse, Request, UpgradeRequest};
 use crate::handshake::{ClientEvent, ClientHandshake, HttpResponse, ServerEvent, ServerHandshake, WsUrl};
@@ -99,6 +100,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Handshake<IO> {
     /// [`HandshakeError::NotAwaitingAnswer`] for a plain request; the core's errors for a
     /// response that does not fit the request.
     pub fn accept(mut self, response: AcceptResponse, config: Config) -> Result<WebSocket<IO>, Error> {
+        #[cfg(feature = "deflate")]
+        let response = match &self.head {
+            Head::Upgrade(upgrade) => with_deflate(response, upgrade, &self.options),
+            Head::Request(_) => response,
+        };
         let connection = self.driver.endpoint.accept(now(), response, config)?;
         Ok(WebSocket::from_driver(self.driver.map(|_| connection), &self.options))
     }
@@ -127,6 +133,48 @@ impl<IO> fmt::Debug for Handshake<IO> {
         };
         f.debug_struct("Handshake").field("request", request).finish_non_exhaustive()
     }
+}
+
+/// `response` with the permessage-deflate codec [`Options::deflate`] agrees on with the client's
+/// offers, when the application installed no extension itself.
+#[cfg(feature = "deflate")]
+fn with_deflate(response: AcceptResponse, upgrade: &UpgradeRequest, options: &Options) -> AcceptResponse {
+    let Some(config) = options.deflate else { return response };
+    if !response.extensions().is_empty() {
+        return response;
+    }
+    match config.accept(upgrade.extensions()) {
+        Some(params) => {
+            response.with_extension(Box::new(crate::deflate::DeflateCodec::new(crate::Role::Server, params)))
+        }
+        None => response,
+    }
+}
+
+/// The codecs for what the server accepted: permessage-deflate's when [`Options::deflate`]
+/// offered it.
+///
+/// # Errors
+///
+/// [`HandshakeError::UnacceptableExtensionResponse`] when the server's parameters break RFC 7692
+/// §7 (the client must then fail the connection).
+fn client_codecs(
+    accepted: &Accepted,
+    options: &Options,
+) -> Result<Vec<Box<dyn ExtensionCodec>>, HandshakeError> {
+    #[cfg(feature = "deflate")]
+    if let Some(config) = options.deflate {
+        let deflate = accepted
+            .extensions()
+            .iter()
+            .find(|extension| extension.name.eq_ignore_ascii_case(crate::deflate::PERMESSAGE_DEFLATE));
+        if let Some(response) = deflate {
+            let params = config.check_response(response)?;
+            return Ok(vec![Box::new(crate::deflate::DeflateCodec::new(crate::Role::Client, params))]);
+        }
+    }
+    let _ = (accepted, options);
+    Ok(Vec::new())
 }
 
 /// Accepts a WebSocket on `io` with the defaults (tokio-tungstenite's `accept_async`): any path,
@@ -253,13 +301,29 @@ pub async fn client<IO: AsyncRead + AsyncWrite + Unpin>(
     request: ClientRequest,
     options: &Options,
 ) -> Result<(WebSocket<IO>, Accepted), Error> {
+    #[cfg(feature = "deflate")]
+    let request = match options.deflate {
+        Some(config)
+            if !request
+                .extensions()
+                .iter()
+                .any(|offer| offer.name.eq_ignore_ascii_case(crate::deflate::PERMESSAGE_DEFLATE)) =>
+        {
+            request.with_extension(config.offer())
+        }
+        _ => request,
+    };
     let mut driver = Driver::new(io, ClientHandshake::new(request, options.handshake, now()));
     let error = match next_event(&mut driver).await {
-        Some(ClientEvent::Accepted(accepted)) => {
-            let config = options.config.clone();
-            let driver = driver.try_map(|handshake| handshake.into_connection(now(), config, Vec::new()))?;
-            return Ok((WebSocket::from_driver(driver, options), accepted));
-        }
+        Some(ClientEvent::Accepted(accepted)) => match client_codecs(&accepted, options) {
+            Ok(codecs) => {
+                let config = options.config.clone();
+                let driver = driver.try_map(|handshake| handshake.into_connection(now(), config, codecs))?;
+                return Ok((WebSocket::from_driver(driver, options), accepted));
+            }
+            // §7 of RFC 7692: _Fail the WebSocket Connection_.
+            Err(error) => Error::Handshake(error),
+        },
         Some(ClientEvent::Rejected(response)) => Error::Rejected(Box::new(response)),
         Some(other) => match other.into_accepted() {
             Err(error) => Error::Handshake(error),

@@ -92,6 +92,11 @@ pub struct Options {
     /// read whatever else it sent first: this many events are kept for
     /// [`WebSocket::recv`], the rest dropped. Default 16.
     pub max_queue: usize,
+    /// permessage-deflate (RFC 7692, feature `deflate`): a server accepts a client's offer with
+    /// these settings (unless its answer installs an extension itself), a client offers it.
+    /// Default `None`: off.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 /// Default [`Options::connect_timeout`].
@@ -111,6 +116,8 @@ impl Default for Options {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             high_water_mark: DEFAULT_HIGH_WATER_MARK,
             max_queue: DEFAULT_MAX_QUEUE,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }
