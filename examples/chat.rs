@@ -115,6 +115,7 @@ use std::time::{Duration, Instant};
 use adapter::http::Asset;
 use adapter::Site;
 use env::variable;
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::server::{AcceptResponse, UpgradeRequest};
 use rfc6455::handshake::OriginPolicy;
 use rfc6455::tokio::{Options, Sender, TrySendError, WebSocket};
@@ -182,7 +183,13 @@ fn options() -> Options {
         keepalive_interval: Some(HEARTBEAT),
         ..Config::default()
     };
-    Options { config, high_water_mark: HIGH_WATER_MARK, ..Options::default() }
+    // The pages run in browsers, which offer permessage-deflate on every connection.
+    Options {
+        config,
+        high_water_mark: HIGH_WATER_MARK,
+        deflate: Some(DeflateConfig::default()),
+        ..Options::default()
+    }
 }
 
 #[tokio::main]

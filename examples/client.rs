@@ -18,6 +18,7 @@
 //! | `--timeout SECONDS` | `5`       | once all are sent, close after this long without data      |
 //! | `--protocol NAME`   |           | offer a subprotocol (repeatable)                           |
 //! | `--header "N: V"`   |           | add a header to the opening handshake (repeatable)         |
+//! | `--deflate`         |           | offer permessage-deflate (RFC 7692)                        |
 //!
 //! Data is shown as it arrives (`Config::streaming`): a long message comes in several pieces,
 //! each with its frame's length and the piece's offset, as in the ESP32's `WEBSOCKET_EVENT_DATA`.
@@ -27,6 +28,7 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::WsUrl;
 use rfc6455::tokio::{Error, WebSocket};
@@ -35,7 +37,7 @@ use tokio::net::TcpStream;
 use tokio::time::{sleep_until, Instant};
 
 const USAGE: &str = "usage: client [ws://host[:port][/path]] [--message TEXT] [--count N] [--interval MS] \
-                     [--binary] [--json] [--timeout SECONDS] [--protocol NAME]... [--header \"Name: value\"]...";
+                     [--binary] [--json] [--timeout SECONDS] [--protocol NAME]... [--header \"Name: value\"]... [--deflate]";
 
 /// Log lines in the ESP-IDF style: level, milliseconds since start, tag.
 macro_rules! info {
@@ -61,6 +63,7 @@ struct Options {
     timeout: Duration,
     protocols: Vec<String>,
     headers: Vec<(String, String)>,
+    deflate: bool,
 }
 
 impl Options {
@@ -75,6 +78,7 @@ impl Options {
             timeout: Duration::from_secs(5),
             protocols: Vec::new(),
             headers: Vec::new(),
+            deflate: false,
         };
         while let Some(arg) = args.next() {
             let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -85,6 +89,7 @@ impl Options {
                 "--timeout" => options.timeout = Duration::from_secs(number(&arg, &value()?)?),
                 "--binary" => options.binary = true,
                 "--json" => options.json = true,
+                "--deflate" => options.deflate = true,
                 "--protocol" => options.protocols.push(value()?),
                 "--header" => {
                     let header = value()?;
@@ -280,7 +285,11 @@ async fn main() -> ExitCode {
         request = request.with_header(name.as_str(), value.as_str());
     }
     let config = Config { streaming: true, deliver_control_frames: true, ..Config::default() };
-    let ws_options = rfc6455::tokio::Options { config, ..rfc6455::tokio::Options::default() };
+    let ws_options = rfc6455::tokio::Options {
+        config,
+        deflate: options.deflate.then(DeflateConfig::default),
+        ..rfc6455::tokio::Options::default()
+    };
     info!("Connecting to {}...", options.url);
     let (ws, accepted) = match rfc6455::tokio::connect_with(&url, request, &ws_options).await {
         Ok(connected) => connected,
@@ -304,6 +313,13 @@ async fn main() -> ExitCode {
     info!("WEBSOCKET_EVENT_CONNECTED");
     if !options.protocols.is_empty() {
         info!("Subprotocol chosen by the server: {}", accepted.protocol().unwrap_or("none"));
+    }
+    if options.deflate {
+        let extensions: Vec<String> = accepted.extensions().iter().map(ToString::to_string).collect();
+        info!(
+            "Extensions accepted by the server: {}",
+            if extensions.is_empty() { "none".to_owned() } else { extensions.join(", ") }
+        );
     }
 
     let now = Instant::now();

@@ -83,6 +83,7 @@ use std::time::Duration;
 use adapter::http::Asset;
 use adapter::Site;
 use env::variable;
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::OriginPolicy;
 use rfc6455::tokio::{Options, Sender, TrySendError};
 use rfc6455::{CloseCode, CloseFrame, Config, Event, Message, MessageLimits};
@@ -147,7 +148,13 @@ impl Settings {
             keepalive_interval: self.heartbeat,
             ..Config::default()
         };
-        Options { config, high_water_mark: self.high_water_mark, ..Options::default() }
+        // The pages run in browsers, which offer permessage-deflate on every connection.
+        Options {
+            config,
+            high_water_mark: self.high_water_mark,
+            deflate: Some(DeflateConfig::default()),
+            ..Options::default()
+        }
     }
 }
 

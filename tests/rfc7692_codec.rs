@@ -6,6 +6,7 @@ use bytes::BytesMut;
 use rfc6455::deflate::{DeflateCodec, DeflateConfig, DeflateParams};
 use rfc6455::extension::{DecodeOutput, ExtensionCodec};
 use rfc6455::frame::RSV1_BIT;
+use rfc6455::frame::{Frame, FrameHeader, Opcode};
 use rfc6455::handshake::extension::Extension;
 use rfc6455::{Config, Connection, Event, Message, MessageKind, ProtocolError, Role};
 
@@ -257,4 +258,29 @@ fn rfc7692_7_2_messages_both_ways_through_connections() {
         transfer(&mut server, &mut client);
         assert_eq!(client.poll_event(), Some(Event::Message(message)));
     }
+}
+
+/// §8.1 still applies to inflated text, as it arrives: a compressed Text message whose first
+/// fragment inflates to invalid UTF-8 fails the connection with 1007 before its last fragment.
+#[test]
+fn rfc7692_inflated_text_fails_fast_on_invalid_utf8() {
+    let mut text = b"ok \xff ".to_vec();
+    text.extend((0..3000u32).flat_map(|i| format!("{} ", i.wrapping_mul(7919) % 10007).into_bytes()));
+    let mut codec = DeflateCodec::new(Role::Client, default_params()).with_compress_min(0);
+    let (rsv, compressed) = compress(&mut codec, &text);
+    assert_eq!(rsv, RSV1_BIT);
+    let half = compressed.len() / 2;
+    let key = [1, 2, 3, 4];
+    let mut first = FrameHeader::new(false, Opcode::Text, 0);
+    first.rsv1 = true;
+    first.masking_key = Some(key);
+    let mut wire = Vec::new();
+    Frame { header: first, payload: compressed[..half].to_vec().into() }.encode(&mut wire);
+
+    let now = Instant::now();
+    let mut server = Connection::new(Role::Server, Config::default(), now)
+        .with_extension(Box::new(DeflateCodec::new(Role::Server, default_params())));
+    server.receive(now, &wire);
+    let Some(Event::Closed(outcome)) = server.poll_event() else { panic!("the connection fails at once") };
+    assert_eq!(outcome.sent.map(|close| close.code), Some(rfc6455::CloseCode::INVALID_FRAME_PAYLOAD_DATA));
 }
