@@ -132,7 +132,7 @@ impl DeflateConfig {
 
     /// The parameters this server answers `offer` with, or why it declines it.
     fn accept_one(&self, offer: &Extension) -> Result<DeflateParams, Refusal> {
-        let offer = parse_offer(offer)?;
+        let offer = parse_params(offer, Side::Offer)?;
         let own_window = self.server_max_window_bits.clamp(MIN_COMPRESS_WINDOW_BITS, MAX_WINDOW_BITS);
         // §7.1.2.1: the server answers an offered server_max_window_bits with the same or a smaller
         // value; it may state one unasked.
@@ -167,20 +167,14 @@ impl DeflateConfig {
     /// It always includes `client_max_window_bits` (with this configuration's value when under
     /// 15), so a server may limit the client's window; `server_max_window_bits` when under 15.
     pub fn offer(&self) -> Extension {
-        let mut offer = Extension::new(PERMESSAGE_DEFLATE);
-        if self.server_no_context_takeover {
-            offer = offer.with_param(SERVER_NO_CONTEXT_TAKEOVER, None);
-        }
-        if self.client_no_context_takeover {
-            offer = offer.with_param(CLIENT_NO_CONTEXT_TAKEOVER, None);
-        }
         let server_window = self.server_max_window_bits.clamp(MIN_COMPRESS_WINDOW_BITS, MAX_WINDOW_BITS);
-        if server_window < MAX_WINDOW_BITS {
-            offer = offer.with_param(SERVER_MAX_WINDOW_BITS, Some(&server_window.to_string()));
-        }
         let client_window = self.client_max_window_bits.clamp(MIN_COMPRESS_WINDOW_BITS, MAX_WINDOW_BITS);
-        let value = (client_window < MAX_WINDOW_BITS).then(|| client_window.to_string());
-        offer.with_param(CLIENT_MAX_WINDOW_BITS, value.as_deref())
+        deflate_extension(
+            self.server_no_context_takeover,
+            self.client_no_context_takeover,
+            (server_window < MAX_WINDOW_BITS).then_some(server_window),
+            Some((client_window < MAX_WINDOW_BITS).then_some(client_window)),
+        )
     }
 
     /// Client: checks the server's answer to [`DeflateConfig::offer`] and gives the parameters
@@ -200,23 +194,7 @@ impl DeflateConfig {
         if !response.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE) {
             return Err(format!("{} is not {PERMESSAGE_DEFLATE}", response.name));
         }
-        let mut seen = Offer::default();
-        for param in &response.params {
-            match param.name.as_str() {
-                SERVER_NO_CONTEXT_TAKEOVER => set_flag(&mut seen.server_no_context_takeover, param)?,
-                CLIENT_NO_CONTEXT_TAKEOVER => set_flag(&mut seen.client_no_context_takeover, param)?,
-                SERVER_MAX_WINDOW_BITS => set_bits(&mut seen.server_max_window_bits, param)?,
-                CLIENT_MAX_WINDOW_BITS => {
-                    // In a response the value is required (§7.1.2.2).
-                    let mut bits = None;
-                    set_bits(&mut bits, param)?;
-                    if seen.client_max_window_bits.replace(bits).is_some() {
-                        return Err(format!("{CLIENT_MAX_WINDOW_BITS} twice"));
-                    }
-                }
-                other => return Err(format!("unknown parameter {other}")),
-            }
-        }
+        let seen = parse_params(response, Side::Response)?;
         let offered_server = self.server_max_window_bits.clamp(MIN_COMPRESS_WINDOW_BITS, MAX_WINDOW_BITS);
         let offered_client = self.client_max_window_bits.clamp(MIN_COMPRESS_WINDOW_BITS, MAX_WINDOW_BITS);
         if self.server_no_context_takeover && !seen.server_no_context_takeover {
@@ -261,42 +239,37 @@ impl DeflateConfig {
 impl DeflateParams {
     /// The server's response for these parameters (§7.1): each stated parameter once.
     pub fn to_response(&self) -> Extension {
-        let mut response = Extension::new(PERMESSAGE_DEFLATE);
-        if self.server_no_context_takeover {
-            response = response.with_param(SERVER_NO_CONTEXT_TAKEOVER, None);
-        }
-        if self.client_no_context_takeover {
-            response = response.with_param(CLIENT_NO_CONTEXT_TAKEOVER, None);
-        }
-        if self.server_window_stated {
-            response =
-                response.with_param(SERVER_MAX_WINDOW_BITS, Some(&self.server_max_window_bits.to_string()));
-        }
-        if self.client_window_stated {
-            response =
-                response.with_param(CLIENT_MAX_WINDOW_BITS, Some(&self.client_max_window_bits.to_string()));
-        }
-        response
+        deflate_extension(
+            self.server_no_context_takeover,
+            self.client_no_context_takeover,
+            self.server_window_stated.then_some(self.server_max_window_bits),
+            self.client_window_stated.then_some(Some(self.client_max_window_bits)),
+        )
     }
 }
 
-/// The parameters of one offer, each checked against §7.1.
-fn parse_offer(offer: &Extension) -> Result<Offer, Refusal> {
+/// Which side wrote a list of parameters: `client_max_window_bits` needs a value in a response
+/// only (§7.1.2.2).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Offer,
+    Response,
+}
+
+/// The parameters of an offer or a response, each checked against §7.1: a name defined for it,
+/// at most once, with a valid value.
+fn parse_params(extension: &Extension, side: Side) -> Result<Offer, Refusal> {
     let mut parsed = Offer::default();
-    for param in &offer.params {
+    for param in &extension.params {
         match param.name.as_str() {
             SERVER_NO_CONTEXT_TAKEOVER => set_flag(&mut parsed.server_no_context_takeover, param)?,
             CLIENT_NO_CONTEXT_TAKEOVER => set_flag(&mut parsed.client_no_context_takeover, param)?,
             SERVER_MAX_WINDOW_BITS => set_bits(&mut parsed.server_max_window_bits, param)?,
             CLIENT_MAX_WINDOW_BITS => {
-                let bits = match param.value {
-                    None => None,
-                    Some(_) => {
-                        let mut bits = None;
-                        set_bits(&mut bits, param)?;
-                        bits
-                    }
-                };
+                let mut bits = None;
+                if param.value.is_some() || side == Side::Response {
+                    set_bits(&mut bits, param)?;
+                }
                 if parsed.client_max_window_bits.replace(bits).is_some() {
                     return Err(format!("{CLIENT_MAX_WINDOW_BITS} twice"));
                 }
@@ -305,6 +278,32 @@ fn parse_offer(offer: &Extension) -> Result<Offer, Refusal> {
         }
     }
     Ok(parsed)
+}
+
+/// permessage-deflate with these parameters, in the RFC's order: the two flags, then the two
+/// windows (`None` leaves one out; for the client's, `Some(None)` is the parameter without a
+/// value).
+fn deflate_extension(
+    server_no_context_takeover: bool,
+    client_no_context_takeover: bool,
+    server_window: Option<u8>,
+    client_window: Option<Option<u8>>,
+) -> Extension {
+    let mut extension = Extension::new(PERMESSAGE_DEFLATE);
+    if server_no_context_takeover {
+        extension = extension.with_param(SERVER_NO_CONTEXT_TAKEOVER, None);
+    }
+    if client_no_context_takeover {
+        extension = extension.with_param(CLIENT_NO_CONTEXT_TAKEOVER, None);
+    }
+    if let Some(bits) = server_window {
+        extension = extension.with_param(SERVER_MAX_WINDOW_BITS, Some(&bits.to_string()));
+    }
+    if let Some(bits) = client_window {
+        extension =
+            extension.with_param(CLIENT_MAX_WINDOW_BITS, bits.map(|bits| bits.to_string()).as_deref());
+    }
+    extension
 }
 
 /// A parameter without a value (§7.1.1), at most once.
