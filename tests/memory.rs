@@ -9,64 +9,17 @@
 //! created, with everything but the connection (its peer, the bytes moved, the messages)
 //! dropped. The counter is per thread, so the test harness and other tests do not disturb it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::Instant;
 
 use rfc6455::{CloseCode, Config, Connection, Event, Message, Role};
 
-/// Wraps the system allocator, counting the bytes currently allocated by each thread.
-struct Counting;
+#[path = "common/counting.rs"]
+mod counting;
 
-thread_local! {
-    static CURRENT: Cell<isize> = const { Cell::new(0) };
-}
-
-fn add(delta: isize) {
-    // `try_with`: the counter may already be gone while a thread is torn down.
-    let _ = CURRENT.try_with(|current| current.set(current.get() + delta));
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; only a thread-local counter (no
-// allocation, no destructor) is updated on the side.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            add(layout.size() as isize);
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            add(layout.size() as isize);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        add(-(layout.size() as isize));
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            add(new_size as isize - layout.size() as isize);
-        }
-        new
-    }
-}
+use counting::allocated;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Heap bytes currently allocated by this thread.
-fn allocated() -> isize {
-    CURRENT.with(Cell::get)
-}
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 /// The most an idle open connection may hold.
 const IDLE_LIMIT: isize = 1024;

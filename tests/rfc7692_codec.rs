@@ -15,7 +15,7 @@ fn params(config: DeflateConfig, offer: &str) -> DeflateParams {
 }
 
 fn default_params() -> DeflateParams {
-    params(DeflateConfig::default(), "permessage-deflate; client_max_window_bits")
+    params(DeflateConfig::RFC_DEFAULTS, "permessage-deflate; client_max_window_bits")
 }
 
 /// Compresses one message as `role` sends it.
@@ -60,7 +60,7 @@ fn rfc7692_7_2_3_2_sharing_the_window_between_messages() {
     assert_eq!(inflate(&mut client, &[&second], 1 << 20).unwrap(), b"Hello");
 
     let lean = params(
-        DeflateConfig { server_no_context_takeover: true, ..DeflateConfig::default() },
+        DeflateConfig { server_no_context_takeover: true, ..DeflateConfig::RFC_DEFAULTS },
         "permessage-deflate",
     );
     let mut server = DeflateCodec::new(Role::Server, lean).with_compress_min(0);
@@ -155,7 +155,7 @@ fn every_window_round_trips() {
         let config = DeflateConfig {
             server_max_window_bits: bits,
             client_max_window_bits: bits,
-            ..DeflateConfig::default()
+            ..DeflateConfig::RFC_DEFAULTS
         };
         let agreed = params(config, &config.offer().to_string());
         assert_eq!((agreed.server_max_window_bits, agreed.client_max_window_bits), (bits, bits));

@@ -20,7 +20,7 @@ fn response(header: &str) -> Extension {
 /// that this server can accept, in the client's order of preference.
 #[test]
 fn rfc7692_5_server_accepts_the_first_acceptable_offer() {
-    let config = DeflateConfig::default();
+    let config = DeflateConfig::RFC_DEFAULTS;
     assert_eq!(
         accept(&config, "x-other, permessage-deflate; server_max_window_bits=8, permessage-deflate; client_max_window_bits"),
         Some("permessage-deflate".to_owned())
@@ -34,7 +34,7 @@ fn rfc7692_5_server_accepts_the_first_acceptable_offer() {
 /// value ... multiple extension parameters with the same name".
 #[test]
 fn rfc7692_7_server_declines_unknown_repeated_and_invalid_parameters() {
-    let config = DeflateConfig::default();
+    let config = DeflateConfig::RFC_DEFAULTS;
     for offer in [
         "permessage-deflate; x_unknown",
         "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
@@ -65,7 +65,7 @@ fn rfc7692_7_server_declines_unknown_repeated_and_invalid_parameters() {
 /// declined, and the next one taken.
 #[test]
 fn rfc7692_7_1_2_1_server_declines_a_server_window_of_8_bits() {
-    let config = DeflateConfig::default();
+    let config = DeflateConfig::RFC_DEFAULTS;
     assert_eq!(accept(&config, "permessage-deflate; server_max_window_bits=8"), None);
     assert_eq!(
         accept(
@@ -80,7 +80,7 @@ fn rfc7692_7_1_2_1_server_declines_a_server_window_of_8_bits() {
 /// it unasked. §7.1.1.2: it may require `client_no_context_takeover`.
 #[test]
 fn rfc7692_7_1_1_context_takeover_in_each_direction() {
-    let default = DeflateConfig::default();
+    let default = DeflateConfig::RFC_DEFAULTS;
     assert_eq!(
         accept(&default, "permessage-deflate; server_no_context_takeover"),
         Some("permessage-deflate; server_no_context_takeover".to_owned())
@@ -103,8 +103,11 @@ fn rfc7692_7_1_1_context_takeover_in_each_direction() {
 /// and then no larger than an offered value.
 #[test]
 fn rfc7692_7_1_2_window_sizes_in_each_direction() {
-    let small =
-        DeflateConfig { server_max_window_bits: 12, client_max_window_bits: 11, ..DeflateConfig::default() };
+    let small = DeflateConfig {
+        server_max_window_bits: 12,
+        client_max_window_bits: 11,
+        ..DeflateConfig::RFC_DEFAULTS
+    };
     assert_eq!(
         accept(&small, "permessage-deflate; server_max_window_bits=10"),
         Some("permessage-deflate; server_max_window_bits=10".to_owned())
@@ -129,14 +132,14 @@ fn rfc7692_7_1_2_window_sizes_in_each_direction() {
     // A client that will use 8 bits: its data inflates with any larger window.
     let params = small.accept(&offers("permessage-deflate; client_max_window_bits=8")).unwrap();
     assert_eq!(params.client_max_window_bits, 8);
-    let params = DeflateConfig::default().accept(&offers("permessage-deflate")).unwrap();
+    let params = DeflateConfig::RFC_DEFAULTS.accept(&offers("permessage-deflate")).unwrap();
     assert_eq!((params.server_max_window_bits, params.client_max_window_bits), (15, 15));
 }
 
 /// What a client offers for each setting.
 #[test]
 fn rfc7692_7_1_client_offers() {
-    assert_eq!(DeflateConfig::default().offer().to_string(), "permessage-deflate; client_max_window_bits");
+    assert_eq!(DeflateConfig::RFC_DEFAULTS.offer().to_string(), "permessage-deflate; client_max_window_bits");
     let config = DeflateConfig {
         server_no_context_takeover: true,
         client_no_context_takeover: true,
@@ -155,12 +158,12 @@ fn rfc7692_7_1_client_offers() {
 /// unknown, repeated or invalid parameter, or a configuration the client does not support.
 #[test]
 fn rfc7692_7_client_fails_on_a_response_that_breaks_the_rules() {
-    let default = DeflateConfig::default();
+    let default = DeflateConfig::RFC_DEFAULTS;
     let limited = DeflateConfig {
         server_no_context_takeover: true,
         server_max_window_bits: 10,
         client_max_window_bits: 12,
-        ..DeflateConfig::default()
+        ..DeflateConfig::RFC_DEFAULTS
     };
     for (config, answer) in [
         (default, "permessage-deflate; x_unknown"),
@@ -193,7 +196,7 @@ fn rfc7692_7_client_fails_on_a_response_that_breaks_the_rules() {
 /// server stated.
 #[test]
 fn rfc7692_7_client_accepts_valid_responses() {
-    let default = DeflateConfig::default();
+    let default = DeflateConfig::RFC_DEFAULTS;
     let params = default.check_response(&response("permessage-deflate")).unwrap();
     assert_eq!((params.server_max_window_bits, params.client_max_window_bits), (15, 15));
     assert!(!params.server_no_context_takeover && !params.client_no_context_takeover);
@@ -252,4 +255,33 @@ fn rfc7692_7_1_both_sides_agree() {
         }
     }
     assert_eq!(checked, 256);
+}
+
+/// The recommended default: a server resets its compressor after each message and says so
+/// (§7.1.1.1: a server may state `server_no_context_takeover` unasked); it asks nothing of the
+/// client. A client with the default asks the server for it, and a server that does not grant
+/// it fails the connection (§7.1.1.1's rule for an asked parameter).
+#[test]
+fn rfc7692_7_1_1_1_the_default_resets_the_servers_compressor() {
+    let config = DeflateConfig::default();
+    assert_eq!(
+        accept(&config, "permessage-deflate; client_max_window_bits"),
+        Some("permessage-deflate; server_no_context_takeover".to_owned())
+    );
+    assert_eq!(
+        accept(&config, "permessage-deflate"),
+        Some("permessage-deflate; server_no_context_takeover".to_owned())
+    );
+    assert_eq!(
+        config.offer().to_string(),
+        "permessage-deflate; server_no_context_takeover; client_max_window_bits"
+    );
+    let params = config.check_response(&response("permessage-deflate; server_no_context_takeover")).unwrap();
+    assert!(params.server_no_context_takeover && !params.client_no_context_takeover);
+    assert!(config.check_response(&response("permessage-deflate")).is_err());
+    // The low-memory setting requires the client to reset too.
+    assert_eq!(
+        accept(&DeflateConfig::NO_CONTEXT_TAKEOVER, "permessage-deflate"),
+        Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover".to_owned())
+    );
 }

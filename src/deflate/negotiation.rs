@@ -34,8 +34,23 @@ const CLIENT_NO_CONTEXT_TAKEOVER: &str = "client_no_context_takeover";
 const SERVER_MAX_WINDOW_BITS: &str = "server_max_window_bits";
 const CLIENT_MAX_WINDOW_BITS: &str = "client_max_window_bits";
 
-/// What this endpoint asks for or accepts (RFC 7692 §7.1). The defaults are the RFC's: context
-/// takeover in both directions, windows of 2^15 bytes.
+/// What this endpoint asks for or accepts (RFC 7692 §7.1).
+///
+/// Three settings, by memory per connection (measured by `tests/rfc7692_memory.rs` and
+/// `scripts/deflate-memory.sh`; the README has the figures):
+///
+/// | setting | server's compressor | client's compressor | an idle server connection holds |
+/// |---|---|---|---|
+/// | [`DeflateConfig::default()`] (recommended) | reset after each message | keeps its context | the inflater, about 48 KiB |
+/// | [`DeflateConfig::NO_CONTEXT_TAKEOVER`] | reset | reset | no DEFLATE state (under 1 KiB) |
+/// | [`DeflateConfig::RFC_DEFAULTS`] | keeps its context | keeps its context | about 420 KiB |
+///
+/// Why the server resets its compressor by default: the zlib backend holds a compressor in
+/// about 380 KiB at a 32 KiB window, and never under 140 KiB at any window (its hash table is
+/// 128 KiB whatever the settings), far more than the 32 KiB window of the inflater. Resetting
+/// it costs ratio on the server's messages only: each is compressed on its own (the data in
+/// the README's criterion figures). The inflater keeps its window, so what clients send still
+/// compresses against what they sent before.
 ///
 /// # Examples
 ///
@@ -46,11 +61,10 @@ const CLIENT_MAX_WINDOW_BITS: &str = "client_max_window_bits";
 /// // A browser's usual offer.
 /// let offers = Extension::decode_list("permessage-deflate; client_max_window_bits")?;
 /// let agreed = DeflateConfig::default().accept(&offers).expect("acceptable");
-/// assert_eq!(agreed.to_response().to_string(), "permessage-deflate");
+/// assert_eq!(agreed.to_response().to_string(), "permessage-deflate; server_no_context_takeover");
 ///
 /// // Less memory per connection: no context kept between messages in either direction.
-/// let lean = DeflateConfig { server_no_context_takeover: true, client_no_context_takeover: true, ..Default::default() };
-/// let agreed = lean.accept(&offers).expect("acceptable");
+/// let agreed = DeflateConfig::NO_CONTEXT_TAKEOVER.accept(&offers).expect("acceptable");
 /// assert_eq!(
 ///     agreed.to_response().to_string(),
 ///     "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
@@ -73,14 +87,31 @@ pub struct DeflateConfig {
     pub client_max_window_bits: u8,
 }
 
+impl DeflateConfig {
+    /// The RFC's defaults (§7.1): context takeover in both directions, windows of 2^15 bytes. The
+    /// best ratio, and the most memory: a compressor and an inflater kept on each connection.
+    pub const RFC_DEFAULTS: DeflateConfig = DeflateConfig {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: MAX_WINDOW_BITS,
+        client_max_window_bits: MAX_WINDOW_BITS,
+    };
+
+    /// No context kept in either direction (§7.1.1): each message is compressed on its own, and
+    /// an idle connection holds no DEFLATE state at all. A server requires it of the client.
+    pub const NO_CONTEXT_TAKEOVER: DeflateConfig = DeflateConfig {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        ..DeflateConfig::RFC_DEFAULTS
+    };
+}
+
+/// The recommended setting: the server resets its compressor after each message (§7.1.1.1),
+/// everything else as the RFC's defaults. A server states `server_no_context_takeover` in every
+/// response; a client asks for it in its offer.
 impl Default for DeflateConfig {
     fn default() -> DeflateConfig {
-        DeflateConfig {
-            server_no_context_takeover: false,
-            client_no_context_takeover: false,
-            server_max_window_bits: MAX_WINDOW_BITS,
-            client_max_window_bits: MAX_WINDOW_BITS,
-        }
+        DeflateConfig { server_no_context_takeover: true, ..DeflateConfig::RFC_DEFAULTS }
     }
 }
 
