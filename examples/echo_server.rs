@@ -21,7 +21,7 @@
 //! | `HIGH_WATER_MARK`    | `16384` | stop reading from a client while more than this many bytes wait to be sent to it |
 //! | `MAX_MESSAGE_SIZE`   | `65536` | largest message in bytes; a larger one closes the connection with 1009 |
 //! | `MAX_CONNECTIONS`    | `1024`  | most connections served at once (more wait in the listen queue) |
-//! | `PERMESSAGE_DEFLATE` | `0`     | 1: accept permessage-deflate (RFC 7692) when a client offers it |
+//! | `PERMESSAGE_DEFLATE` | `0`     | 1: accept permessage-deflate (RFC 7692) when a client offers it, the server's compressor reset after each message; `no-context-takeover`: both directions reset (least memory) |
 //!
 //! Every phase is bounded by the core: the request head must arrive within 10 s, a closing
 //! peer has 5 s to take our last bytes, and the lingering close lasts at most 2 s.

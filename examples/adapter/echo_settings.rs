@@ -57,9 +57,10 @@ pub struct Settings {
     pub max_message_size: u64,
     /// `MAX_CONNECTIONS`, default 1024.
     pub max_connections: usize,
-    /// `PERMESSAGE_DEFLATE`: 1 to accept permessage-deflate (RFC 7692) with the recommended
-    /// settings; default 0, off.
-    pub permessage_deflate: bool,
+    /// `PERMESSAGE_DEFLATE`: `1` to accept permessage-deflate (RFC 7692) with the recommended
+    /// settings ([`DeflateConfig::default`]), `no-context-takeover` for the low-memory setting
+    /// ([`DeflateConfig::NO_CONTEXT_TAKEOVER`]); default `0`, off.
+    pub permessage_deflate: Option<DeflateConfig>,
 }
 
 impl Settings {
@@ -73,10 +74,13 @@ impl Settings {
             high_water_mark: variable("HIGH_WATER_MARK", 16_384)?,
             max_message_size: variable("MAX_MESSAGE_SIZE", 65_536)?,
             max_connections: variable("MAX_CONNECTIONS", 1024)?,
-            permessage_deflate: match variable("PERMESSAGE_DEFLATE", 0u8)? {
-                0 => false,
-                1 => true,
-                other => return Err(format!("invalid PERMESSAGE_DEFLATE: {other} (0 or 1)")),
+            permessage_deflate: match variable("PERMESSAGE_DEFLATE", "0".to_owned())?.as_str() {
+                "0" => None,
+                "1" => Some(DeflateConfig::default()),
+                "no-context-takeover" => Some(DeflateConfig::NO_CONTEXT_TAKEOVER),
+                other => {
+                    return Err(format!("invalid PERMESSAGE_DEFLATE: {other:?} (0, 1 or no-context-takeover)"))
+                }
             },
         })
     }
@@ -99,7 +103,7 @@ impl Settings {
         Options {
             config: self.config(),
             high_water_mark: self.high_water_mark,
-            deflate: self.permessage_deflate.then(DeflateConfig::default),
+            deflate: self.permessage_deflate,
             ..Options::default()
         }
     }
