@@ -12,6 +12,14 @@
 //! Close bodies (§5.5.1) and follows fragmented messages (§5.4). When a frame breaks a rule it
 //! says which one, where in the RFC, and the close code a receiver answers with.
 //!
+//! With `--rsv1`, RSV1 is allowed as when permessage-deflate (RFC 7692) was negotiated: it marks
+//! a compressed message. `--inflate` also inflates compressed messages, the first with no
+//! context, as RFC 7692 §7.2.3.1's "Hello" (the frame a server sends):
+//!
+//! ```text
+//! cargo run --example explain_frame -- --inflate c1 07 f2 48 cd c9 c9 07 00
+//! ```
+//!
 //! Every rule about a single frame is the library's (`Frame::decode`, `CloseFrame::decode`,
 //! `ProtocolError`): this file reads hex and says where a frame is cut short; the field by field
 //! explanation is `examples/explain/mod.rs`, shared with the `tap` example.
@@ -27,7 +35,9 @@ use explain::{
     explain_first_two_bytes, explain_length_and_key, explain_payload, plural, report_protocol_error,
     role_name, Messages, Out,
 };
+use rfc6455::deflate::{DeflateCodec, DeflateConfig, PERMESSAGE_DEFLATE};
 use rfc6455::frame::{MASK_BIT, RSV1_BIT};
+use rfc6455::handshake::extension::Extension;
 use rfc6455::{DecodeRules, Decoded, Frame, FrameHeader, ProtocolError, Role};
 
 const HELP: &str = "\
@@ -43,14 +53,18 @@ options:
   --server    the frames were received by a server (sent by a client: must be masked)
   --client    the frames were received by a client (sent by a server: must not be masked)
               default: the role that the MASK bit of the first frame makes valid
-  --rsv1      allow RSV1, as when an extension such as permessage-deflate was negotiated
+  --rsv1      allow RSV1, as when permessage-deflate (RFC 7692) was negotiated: RSV1 on
+              the first frame of a message marks it compressed
+  --inflate   --rsv1, and inflate compressed messages: the first with no context, the
+              next ones with the context of those before (context takeover, the default)
   -h, --help  show this help
 
-exit status: 0 all frames valid, 1 a frame is malformed or incomplete, 2 usage error or bad hex
+exit status: 0 all frames valid, 1 a frame is malformed or incomplete (or its message is:
+invalid UTF-8, or compressed data that does not inflate), 2 usage error or bad hex
 ";
 
 fn main() -> ExitCode {
-    let (mut role, mut rsv1, mut hex_args) = (None, false, Vec::new());
+    let (mut role, mut rsv1, mut inflate, mut hex_args) = (None, false, false, Vec::new());
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "-h" | "--help" => {
@@ -60,6 +74,7 @@ fn main() -> ExitCode {
             "--server" => role = Some(Role::Server),
             "--client" => role = Some(Role::Client),
             "--rsv1" => rsv1 = true,
+            "--inflate" => (rsv1, inflate) = (true, true),
             option if option.starts_with("--") => return usage_error(&format!("unknown option {option}")),
             _ => hex_args.push(arg),
         }
@@ -83,14 +98,20 @@ fn main() -> ExitCode {
     let rules = DecodeRules::new(role).with_rsv_allowed(rsv_allowed).with_max_frame_size(u64::MAX);
     say!(out, "Reading {} as the {} receives them.", plural(bytes.len(), "byte"), role_name(role));
 
-    let (mut offset, mut number, mut messages) = (0, 1, Messages::default());
+    let mut messages = if inflate { Messages::inflated_by(inflater(role)) } else { Messages::default() };
+    let (mut offset, mut number) = (0, 1);
     while offset < bytes.len() {
         say!(out, "\nFrame {number}, starting at input offset {offset} ({offset:#x})");
-        let Some((frame, consumed)) = explain_frame(&mut out, &bytes[offset..], &rules) else {
+        let Some((frame, consumed)) = explain_frame(&mut out, &bytes[offset..], &rules, &messages) else {
             return ExitCode::from(1);
         };
-        if !messages.follow(&mut out, &frame, number) {
+        let compressed = messages.is_compressed(&frame.header);
+        // A message that does not inflate fails the connection (1007) as invalid UTF-8 does.
+        if !messages.follow(&mut out, &frame, number) || messages.inflating_failed() {
             return ExitCode::from(1);
+        }
+        if compressed && frame.header.fin && !inflate {
+            say!(out, "     (run again with --inflate to see compressed messages inflated)");
         }
         offset += consumed;
         number += 1;
@@ -150,6 +171,21 @@ fn strip_dump_columns(line: &str) -> &str {
     &hex[..end]
 }
 
+/// The codec that inflates what the endpoint of `role` receives, for the RFC's default parameters
+/// (RFC 7692 §7.1): windows of 2^15 bytes, context kept between messages. Inflating with them reads
+/// messages sent with any other parameters too.
+fn inflater(role: Role) -> DeflateCodec {
+    // A response naming the extension alone, checked by a client that asked for nothing more.
+    let offered = DeflateConfig {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    };
+    let params = offered.check_response(&Extension::new(PERMESSAGE_DEFLATE)).expect("the RFC's defaults");
+    DeflateCodec::new(role, params)
+}
+
 /// With neither --server nor --client: the role for which the first frame's MASK bit is valid.
 fn auto_role(out: &mut Out, bytes: &[u8]) -> Role {
     // §5.1: a client masks every frame it sends, a server masks none.
@@ -167,13 +203,19 @@ fn auto_role(out: &mut Out, bytes: &[u8]) -> Role {
 
 /// Prints one frame field by field. Returns it with its length in bytes, or `None` once it has
 /// said why the frame is malformed or incomplete.
-fn explain_frame(out: &mut Out, input: &[u8], rules: &DecodeRules) -> Option<(Frame, usize)> {
-    explain_first_two_bytes(out, input);
+fn explain_frame(
+    out: &mut Out,
+    input: &[u8],
+    rules: &DecodeRules,
+    messages: &Messages,
+) -> Option<(Frame, usize)> {
+    explain_first_two_bytes(out, input, rules.rsv_allowed & RSV1_BIT != 0);
     match Frame::decode(input, rules) {
         Ok(Decoded::Complete { value: frame, consumed }) => {
             explain_length_and_key(out, input, &frame.header);
             let as_sent = &input[frame.header.encoded_len()..consumed];
-            explain_payload(out, as_sent, &frame, false).then_some((frame, consumed))
+            let compressed = messages.is_compressed(&frame.header);
+            explain_payload(out, as_sent, &frame, false, compressed).then_some((frame, consumed))
         }
         Ok(Decoded::Incomplete { needed }) => {
             // Is it the header or the payload that is cut short?
@@ -199,6 +241,9 @@ fn explain_frame(out: &mut Out, input: &[u8], rules: &DecodeRules) -> Option<(Fr
 /// [`report_protocol_error`]: a sentence after its separator, or `""`.
 fn hint(error: &ProtocolError) -> &'static str {
     match error {
+        ProtocolError::ReservedBitsSet(bits) if *bits == RSV1_BIT => {
+            "\nIf one was, run again with --rsv1, or --inflate to see the message inflated."
+        }
         ProtocolError::ReservedBitsSet(_) => " If one was, run again with --rsv1.",
         ProtocolError::UnmaskedFrame => "\nIf these bytes were sent by the server, run again with --client.",
         ProtocolError::MaskedFrame => "\nIf these bytes were sent by a client, run again with --server.",

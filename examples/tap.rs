@@ -21,7 +21,9 @@
 //! FIN, RSV1-3, the opcode, MASK, the payload length and which of its three encodings, the masking
 //! key, the payload unmasked (as text when it is UTF-8), Close bodies, and any rule a peer broke
 //! with its RFC section and the close code a receiver answers with. A plain HTTP request is passed
-//! through too, with its head and the response's head shown.
+//! through too, with its head and the response's head shown. When the server's 101 accepts
+//! permessage-deflate (RFC 7692), RSV1 shows whether a message is compressed, and compressed
+//! messages are shown inflated (below).
 //!
 //! The tap never waits for a frame to be complete: bytes are forwarded as soon as they are read,
 //! and only then explained. Frames with a payload over 64 KiB are shown by their header and their
@@ -112,7 +114,67 @@
 //! #1 closed: 512 bytes C->S, 151 bytes S->C
 //! ```
 //!
-//! `scripts/tap-check.sh` runs this between a raw-socket client and `echo_server`.
+//! **permessage-deflate.** When the server's 101 names permessage-deflate in
+//! `Sec-WebSocket-Extensions` (run the echo server with `PERMESSAGE_DEFLATE=1`; browsers offer it),
+//! the tap checks its parameters (RFC 7692 §7.1) and inflates each compressed message (RSV1 on its
+//! first frame, §6) with the codec of the endpoint that receives it: one context per direction,
+//! kept between messages unless the response says that sender resets it (context takeover,
+//! §7.1.1), and across the message's fragments. Control frames are never compressed. A message
+//! that does not inflate is reported (§7.2.2: a receiver closes with 1007), and that direction is
+//! no longer inflated. Python `websockets` (which compresses every message) sending a 3,660-byte
+//! text twice through the tap to `PERMESSAGE_DEFLATE=1 echo_server`: the second time, the client
+//! compresses it to 41 bytes, referring back to the first message; the server resets its context
+//! after each message, so its echoes stay at 210 bytes:
+//!
+//! ```text
+//! #1 S->C   Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover
+//! #1 S->C     ^ the extensions the server accepted, with their parameters (§9.1)
+//! #1 S->C   => 101, checked as a client checks it (§4.1): the connection is a WebSocket now
+//! #1 S->C      extension permessage-deflate; server_no_context_takeover
+//! #1 S->C        RSV1 = 1 on a message's first frame now marks it compressed (RFC 7692 §6);
+//! #1 S->C        the tap inflates those messages (§7.2.2), each direction with its own context:
+//! #1 S->C        client to server: window up to 2^15 bytes, context kept between messages
+//! #1 S->C        server to client: window up to 2^15 bytes, context reset after each message (§7.1.1)
+//! #1 C->S
+//! #1 C->S Frame 1: 219 bytes, from byte 265 of the stream
+//! #1 C->S   byte 0        0xc1 = 1100 0001
+//! #1 C->S     bit 7       FIN = 1  final fragment
+//! #1 C->S     bits 6-4    RSV1 = 1, RSV2 = 0, RSV3 = 0  compressed (permessage-deflate)
+//! #1 C->S     bits 3-0    opcode = 0001 = text (0x1), a data frame
+//! #1 C->S   ...
+//! #1 C->S   bytes 8-218   payload, 211 bytes
+//! #1 C->S   ...
+//! #1 C->S     data        a4 d2 49 0a c2 40 14 45 d1 b9 ab a8 0d 08 f9 9d dd 6e 0a f3 35 81 24 06 53 e0 f6 95 2c c1 3b 7d ... (179 more)
+//! #1 C->S     compressed  DEFLATE data (RFC 7692 §7.2.1), not the message itself
+//! #1 C->S   => a whole text message in one frame, compressed
+//! #1 C->S   inflated: 3660 bytes from 211 bytes compressed (RFC 7692 §7.2.2)
+//! #1 C->S     data        6c 69 6e 65 20 30 30 3a 20 74 68 65 20 74 61 70 20 69 6e 66 6c 61 74 65 73 20 77 68 61 74 20 70 ... (first 32 of 3660)
+//! #1 C->S     as text     "line 00: the tap inflates what permessage-deflate compressed\nline 01: the tap inflates what permessa"... (3660 bytes in all)
+//! #1 S->C
+//! #1 S->C Frame 1: 214 bytes, from byte 203 of the stream
+//! #1 S->C   ...
+//! #1 S->C     bits 6-4    RSV1 = 1, RSV2 = 0, RSV3 = 0  compressed (permessage-deflate)
+//! #1 S->C   ...
+//! #1 S->C   => a whole text message in one frame, compressed
+//! #1 S->C   inflated: 3660 bytes from 210 bytes compressed (RFC 7692 §7.2.2)
+//! #1 S->C   ...
+//! #1 C->S
+//! #1 C->S Frame 2: 47 bytes, from byte 484 of the stream
+//! #1 C->S   ...
+//! #1 C->S   bytes 6-46    payload, 41 bytes
+//! #1 C->S   ...
+//! #1 C->S   => a whole text message in one frame, compressed
+//! #1 C->S   inflated: 3660 bytes from 41 bytes compressed (RFC 7692 §7.2.2)
+//! #1 C->S   ...
+//! ```
+//!
+//! The continuation frames of a compressed message show `RSV1 = 0  (the message's first frame says
+//! if it is compressed)`, and the message is shown inflated at its last frame. A message the server
+//! leaves uncompressed (the echo server compresses those of 1 KiB or more) shows `RSV1 = 0  not
+//! compressed (RSV1 = 0)` and its text as usual.
+//!
+//! `scripts/tap-check.sh` runs this between a raw-socket client and `echo_server`, then between
+//! Python `websockets` and the echo server with permessage-deflate.
 
 #[macro_use]
 #[path = "explain/mod.rs"]
@@ -125,14 +187,18 @@ use std::sync::mpsc::{self, SyncSender};
 use std::thread;
 
 use explain::{
-    cut_text, explain_first_two_bytes, explain_length_and_key, explain_payload, hex, is_printable, plural,
-    report_protocol_error, Messages, Out,
+    cut_text, explain_first_two_bytes, explain_length_and_key, explain_payload, hex, plural,
+    report_protocol_error, text_start, Messages, Out,
 };
+use rfc6455::deflate::{DeflateCodec, DeflateConfig, DeflateParams, PERMESSAGE_DEFLATE};
 use rfc6455::frame::RSV1_BIT;
 use rfc6455::handshake::client::{ClientRequest, Response};
+use rfc6455::handshake::extension::Extension;
 use rfc6455::handshake::server::{Request, UpgradeRequest};
 use rfc6455::handshake::{is_valid_key, HeadLimits, GUID};
-use rfc6455::{accept_key, apply_mask, DecodeRules, Decoded, Frame, FrameHeader, HandshakeError, Opcode};
+use rfc6455::{
+    accept_key, apply_mask, DecodeRules, Decoded, Frame, FrameHeader, HandshakeError, Opcode, Role,
+};
 
 const HELP: &str = "\
 tap: watch WebSocket connections (RFC 6455) frame by frame, as a man in the middle
@@ -145,6 +211,8 @@ usage: cargo run --release --example tap -- [LISTEN [UPSTREAM]]
 Every byte is passed on unchanged as soon as it arrives; what the tap saw is printed on
 standard output, each line after the connection number and C->S (client to server) or
 S->C (server to client). Point the browser at the tap: ws://localhost:1338.
+When the server accepts permessage-deflate (RFC 7692), compressed messages are shown
+inflated too.
 ";
 
 /// Largest payload the tap keeps to explain whole. A larger frame is shown by its header and its
@@ -318,8 +386,8 @@ enum Reading {
     /// The client's bytes after its request, kept until the server's answer says whether they
     /// are frames.
     AwaitingResponse,
-    /// WebSocket frames.
-    Frames(FrameStream),
+    /// WebSocket frames (boxed: what they hold is much larger than the other variants).
+    Frames(Box<FrameStream>),
     /// Bytes the tap does not explain: after a plain HTTP head, or after a rule was broken.
     Unexplained,
 }
@@ -413,10 +481,11 @@ impl Side {
         self.stop_explaining();
     }
 
-    /// Bytes in this direction are frames, received by an endpoint following `rules`.
-    fn start_frames(&mut self, rules: DecodeRules) {
-        let stream = FrameStream { rules, number: 1, messages: Messages::default(), large: None };
-        self.reading = Reading::Frames(stream);
+    /// Bytes in this direction are frames, received by an endpoint following `rules`, and
+    /// gathered into `messages`.
+    fn start_frames(&mut self, rules: DecodeRules, messages: Messages) {
+        let stream = FrameStream { rules, number: 1, messages, large: None };
+        self.reading = Reading::Frames(Box::new(stream));
     }
 }
 
@@ -593,6 +662,9 @@ impl Tap {
         for field in response.headers.fields() {
             let value = String::from_utf8_lossy(&field.value);
             say!(out, "  {}: {value}", field.name);
+            if field.name.eq_ignore_ascii_case("Sec-WebSocket-Extensions") {
+                say!(out, "    ^ the extensions the server accepted, with their parameters (§9.1)");
+            }
             if field.name.eq_ignore_ascii_case("Sec-WebSocket-Accept") {
                 say!(out, "    ^ base64(SHA-1(Sec-WebSocket-Key + \"{GUID}\")) (§4.2.2)");
                 match &self.key {
@@ -620,7 +692,7 @@ impl Tap {
             return true;
         }
         self.websocket = true;
-        let mut rsv_allowed = 0;
+        let (mut rsv_allowed, mut deflate) = (0, None);
         match &self.upgrade {
             Some(upgrade) => match client_request(upgrade).validate_response(response) {
                 Ok(accepted) => {
@@ -634,8 +706,9 @@ impl Tap {
                     for extension in accepted.extensions() {
                         say!(out, "     extension {extension}");
                         // RFC 7692 §6: permessage-deflate marks compressed messages with RSV1.
-                        if extension.name.eq_ignore_ascii_case("permessage-deflate") {
+                        if extension.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE) {
                             rsv_allowed |= RSV1_BIT;
+                            deflate = explain_deflate(&mut out, extension);
                         }
                     }
                 }
@@ -649,9 +722,15 @@ impl Tap {
         drop(out);
         // Neither endpoint has a size limit the tap knows: it decodes any length.
         let rules = |rules: DecodeRules| rules.with_rsv_allowed(rsv_allowed).with_max_frame_size(u64::MAX);
-        self.server.start_frames(rules(DecodeRules::client()));
+        // Each direction's messages inflated with the codec of the endpoint receiving them: the
+        // client's inflates what the server sent.
+        let messages = |receiver: Role| match deflate {
+            Some(params) => Messages::inflated_by(DeflateCodec::new(receiver, params)),
+            None => Messages::default(),
+        };
+        self.server.start_frames(rules(DecodeRules::client()), messages(Role::Client));
         if matches!(self.client.reading, Reading::AwaitingResponse) {
-            self.client.start_frames(rules(DecodeRules::server()));
+            self.client.start_frames(rules(DecodeRules::server()), messages(Role::Server));
         }
         true
     }
@@ -664,6 +743,7 @@ impl Tap {
             return side.pass_large_payload();
         }
         let (rules, number) = (stream.rules, stream.number);
+        let deflate = rules.rsv_allowed & RSV1_BIT != 0;
         let next = match Frame::decode(&side.buffer, &rules) {
             Ok(Decoded::Complete { value, consumed }) => Next::Whole(value, consumed),
             Ok(Decoded::Incomplete { .. }) => match FrameHeader::decode(&side.buffer, &rules) {
@@ -675,7 +755,7 @@ impl Tap {
             Err(error) => {
                 let mut out = side.out();
                 say!(out, "\nFrame {number}, from byte {} of the stream", side.offset);
-                explain_first_two_bytes(&mut out, &side.buffer);
+                explain_first_two_bytes(&mut out, &side.buffer, deflate);
                 report_protocol_error(&mut out, &error, "");
                 side.give_up(&mut out);
                 return true;
@@ -688,12 +768,13 @@ impl Tap {
             Next::Large(header, header_len) => *header_len as u64 + header.payload_len,
         };
         say!(out, "\nFrame {number}: {}, from byte {} of the stream", plural(frame_len, "byte"), side.offset);
-        explain_first_two_bytes(&mut out, &side.buffer);
+        explain_first_two_bytes(&mut out, &side.buffer, deflate);
         let valid = match next {
             Next::Whole(frame, consumed) => {
                 explain_length_and_key(&mut out, &side.buffer, &frame.header);
                 let as_sent = &side.buffer[frame.header.encoded_len()..consumed];
-                let valid = explain_payload(&mut out, as_sent, &frame, true)
+                let compressed = stream.messages.is_compressed(&frame.header);
+                let valid = explain_payload(&mut out, as_sent, &frame, true, compressed)
                     && stream.messages.follow(&mut out, &frame, number);
                 explain_control(&mut out, side, other, &frame, number);
                 side.consume(consumed);
@@ -751,18 +832,21 @@ impl Side {
     /// Says what the stream ends inside of, if anything: the connection ends here.
     fn explain_unfinished(&self, out: &mut Out) {
         match (&self.reading, self.buffer.len()) {
-            (Reading::Frames(FrameStream { large: Some(large), .. }), _) => {
-                let missing = plural(large.remaining, "byte");
-                say!(
-                    out,
-                    "the stream ends inside frame {}: {missing} of its payload never came",
-                    large.number
-                );
-            }
-            (Reading::Frames(stream), len @ 1..) => {
-                let came = plural(len, "byte");
-                say!(out, "the stream ends inside frame {}: only {came} of it came", stream.number);
-            }
+            (Reading::Frames(stream), len) => match (&stream.large, len) {
+                (Some(large), _) => {
+                    let missing = plural(large.remaining, "byte");
+                    say!(
+                        out,
+                        "the stream ends inside frame {}: {missing} of its payload never came",
+                        large.number
+                    );
+                }
+                (None, 1..) => {
+                    let came = plural(len, "byte");
+                    say!(out, "the stream ends inside frame {}: only {came} of it came", stream.number);
+                }
+                (None, 0) => {}
+            },
             (Reading::Head, 1..) => say!(out, "the stream ends inside the HTTP head"),
             _ => {}
         }
@@ -791,10 +875,12 @@ impl Side {
             let (number, total) = (large.number, large.passed);
             say!(out, "\nFrame {number}: its {} of payload have passed", plural(total, "byte"));
             say!(out, "    data        {} ... (first {} of {total})", hex(&large.start), large.start.len());
-            if let Some(text) = text_start(&large.start) {
+            let header = large.header;
+            if stream.messages.is_compressed(&header) {
+                say!(out, "    compressed  DEFLATE data (RFC 7692 §7.2.1), not the message itself");
+            } else if let Some(text) = text_start(&large.start) {
                 say!(out, "    as text     {}", cut_text(text, total));
             }
-            let header = large.header;
             stream.large = None;
             if !stream.messages.end(&mut out, &header, number) {
                 self.give_up(&mut out);
@@ -843,17 +929,38 @@ fn explain_control(out: &mut Out, side: &mut Side, other: &Side, frame: &Frame, 
     }
 }
 
-/// The text that `bytes` (the start of a payload) begin with, if they are printable UTF-8 up to a
-/// code point cut at their end.
-fn text_start(bytes: &[u8]) -> Option<&str> {
-    let text = match std::str::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(error) if error.error_len().is_none() => {
-            std::str::from_utf8(&bytes[..error.valid_up_to()]).ok()?
-        }
-        Err(_) => return None,
+/// The parameters of the permessage-deflate that the server accepted, checked by RFC 7692 §7.1's
+/// rules and explained, for the tap to inflate compressed messages with; `None` after saying why
+/// they are not acceptable.
+fn explain_deflate(out: &mut Out, extension: &Extension) -> Option<DeflateParams> {
+    // Checked as a client that offered the RFC's defaults would: the response's own rules (known
+    // parameters, each once, windows from 8 to 15), not what this client asked for.
+    let offered = DeflateConfig {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
     };
-    is_printable(text).then_some(text)
+    let params = match offered.check_response(extension) {
+        Ok(params) => params,
+        Err(error) => {
+            say!(out, "  => PROBLEM: {error} (RFC 7692 §7): the client must fail the WebSocket connection");
+            say!(out, "     The tap does not inflate compressed messages.");
+            return None;
+        }
+    };
+    say!(out, "       RSV1 = 1 on a message's first frame now marks it compressed (RFC 7692 §6);");
+    say!(out, "       the tap inflates those messages (§7.2.2), each direction with its own context:");
+    let directions = [
+        ("client to server", params.client_max_window_bits, params.client_no_context_takeover),
+        ("server to client", params.server_max_window_bits, params.server_no_context_takeover),
+    ];
+    for (direction, bits, no_context_takeover) in directions {
+        let context =
+            if no_context_takeover { "reset after each message (§7.1.1)" } else { "kept between messages" };
+        say!(out, "       {direction}: window up to 2^{bits} bytes, context {context}");
+    }
+    Some(params)
 }
 
 /// The request a client made, rebuilt to check the server's answer with: the key, subprotocols

@@ -143,3 +143,69 @@ fn invalid_hex_exits_2_and_names_the_bad_digit() {
     let run = explain(&["--bogus"], "");
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
+
+/// RFC 7692 §7.2.3.1: "Hello" compressed, in one unmasked frame with RSV1 (a server's message).
+const COMPRESSED_HELLO: &str = "c1 07 f2 48 cd c9 c9 07 00";
+
+#[test]
+fn client_inflates_rfc7692_compressed_hello() {
+    let run = explain(&["--inflate", COMPRESSED_HELLO], "");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    run.assert_prints("as the client receives them");
+    run.assert_prints("RSV1 = 1, RSV2 = 0, RSV3 = 0  compressed (permessage-deflate)");
+    run.assert_prints("data        f2 48 cd c9 c9 07 00");
+    run.assert_prints("compressed  DEFLATE data (RFC 7692 §7.2.1)");
+    run.assert_prints("=> a whole text message in one frame, compressed");
+    run.assert_prints("inflated: 5 bytes from 7 bytes compressed (RFC 7692 §7.2.2)");
+    run.assert_prints("data        48 65 6c 6c 6f");
+    run.assert_prints("as text     \"Hello\"");
+    run.assert_prints("1 frame, all valid.");
+}
+
+#[test]
+fn client_shows_rsv1_as_compressed_with_rsv1_and_as_a_problem_without() {
+    let run = explain(&["--rsv1", COMPRESSED_HELLO], "");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    run.assert_prints("compressed (permessage-deflate)");
+    run.assert_prints("not inflated");
+    run.assert_prints("run again with --inflate");
+    assert!(!run.stdout.contains("\"Hello\""), "{}", run.stdout);
+
+    let run = explain(&[COMPRESSED_HELLO], "");
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    run.assert_prints("RSV1 = 1, RSV2 = 0, RSV3 = 0  (for extensions)");
+    run.assert_prints("PROBLEM: rsv1 set without a negotiated extension (RFC 6455 §5.2)");
+    run.assert_prints("run again with --rsv1, or --inflate");
+}
+
+#[test]
+fn client_inflates_the_second_hello_with_the_context_of_the_first() {
+    // RFC 7692 §7.2.3.2: with context takeover, the second "Hello" refers back to the first.
+    let run = explain(&["--inflate", COMPRESSED_HELLO, "c1 05 f2 00 11 00 00"], "");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    run.assert_prints("inflated: 5 bytes from 5 bytes compressed");
+    assert_eq!(run.stdout.matches("as text     \"Hello\"").count(), 2, "{}", run.stdout);
+
+    // Alone, it refers back to nothing: the message does not inflate (1007).
+    let run = explain(&["--inflate", "c1 05 f2 00 11 00 00"], "");
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    run.assert_prints("PROBLEM: compressed message that does not inflate (RFC 7692 §7.2.2)");
+    run.assert_prints("close code 1007 (Invalid frame payload data)");
+}
+
+#[test]
+fn client_inflates_a_compressed_message_across_its_fragments() {
+    // The compressed "Hello" cut in two: RSV1 on the first frame only (RFC 7692 §6).
+    let run = explain(&["--inflate", "41 02 f2 48 80 05 cd c9 c9 07 00"], "");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    run.assert_prints("fragment 1 of a fragmented text message, more follow");
+    run.assert_prints("RSV1 = 0, RSV2 = 0, RSV3 = 0  (the message's first frame says if it is compressed)");
+    run.assert_prints("Frames 1-2 are one fragmented text message, compressed:");
+    run.assert_prints("inflated: 5 bytes from 7 bytes compressed");
+    run.assert_prints("as text     \"Hello\"");
+
+    let run = explain(&["--inflate", "41 02 f2 48 c0 05 cd c9 c9 07 00"], "");
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    run.assert_prints("PROBLEM: RSV1 set on a continuation frame (RFC 7692 §6)");
+    run.assert_prints("close code 1002 (Protocol error)");
+}

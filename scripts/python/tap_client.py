@@ -4,7 +4,13 @@ byte it sends is known: the RFC's example key, a masked text frame "WebSocket Ro
 RFC's §5.7 masking key, a ping, a Close 1000; then, on a second connection, a 100,000-byte
 binary frame, larger than the tap keeps. Prints one `ok`/`FAIL` line per check of what came back.
 
-usage: tap_client.py PORT
+With --deflate, one connection through Python `websockets` instead, which offers
+permessage-deflate (RFC 7692) and compresses every message it sends: a text message of a few KiB
+twice (the second refers back to the first: context takeover), the same text fragmented, "Hello",
+a binary message, a ping and a close. The echo server must accept permessage-deflate
+(PERMESSAGE_DEFLATE=1); it compresses the echoes of 1 KiB or more.
+
+usage: tap_client.py PORT [--deflate]
 """
 import base64
 import hashlib
@@ -85,8 +91,43 @@ class Peer:
             return False
 
 
+# --deflate's text message: 3,660 bytes, whose start the tap shows inflated.
+LETTER = "".join(f"line {i:02}: the tap inflates what permessage-deflate compressed\n" for i in range(60))
+
+
+def deflate_run(port):
+    """One connection through `websockets`, which negotiates and compresses (RFC 7692)."""
+    import websockets  # only this mode needs more than the standard library
+    from websockets.sync.client import connect
+
+    # No keepalive pings of its own, and no proxy from the environment (websockets 15 and later
+    # use one): the tap sees only what is below.
+    options = {"ping_interval": None, "open_timeout": 10}
+    if int(websockets.version.version.split(".")[0]) >= 15:
+        options["proxy"] = None
+    with connect(f"ws://127.0.0.1:{port}/", **options) as ws:
+        names = [extension.name for extension in ws.protocol.extensions]
+        check(names == ["permessage-deflate"], f"deflate client: permessage-deflate negotiated through the tap ({names})")
+        for what in ["a 3,660-byte text", "the same text again (context takeover)"]:
+            ws.send(LETTER)
+            check(ws.recv() == LETTER, f"deflate client: {what} came back intact")
+        fragments = [LETTER[:1000], LETTER[1000:2500], LETTER[2500:]]
+        ws.send(fragments)
+        check(ws.recv() == LETTER, "deflate client: the text sent in 3 compressed fragments came back whole")
+        ws.send("Hello")
+        check(ws.recv() == "Hello", 'deflate client: "Hello" came back (the server sends it uncompressed)')
+        data = bytes(i % 7 for i in range(3000))
+        ws.send(data)
+        check(ws.recv() == data, "deflate client: a 3,000-byte binary message came back intact")
+        check(ws.ping(b"tap check").wait(10), "deflate client: got a Pong")
+    check(ws.close_code == 1000, f"deflate client: closed with 1000 ({ws.close_code})")
+    sys.exit(1 if failures else 0)
+
+
 def main():
     port = int(sys.argv[1])
+    if sys.argv[2:] == ["--deflate"]:
+        deflate_run(port)
 
     peer = Peer(port)
     check(peer.handshake(), "client: 101 with the right Sec-WebSocket-Accept, through the tap")
