@@ -284,3 +284,28 @@ fn rfc7692_inflated_text_fails_fast_on_invalid_utf8() {
     let Some(Event::Closed(outcome)) = server.poll_event() else { panic!("the connection fails at once") };
     assert_eq!(outcome.sent.map(|close| close.code), Some(rfc6455::CloseCode::INVALID_FRAME_PAYLOAD_DATA));
 }
+
+/// §7.1.1: without context takeover each message is compressed afresh, so codecs may share one
+/// compressor per thread: interleaved with another codec's messages (and with a message sent in
+/// pieces, which keeps its compressor until its last piece), each message compresses to exactly
+/// what a codec of its own gives.
+#[test]
+fn rfc7692_7_1_1_codecs_without_takeover_share_a_compressor_safely() {
+    let lean = params(DeflateConfig::NO_CONTEXT_TAKEOVER, "permessage-deflate");
+    let alone = |data: &[u8]| compress(&mut DeflateCodec::new(Role::Server, lean).with_compress_min(0), data);
+    let first = b"the first codec's message, the first codec's message".to_vec();
+    let second = b"another codec, another message, another message".to_vec();
+    let mut a = DeflateCodec::new(Role::Server, lean).with_compress_min(0);
+    let mut b = DeflateCodec::new(Role::Server, lean).with_compress_min(0);
+    let mut streaming = DeflateCodec::new(Role::Server, lean).with_compress_min(0);
+    let mut pieces = BytesMut::new();
+    assert_eq!(streaming.encode(MessageKind::Text, &first[..10], false, &mut pieces), RSV1_BIT);
+    for _ in 0..3 {
+        assert_eq!(compress(&mut a, &first), alone(&first));
+        assert_eq!(compress(&mut b, &second), alone(&second));
+    }
+    streaming.encode(MessageKind::Text, &first[10..], true, &mut pieces);
+    assert_eq!(inflate(&mut DeflateCodec::new(Role::Client, lean), &[&pieces], 1 << 20).unwrap(), first);
+    rfc6455::deflate::release_thread_compressor();
+    assert_eq!(compress(&mut a, &first), alone(&first));
+}

@@ -9,5 +9,5 @@
 pub mod codec;
 pub mod negotiation;
 
-pub use codec::{DeflateCodec, DEFAULT_COMPRESS_MIN};
+pub use codec::{release_thread_compressor, DeflateCodec, DEFAULT_COMPRESS_MIN};
 pub use negotiation::{DeflateConfig, DeflateParams, PERMESSAGE_DEFLATE};

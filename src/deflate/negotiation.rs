@@ -47,10 +47,11 @@ const CLIENT_MAX_WINDOW_BITS: &str = "client_max_window_bits";
 ///
 /// Why the server resets its compressor by default: the zlib backend holds a compressor in
 /// about 380 KiB at a 32 KiB window, and never under 140 KiB at any window (its hash table is
-/// 128 KiB whatever the settings), far more than the 32 KiB window of the inflater. Resetting
-/// it costs ratio on the server's messages only: each is compressed on its own (the data in
-/// the README's criterion figures). The inflater keeps its window, so what clients send still
-/// compresses against what they sent before.
+/// 128 KiB whatever the settings), far more than the inflater's 48 KiB. Codecs that reset share
+/// one compressor per thread instead
+/// ([`release_thread_compressor`](super::release_thread_compressor)). Resetting costs ratio on the
+/// server's messages only, each compressed on its own (the README has the figures); the inflater
+/// keeps its window, so what clients send still compresses against what they sent before.
 ///
 /// # Examples
 ///
