@@ -31,8 +31,9 @@ use crate::frame::{RSV1_BIT, RSV2_BIT, RSV3_BIT};
 pub enum ProtocolError {
     /// The opcode is one of the reserved values 0x3-0x7 or 0xB-0xF (§5.2).
     ReservedOpcode(u8),
-    /// RSV bits are set that no negotiated extension has claimed (§5.2). Holds the offending bits
-    /// as they sit in the first byte (`0b0111_0000` mask).
+    /// RSV bits are set that no negotiated extension allows on this frame (§5.2): any, without an
+    /// extension; with one, on a control or continuation frame too (RFC 7692 §6.1). Holds the
+    /// offending bits as they sit in the first byte (`0b0111_0000` mask).
     ReservedBitsSet(u8),
     /// A control frame without FIN: control frames must not be fragmented (§5.5).
     FragmentedControlFrame,
@@ -123,7 +124,7 @@ impl fmt::Display for ProtocolError {
                 let names = [(RSV1_BIT, "rsv1"), (RSV2_BIT, "rsv2"), (RSV3_BIT, "rsv3")];
                 let set: Vec<&str> =
                     names.iter().filter(|(bit, _)| bits & bit != 0).map(|(_, name)| *name).collect();
-                write!(f, "{} set without a negotiated extension", set.join(", "))
+                write!(f, "{} set where no negotiated extension allows it", set.join(", "))
             }
             ProtocolError::FragmentedControlFrame => write!(f, "control frame without fin"),
             ProtocolError::ControlFrameTooLong(len) => {

@@ -174,7 +174,7 @@ fn client_shows_rsv1_as_compressed_with_rsv1_and_as_a_problem_without() {
     let run = explain(&[COMPRESSED_HELLO], "");
     assert_eq!(run.code, 1, "{}", run.stdout);
     run.assert_prints("RSV1 = 1, RSV2 = 0, RSV3 = 0  (for extensions)");
-    run.assert_prints("PROBLEM: rsv1 set without a negotiated extension (RFC 6455 §5.2)");
+    run.assert_prints("PROBLEM: rsv1 set where no negotiated extension allows it (RFC 6455 §5.2)");
     run.assert_prints("run again with --rsv1, or --inflate");
 }
 
