@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Checks the chat example in a real browser: builds and starts examples/chat on a free port, then
 # scripts/browser/chat-check.mjs drives two headless Chromium pages through joining, talking to
-# everyone, echoing to oneself and disconnecting, checks the refusals (names, malformed JSON,
-# binary, foreign subprotocols, other origins, unknown paths), saves and decodes screenshots under
-# target/browser-check/screenshots/, and stops the server with Ctrl-C (SIGINT): 1001 to clients.
+# everyone, echoing to oneself and disconnecting, checks that permessage-deflate (RFC 7692) is
+# negotiated for the pages and that a 2000-character message comes back whole (compressed both
+# ways), checks the refusals (names, malformed JSON, binary, foreign subprotocols, other origins,
+# unknown paths), saves and decodes screenshots under target/browser-check/screenshots/, and
+# stops the server with Ctrl-C (SIGINT): 1001 to clients.
 #
 # usage: scripts/chat-check.sh   (needs Debian's chromium, apt-get install chromium, and npm)
 set -euo pipefail

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every end-to-end check of the course's systems (docs/course.md), each against the real
 # example over loopback: the echo page, squares and chat in headless Chromium, the telemetry
-# lab, the ESP-IDF server, the tap, the hyper echo server, and the echo and hello examples
-# against Python `websockets`. Prints each check's result and exits 1 if any failed.
+# lab, the ESP-IDF server, the tap, the hyper echo server, the echo and hello examples against
+# Python `websockets`, and permessage-deflate against Python `websockets` and Node's `ws` (both
+# roles). Prints each check's result and exits 1 if any failed.
 #
 # usage: scripts/course-check.sh
 #
 # Installs what it needs: Debian's chromium package (apt-get, as root, if `chromium` is
-# missing) and playwright-core from npm under target/browser-check (by the browser checks).
+# missing), playwright-core from npm under target/browser-check (by the browser checks), `ws`
+# from npm under target/node-interop and `websockets` from PyPI in target/python-interop.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,7 +28,8 @@ command -v npm >/dev/null 2>&1 || { echo "course-check: npm not found (the brows
 cargo build --release --quiet --examples
 
 failed=()
-for check in browser-check squares-check chat-check telemetry-check esp-idf-check tap-check hyper-check interop-python; do
+for check in browser-check squares-check chat-check telemetry-check esp-idf-check tap-check hyper-check interop-python \
+             deflate-interop; do
     log=target/course-check/$check.log
     mkdir -p target/course-check
     start=$SECONDS

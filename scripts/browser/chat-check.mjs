@@ -1,5 +1,6 @@
 // Checks the chat example (examples/chat.rs) in headless Chromium: two pages join, talk, echo,
-// disconnect; malformed messages and foreign subprotocols are refused; Ctrl-C closes with 1001.
+// disconnect; permessage-deflate is negotiated and a long message comes back whole; malformed
+// messages and foreign subprotocols are refused; Ctrl-C closes with 1001.
 // Screenshots are saved and decoded (PNG, with node's zlib) to check what the pages show.
 //
 // usage: node chat-check.mjs PORT SERVER_PID SCREENSHOT_DIR
@@ -264,6 +265,10 @@ async function main() {
     for (const [page, who] of [[a, "A"], [b, "B"]]) {
       const protocol = await page.evaluate(() => window.chatSocket.protocol);
       check(protocol === "chat", `${who}: negotiated subprotocol is "chat" (ws.protocol)`, JSON.stringify(protocol));
+      // Chromium offers permessage-deflate (RFC 7692) on every connection; chat accepts it.
+      const extensions = await page.evaluate(() => window.chatSocket.extensions);
+      check(extensions.includes("permessage-deflate"),
+        `${who}: permessage-deflate is negotiated (ws.extensions ${JSON.stringify(extensions)})`);
     }
 
     await joinAs(a, "Ada");
@@ -311,6 +316,15 @@ async function main() {
     const shotB = await screenshot(b, "b-connected");
     checkStatusColour(shotB, "B", GREEN, "green (connected)");
     checkBubbles(shotB, "B", [[OTHER, "Ada's message", true], [ECHO, "its echo", true], [MINE, "its own message", true]]);
+
+    // A message of 2000 characters (the most chat takes), in a JSON message of 2,383 bytes:
+    // compressed by Chromium (it deflates every message), and by the server (from 1 KiB on) on
+    // its way back.
+    const long = "compressed both ways, κόσμε! ".repeat(70).slice(0, 2000);
+    await b.evaluate((text) => window.chatSocket.send(JSON.stringify({ type: "message", text, to: "me" })), long);
+    await waitFor(b, "B to show its long \"echo to me\" message",
+      (text) => [...document.querySelectorAll("#messages li.echo")].some((li) => li.textContent.includes(text)), long);
+    ok("B's 2000-character message (2,383 bytes of JSON, compressed both ways) came back whole");
 
     // Malformed input closes that client (and only that client) with 1008 / 1003.
     for (const [payload, code, reason] of [
