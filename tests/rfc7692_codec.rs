@@ -64,14 +64,17 @@ fn rfc7692_7_2_3_2_sharing_the_window_between_messages() {
         "permessage-deflate",
     );
     let mut server = DeflateCodec::new(Role::Server, lean).with_compress_min(0);
-    let (_, first) = compress(&mut server, b"Hello");
+    // (Long enough to shrink: a message that would not goes uncompressed without takeover.)
+    let hello = b"Hello, Hello, Hello, Hello";
+    let (rsv, first) = compress(&mut server, hello);
+    assert_eq!(rsv, RSV1_BIT);
     assert_eq!(server.holds_state(), (false, false), "the compressor goes after each message");
-    let (_, second) = compress(&mut server, b"Hello");
+    let (_, second) = compress(&mut server, hello);
     assert_eq!(first, second);
     let mut client = DeflateCodec::new(Role::Client, lean);
-    assert_eq!(inflate(&mut client, &[&first], 1 << 20).unwrap(), b"Hello");
+    assert_eq!(inflate(&mut client, &[&first], 1 << 20).unwrap(), hello);
     assert_eq!(client.holds_state(), (false, false), "the peer resets: nothing to keep");
-    assert_eq!(inflate(&mut client, &[&second], 1 << 20).unwrap(), b"Hello");
+    assert_eq!(inflate(&mut client, &[&second], 1 << 20).unwrap(), hello);
 }
 
 /// §7.2.3.3 (a block with no compression), §7.2.3.4 (a block with BFINAL set) and §7.2.3.5 (two
@@ -145,6 +148,36 @@ fn small_messages_go_uncompressed() {
     assert_eq!((rsv, data.len()), (0, 0));
     let (rsv, _) = compress(&mut server, &[b'a'; 2000]);
     assert_eq!(rsv, RSV1_BIT);
+}
+
+/// Without context takeover on the sending side, a whole message that compression would not
+/// shrink goes uncompressed (RSV1 clear, the data as it is); with context takeover it is always
+/// compressed, since the peer's window must see every byte the compressor saw (§7.2.3.2).
+#[test]
+fn messages_that_do_not_shrink_go_uncompressed_without_takeover() {
+    // Bytes from a simple generator: no repetition DEFLATE can use.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let random: Vec<u8> = (0..4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let reset = params(DeflateConfig::default(), "permessage-deflate");
+    let mut server = DeflateCodec::new(Role::Server, reset);
+    assert_eq!(compress(&mut server, &random), (0, Vec::new()));
+    let (rsv, compressed) = compress(&mut server, &[b'a'; 2000]);
+    assert_eq!(rsv, RSV1_BIT, "compressible data still is");
+    assert_eq!(
+        inflate(&mut DeflateCodec::new(Role::Client, reset), &[&compressed], 1 << 20).unwrap(),
+        [b'a'; 2000]
+    );
+    let mut keeping = DeflateCodec::new(Role::Server, default_params());
+    let (rsv, compressed) = compress(&mut keeping, &random);
+    assert_eq!(rsv, RSV1_BIT);
+    assert!(compressed.len() > random.len());
 }
 
 /// Every window size each side may compress with round-trips, at several levels.

@@ -42,7 +42,9 @@ const INFLATE_CHUNK: usize = 8 * 1024;
 /// with the handshake's `with_extension` (server) or `into_connection` (client).
 ///
 /// - Sending: a message is compressed as one DEFLATE stream piece (§7.2.1), RSV1 set on its first
-///   frame only; a message shorter than [`DeflateCodec::with_compress_min`] goes uncompressed.
+///   frame only; a message shorter than [`DeflateCodec::with_compress_min`] goes uncompressed, and
+///   so does one that compression would not shrink when this side keeps no context (random
+///   bytes, images, already compressed data).
 /// - Receiving: a message whose first frame has RSV1 is inflated as its frames arrive (§7.2.2),
 ///   the output bounded by the message limit as it is produced: a small message that inflates
 ///   to more than the limit fails with 1009 once the limit is reached, never having held more.
@@ -59,7 +61,7 @@ const INFLATE_CHUNK: usize = 8 * 1024;
 /// use rfc6455::handshake::extension::Extension;
 /// use rfc6455::{MessageKind, Role};
 ///
-/// let params = DeflateConfig::default().accept(&[Extension::new("permessage-deflate")]).unwrap();
+/// let params = DeflateConfig::RFC_DEFAULTS.accept(&[Extension::new("permessage-deflate")]).unwrap();
 /// let mut server = DeflateCodec::new(Role::Server, params).with_compress_min(0);
 /// let mut client = DeflateCodec::new(Role::Client, params);
 ///
@@ -256,7 +258,8 @@ impl ExtensionCodec for DeflateCodec {
     }
 
     fn encode(&mut self, _kind: MessageKind, input: &[u8], fin: bool, output: &mut BytesMut) -> u8 {
-        if !self.sending {
+        let first = !self.sending;
+        if first {
             // The first piece decides for the whole message.
             self.sending_compressed = !(fin && input.len() < self.compress_min);
         }
@@ -264,12 +267,20 @@ impl ExtensionCodec for DeflateCodec {
         if !self.sending_compressed {
             return 0;
         }
+        let start = output.len();
         self.compress(input, fin, output);
         if fin && self.own_no_context_takeover {
             // §7.1.1: no context carried to the next message; the compressor goes back to the
             // thread's spare, reset.
             if let Some(compressor) = self.compressor.take() {
                 spare::give_back(self.level, self.own_window, compressor);
+            }
+            // A whole message that did not shrink (random or already compressed data) goes as
+            // it is: nothing of it is in a context the peer must share.
+            if first && output.len() - start >= input.len() {
+                output.truncate(start);
+                self.sending_compressed = false;
+                return 0;
             }
         }
         RSV1_BIT

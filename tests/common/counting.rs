@@ -9,6 +9,8 @@
 //! static ALLOCATOR: counting::Counting = counting::Counting;
 //! ```
 
+#![allow(dead_code)] // each memory test uses part of this module
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
