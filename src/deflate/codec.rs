@@ -192,6 +192,14 @@ impl DeflateCodec {
         }
         if fin && output[start..].ends_with(&TAIL) {
             output.truncate(output.len() - TAIL.len());
+        } else if fin && output.len() == start {
+            // An empty message right after another message's flush: zlib writes nothing for a
+            // second flush in a row. §7.2.1: "If the resulting data does not end with an empty
+            // DEFLATE block with no compression ..., append an empty DEFLATE block with no
+            // compression"; the stream is byte-aligned after that flush, so the block is
+            // `00 00 00 ff ff`, and without its tail the single byte 00 (§7.2.3.6). An empty
+            // payload would make the peer read the tail it appends as a block's header.
+            output.extend_from_slice(&[0x00]);
         }
     }
 }
