@@ -16,12 +16,14 @@ use std::fmt::Debug;
 use std::path::Path;
 
 use arbitrary::{Arbitrary, Unstructured};
+use rfc6455::deflate::{DeflateCodec, DeflateConfig};
 use rfc6455::frame::DEFAULT_MAX_FRAME_SIZE;
 use rfc6455::frame::RSV1_BIT;
 use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::extension::Extension;
 use rfc6455::handshake::server::UpgradeRequest;
 use rfc6455::handshake::HeadLimits;
+use rfc6455::ExtensionCodec;
 use rfc6455::{
     CloseCode, ConnectionError, Decoded, Frame, FrameHeader, HandshakeError, MessageKind, MessageLimits,
     Opcode, OsSeededRng, ProtocolError, Role,
@@ -85,6 +87,7 @@ fn main() {
         .chain([handshake_response_seeds(), extension_list_seeds()])
         .chain([connection_seeds(Role::Server), connection_seeds(Role::Client)])
         .chain([server_handshake_seeds(), client_handshake_seeds(), reassembler_seeds()])
+        .chain([deflate_negotiation_seeds(), connection_deflate_seeds()])
         .flatten()
         .collect();
 
@@ -1124,4 +1127,298 @@ fn reassembler_seeds() -> Vec<Seed> {
             Seed { target: "reassembler", name, bytes }
         })
         .collect()
+}
+
+/// The seeds of `deflate_negotiation`: 7 bytes of settings (server and client configurations,
+/// the mode), then a `Sec-WebSocket-Extensions` value (the target's module documentation). Browser
+/// offers, RFC 7692's, every parameter, invalid ones, a built header and responses for the
+/// client. Each header is checked to decode, and the ones said to be accepted to be.
+fn deflate_negotiation_seeds() -> Vec<Seed> {
+    /// A seed: its name, the server's and the client's configuration (3 bytes each: flags,
+    /// server window, client window), the mode byte, the header, whether the server accepts it.
+    type Case = (&'static str, [u8; 3], [u8; 3], u8, &'static [u8], bool);
+    /// The RFC's defaults, as 3 bytes.
+    const RFC: [u8; 3] = [0, 15, 15];
+    let cases: [Case; 8] = [
+        // What Chrome and Firefox send.
+        ("browser-offer", RFC, RFC, 0, b"permessage-deflate; client_max_window_bits", true),
+        // The same, with messages through the codecs (mode bits 1 to 4).
+        ("browser-offer-messages", RFC, RFC, 0x1e, b"permessage-deflate; client_max_window_bits", true),
+        // RFC 7692 §5.2's two offers, in order of preference.
+        (
+            "rfc7692-5.2-offers",
+            [0, 12, 11],
+            [0, 10, 15],
+            0,
+            b"permessage-deflate; client_max_window_bits; server_max_window_bits=10, \
+              permessage-deflate; client_max_window_bits",
+            true,
+        ),
+        // §7.1.1 and §7.1.2, every parameter, against a server that limits both windows.
+        (
+            "every-parameter",
+            [3, 12, 10],
+            [3, 11, 9],
+            0x1e,
+            b"permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+              server_max_window_bits=11; client_max_window_bits=9",
+            true,
+        ),
+        // §7: declined (a server window of 8, a leading zero, an unknown parameter), then a
+        // client window of 8, which a server takes.
+        (
+            "invalid-then-8-bits",
+            RFC,
+            RFC,
+            0,
+            b"permessage-deflate; server_max_window_bits=8, permessage-deflate; client_max_window_bits=08, \
+              permessage-deflate; x_unknown, permessage-deflate; client_max_window_bits=8",
+            true,
+        ),
+        // Responses, as the client with windows of 10 and 12 reads them: one it accepts, one
+        // with a larger window than it asked for, one without the server window it asked for.
+        (
+            "responses",
+            RFC,
+            [1, 10, 12],
+            0,
+            b"permessage-deflate; server_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12, \
+              permessage-deflate; server_no_context_takeover; server_max_window_bits=11, \
+              permessage-deflate; server_no_context_takeover",
+            true,
+        ),
+        // A quoted window and another extension first (RFC 6455 §9.1).
+        (
+            "quoted-and-other-extension",
+            [0, 9, 9],
+            RFC,
+            0,
+            b"x-webkit-deflate-frame, PerMessage-Deflate; client_max_window_bits=\"10\"",
+            true,
+        ),
+        // A built header (mode bit 0): three elements of the vocabulary.
+        ("built", RFC, [2, 9, 14], 0x01, &[0x09, 0x02, 0x23, 0x04, 0x0b, 0x43, 0x3d, 0x06, 0x03], false),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, server, client, mode, header, accepted)| {
+            let mut bytes = server.to_vec();
+            bytes.extend_from_slice(&client);
+            bytes.push(mode);
+            bytes.extend_from_slice(header);
+            if mode & 0x01 == 0 {
+                let text = std::str::from_utf8(header).unwrap();
+                let offers = Extension::decode_list(text)
+                    .unwrap_or_else(|error| panic!("deflate_negotiation/{name}: {error}"));
+                let server = DeflateConfig {
+                    server_no_context_takeover: server[0] & 0x01 != 0,
+                    client_no_context_takeover: server[0] & 0x02 != 0,
+                    server_max_window_bits: server[1],
+                    client_max_window_bits: server[2],
+                };
+                assert_eq!(server.accept(&offers).is_some(), accepted, "deflate_negotiation/{name}");
+            }
+            Seed { target: "deflate_negotiation", name, bytes }
+        })
+        .collect()
+}
+
+/// The settings of a `connection_deflate` input, byte by byte as its module documentation lists
+/// them.
+#[derive(Clone, Copy)]
+struct DeflateRun {
+    /// The client's `DeflateConfig`: flags, server window, client window.
+    client: [u8; 3],
+    /// The server's.
+    server: [u8; 3],
+    max_frame_size: u16,
+    max_message_size: u16,
+    max_fragments: u8,
+    /// Bit 0: L streams; bit 1: L reports Pings and Pongs; bit 2: the client splits frames at
+    /// `max_send_frame_size`; bit 3: G streams.
+    flags: u8,
+    max_send_frame_size: u8,
+    compress_min: u8,
+    level: u8,
+    /// Chunks of 1 to `8 * chunk_max + 1` bytes; 255: everything at once.
+    chunk_max: u8,
+    chunk_seed: u8,
+}
+
+impl DeflateRun {
+    /// The RFC's defaults both sides, the largest limits L can have, one-byte chunks.
+    fn new() -> DeflateRun {
+        DeflateRun {
+            client: [0, 15, 15],
+            server: [0, 15, 15],
+            max_frame_size: u16::MAX,
+            max_message_size: u16::MAX,
+            max_fragments: u8::MAX,
+            flags: 0,
+            max_send_frame_size: 0,
+            compress_min: 0,
+            level: 6,
+            chunk_max: 0,
+            chunk_seed: 1,
+        }
+    }
+
+    /// The input: these settings, then the operations (written by the functions below).
+    fn input(&self, ops: &[Vec<u8>]) -> Vec<u8> {
+        let mut bytes = self.client.to_vec();
+        bytes.extend_from_slice(&self.server);
+        bytes.extend_from_slice(&self.max_frame_size.to_le_bytes());
+        bytes.extend_from_slice(&self.max_message_size.to_le_bytes());
+        bytes.extend_from_slice(&[self.max_fragments, self.flags, self.max_send_frame_size]);
+        bytes.extend_from_slice(&[self.compress_min, self.level, self.chunk_max, self.chunk_seed]);
+        bytes.extend(ops.iter().flatten());
+        bytes
+    }
+}
+
+/// `connection_deflate` operation 0: the client sends a message. `flags`: bit 0 Text, bits 1-2
+/// the content (0 the pattern repeated, 1 random, 2 runs of both, 3 counting), bit 3 in
+/// fragments of up to `16 * fragment` bytes, bit 4 a Ping after each fragment.
+fn deflate_message(flags: u8, len: u16, seed: u8, fragment: u8, pattern: &[u8]) -> Vec<u8> {
+    let mut op = vec![0, flags];
+    op.extend_from_slice(&len.to_le_bytes());
+    op.extend_from_slice(&[seed, fragment, u8::try_from(pattern.len()).unwrap()]);
+    op.extend_from_slice(pattern);
+    op
+}
+
+/// `connection_deflate` operation 1: the client sends a Ping.
+fn deflate_ping(payload: &[u8]) -> Vec<u8> {
+    let mut op = vec![1, u8::try_from(payload.len()).unwrap()];
+    op.extend_from_slice(payload);
+    op
+}
+
+/// `connection_deflate` operation 2: a frame written by hand, masked with §5.7's key.
+fn deflate_raw_frame(head: u8, payload: &[u8]) -> Vec<u8> {
+    let mut op = vec![2, head, 0, 0x37, 0xfa, 0x21, 0x3d, u8::try_from(payload.len()).unwrap()];
+    op.extend_from_slice(payload);
+    op
+}
+
+/// The seeds of `connection_deflate`: RFC 7692 §7.2.3's compressed "Hello" frames, the client's
+/// messages of every kind and fragmentation at several windows and chunkings, and the three
+/// ways a server fails (1009 over a limit or inflating too far, 1007 for data that does not
+/// inflate, 1002 for RSV1 where §6.1 forbids it). The compressed payloads are checked to inflate
+/// as their names say.
+fn connection_deflate_seeds() -> Vec<Seed> {
+    /// RFC 7692 §7.2.3.1: "Hello" compressed.
+    const HELLO: &[u8] = &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    /// §7.2.3.2: the second "Hello", with the first one's context.
+    const HELLO_AGAIN: &[u8] = &[0xf2, 0x00, 0x11, 0x00, 0x00];
+    /// §7.2.3.3: in a block with no compression.
+    const HELLO_STORED: &[u8] = &[0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00];
+    /// §7.2.3.4: in a block with BFINAL set.
+    const HELLO_FINAL: &[u8] = &[0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+    /// §7.2.3.5: in two blocks.
+    const HELLO_TWO_BLOCKS: &[u8] =
+        &[0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00];
+    /// Text and Binary frames with FIN and RSV1 (§6.1: a compressed message's first frame).
+    const TEXT_RSV1: u8 = 0xc1;
+    const BINARY_RSV1: u8 = 0xc2;
+
+    // The RFC's defaults (§7.1): context takeover both ways, windows of 15 bits.
+    let agreed = DeflateConfig {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    };
+    let params = agreed.accept(&[agreed.offer()]).expect("the RFC's defaults agree");
+    let mut client = DeflateCodec::new(Role::Client, params).with_compress_min(0);
+    let mut server = DeflateCodec::new(Role::Server, params);
+    let mut inflate = |data: &[u8]| {
+        let mut out = bytes::BytesMut::new();
+        let result = server.decode(data, true, &mut rfc6455::DecodeOutput::new(&mut out, 0, 1 << 30));
+        result.map(|()| out.len())
+    };
+    for hello in [HELLO, HELLO_AGAIN, HELLO_STORED, HELLO_FINAL, HELLO_TWO_BLOCKS] {
+        assert_eq!(inflate(hello), Ok(5), "{hello:02x?} inflates to Hello");
+    }
+    // A bomb: 200 000 zeros in under 255 bytes.
+    let mut bomb = bytes::BytesMut::new();
+    client.encode(MessageKind::Binary, &vec![0; 200_000], true, &mut bomb);
+    assert!(bomb.len() <= 255, "the bomb takes {} bytes", bomb.len());
+    assert_eq!(inflate(&bomb), Ok(200_000));
+    let not_deflate: &[u8] = &[0xff, 0xff, 0xff, 0xff, 0x00];
+    assert_eq!(inflate(not_deflate), Err(ProtocolError::InvalidCompressedData));
+
+    let run = DeflateRun::new();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "rfc7692-7.2.3-hello-frames",
+            run.input(&[
+                deflate_raw_frame(TEXT_RSV1, HELLO),
+                deflate_raw_frame(TEXT_RSV1, HELLO_AGAIN),
+                deflate_raw_frame(TEXT_RSV1, HELLO_STORED),
+                deflate_raw_frame(TEXT_RSV1, HELLO_FINAL),
+                deflate_raw_frame(TEXT_RSV1, HELLO_TWO_BLOCKS),
+            ]),
+        ),
+        (
+            "client-messages-every-kind",
+            DeflateRun { flags: 0b1100, max_send_frame_size: 100, chunk_max: 3, ..run }.input(&[
+                deflate_message(0b0_0001, 2000, 1, 0, b"{\"sensor\":7,\"t\":21.5} "),
+                deflate_message(0b1_1010, 3000, 2, 20, b""),
+                deflate_ping(b"keepalive"),
+                deflate_message(0b0_1101, 10_000, 3, 40, "caf\u{e9} \u{20ac} ".as_bytes()),
+                deflate_message(0b0_0110, 500, 4, 0, b""),
+                deflate_message(0b0_0011, 300, 5, 0, b""),
+            ]),
+        ),
+        (
+            "small-windows-no-takeover-streaming",
+            DeflateRun { client: [3, 9, 9], server: [0, 10, 12], flags: 0b1011, ..run }.input(&[
+                deflate_message(0b1_1101, 5000, 6, 4, b"abc"),
+                deflate_message(0b0_0100, 4000, 7, 0, b"xyz"),
+                deflate_message(0b0_0001, 4000, 8, 0, b"xyz"),
+            ]),
+        ),
+        (
+            "uncompressed-below-threshold",
+            DeflateRun { compress_min: 200, chunk_max: 255, ..run }.input(&[
+                deflate_message(0b0_0001, 100, 9, 0, b"short "),
+                deflate_message(0b0_0001, 1000, 10, 0, b"long "),
+                deflate_message(0b0_1001, 10, 11, 1, b"fragmented "),
+            ]),
+        ),
+        (
+            "limits-1009",
+            DeflateRun {
+                max_frame_size: 500,
+                max_message_size: 1000,
+                max_fragments: 4,
+                chunk_max: 16,
+                ..run
+            }
+            .input(&[
+                deflate_message(0b0_0001, 800, 12, 0, b"fits "),
+                deflate_message(0b0_0001, 2000, 13, 0, b"inflates past the limit "),
+            ]),
+        ),
+        (
+            "deflate-bomb-1009",
+            DeflateRun { chunk_max: 255, ..run }.input(&[deflate_raw_frame(BINARY_RSV1, &bomb)]),
+        ),
+        (
+            "not-deflate-1007",
+            DeflateRun { chunk_max: 255, ..run }.input(&[
+                deflate_message(0b0_0001, 300, 14, 0, b"before "),
+                deflate_raw_frame(BINARY_RSV1, not_deflate),
+            ]),
+        ),
+        (
+            "rsv1-on-continuation-1002",
+            run.input(&[
+                deflate_raw_frame(TEXT_RSV1 & 0x7f, &HELLO[..3]),
+                deflate_raw_frame(0xc0, &HELLO[3..]),
+            ]),
+        ),
+    ];
+    cases.into_iter().map(|(name, bytes)| Seed { target: "connection_deflate", name, bytes }).collect()
 }
