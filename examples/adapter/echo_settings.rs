@@ -79,7 +79,9 @@ impl Settings {
                 "1" => Some(DeflateConfig::default()),
                 "no-context-takeover" => Some(DeflateConfig::NO_CONTEXT_TAKEOVER),
                 other => {
-                    return Err(format!("invalid PERMESSAGE_DEFLATE: {other:?} (0, 1 or no-context-takeover)"))
+                    return Err(format!(
+                        "invalid PERMESSAGE_DEFLATE: {other:?} (0, 1 or no-context-takeover)"
+                    ))
                 }
             },
         })
