@@ -22,7 +22,7 @@ use rfc6455::deflate::{DeflateConfig, PERMESSAGE_DEFLATE};
 use rfc6455::frame::RSV1_BIT;
 use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::WsUrl;
-use rfc6455::tokio::{accept_with, client, Options};
+use rfc6455::tokio::{accept_with, client, Options, WebSocket};
 use rfc6455::{CloseCode, DecodeRules, Decoded, Frame, Message, Opcode, OsSeededRng, Utf8Bytes};
 use tokio::net::{TcpListener, TcpStream};
 use tungstenite::protocol::frame::coding::CloseCode as TCloseCode;
@@ -168,6 +168,21 @@ fn assert_uncompressed(who: &str, frames: &[(Opcode, bool, usize)], messages: &[
 }
 
 /// A loopback listener on an ephemeral port.
+/// Sends each message, checks its echo is equal, then closes with 1000.
+async fn send_and_check_echoes(ws: &mut WebSocket<TcpStream>, sent: &[Message]) {
+    for message in sent {
+        ws.send(message.clone()).await.expect("send");
+        let echo = ws.recv().await.expect("an echo").expect("a valid message");
+        assert!(
+            echo == *message,
+            "echo of a {:?} message of {} bytes differs",
+            message.kind(),
+            message.len()
+        );
+    }
+    ws.close(CloseCode::NORMAL_CLOSURE, "").await.expect("close");
+}
+
 async fn listen() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port on loopback");
     let address = listener.local_addr().expect("local address");
@@ -276,17 +291,7 @@ async fn client_offering_deflate_goes_on_without_it_with_a_tungstenite_server() 
         let request = ClientRequest::from_url(&url, &mut OsSeededRng::new());
         let (mut ws, accepted) = client(stream, request, &deflate_options()).await.expect("handshake");
         assert!(accepted.extensions().is_empty(), "tungstenite accepted {:?}", accepted.extensions());
-        for message in &sent {
-            ws.send(message.clone()).await.expect("send");
-            let echo = ws.recv().await.expect("an echo").expect("a valid message");
-            assert!(
-                echo == *message,
-                "echo of a {:?} message of {} bytes differs",
-                message.kind(),
-                message.len()
-            );
-        }
-        ws.close(CloseCode::NORMAL_CLOSURE, "").await.expect("close");
+        send_and_check_echoes(&mut ws, &sent).await;
         assert!(ws.recv().await.is_none());
         let outcome = ws.close_outcome().expect("closed");
         assert!(outcome.clean, "our client: {outcome}");
@@ -321,17 +326,7 @@ async fn server_with_deflate_negotiates_it_with_a_client_that_offers_it() {
         let names: Vec<&str> =
             accepted.extensions().iter().map(|extension| extension.name.as_str()).collect();
         assert_eq!(names, [PERMESSAGE_DEFLATE], "what the server accepted");
-        for message in &sent {
-            ws.send(message.clone()).await.expect("send");
-            let echo = ws.recv().await.expect("an echo").expect("a valid message");
-            assert!(
-                echo == *message,
-                "echo of a {:?} message of {} bytes differs",
-                message.kind(),
-                message.len()
-            );
-        }
-        ws.close(CloseCode::NORMAL_CLOSURE, "").await.expect("close");
+        send_and_check_echoes(&mut ws, &sent).await;
         assert!(ws.recv().await.is_none());
     };
     tokio::time::timeout(TIME_LIMIT, ours).await.expect("our client within the time limit");

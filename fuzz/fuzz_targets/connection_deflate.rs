@@ -79,6 +79,7 @@ use rfc6455::{
     CloseCode, CloseFrame, CloseOutcome, Config, Connection, ConnectionError, DecodeRules, Decoded, Event,
     Frame, Incoming, Message, MessageKind, MessageLimits, Opcode, ProtocolError, ReferenceReassembler, Role,
 };
+use rfc6455_fuzz::connection::Reader;
 
 /// Most operations read from one input.
 const MAX_OPS: usize = 64;
@@ -103,38 +104,6 @@ const ALPHABET: [char; 8] = ['a', 'z', ' ', '{', '"', 'é', '€', '𝄞'];
 
 // ------------------------------------------------------------------------------------------------
 // The input.
-
-/// Reads fields from the front; past the end, every number is 0 and every byte string empty.
-struct Reader<'a> {
-    /// What is left to read.
-    data: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    /// One byte.
-    fn u8(&mut self) -> u8 {
-        match self.data.split_first() {
-            Some((&byte, rest)) => {
-                self.data = rest;
-                byte
-            }
-            None => 0,
-        }
-    }
-
-    /// Two bytes, little-endian.
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.u8(), self.u8()])
-    }
-
-    /// A length byte, then that many bytes (fewer if the input ends).
-    fn bytes_u8(&mut self) -> &'a [u8] {
-        let len = usize::from(self.u8()).min(self.data.len());
-        let (bytes, rest) = self.data.split_at(len);
-        self.data = rest;
-        bytes
-    }
-}
 
 /// A small deterministic generator (a linear congruential one), so that a crash reproduces.
 struct Lcg(u32);
@@ -750,11 +719,11 @@ fn check_against_reference(received: &Received, reference: &Reference) {
 
 /// One input: see the module documentation.
 fn run(data: &[u8]) {
-    let mut reader = Reader { data };
+    let mut reader = Reader::new(data);
     let settings = Settings::read(&mut reader);
     let mut budget = MAX_MESSAGE_BYTES;
     let mut ops = Vec::new();
-    while !reader.data.is_empty() && ops.len() < MAX_OPS {
+    while !reader.is_empty() && ops.len() < MAX_OPS {
         ops.push(read_op(&mut reader, &mut budget));
     }
 

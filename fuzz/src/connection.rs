@@ -749,8 +749,9 @@ impl<'a> Arbitrary<'a> for ConnectionInput {
 }
 
 /// Reads fields from the front; past the end, every number is 0 and every byte string empty.
-/// The `reassembler` target reads its frames with it too.
-pub(crate) struct Reader<'a> {
+/// The `reassembler` target reads its frames with it too, and the handshake and
+/// `connection_deflate` targets their inputs.
+pub struct Reader<'a> {
     data: &'a [u8],
     /// What the `send_message` operations may still send, of [`MAX_MESSAGE_BYTES`].
     message_budget: usize,
@@ -758,16 +759,17 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader of `data`.
-    pub(crate) fn new(data: &'a [u8]) -> Reader<'a> {
+    pub fn new(data: &'a [u8]) -> Reader<'a> {
         Reader { data, message_budget: MAX_MESSAGE_BYTES }
     }
 
     /// Whether every byte was read.
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
 
-    pub(crate) fn u8(&mut self) -> u8 {
+    /// One byte.
+    pub fn u8(&mut self) -> u8 {
         match self.data.split_first() {
             Some((&byte, rest)) => {
                 self.data = rest;
@@ -777,19 +779,29 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub(crate) fn u16(&mut self) -> u16 {
+    /// Two bytes, little-endian.
+    pub fn u16(&mut self) -> u16 {
         u16::from_le_bytes([self.u8(), self.u8()])
     }
 
     /// A length byte, then that many bytes (fewer if the input ends).
-    pub(crate) fn bytes_u8(&mut self) -> &'a [u8] {
+    pub fn bytes_u8(&mut self) -> &'a [u8] {
         let len = usize::from(self.u8()).min(self.data.len());
         let (bytes, rest) = self.data.split_at(len);
         self.data = rest;
         bytes
     }
 
-    pub(crate) fn text_u8(&mut self) -> String {
+    /// A two-byte length (little-endian), then that many bytes (fewer if the input ends).
+    pub fn bytes_u16(&mut self) -> &'a [u8] {
+        let len = usize::from(self.u16()).min(self.data.len());
+        let (bytes, rest) = self.data.split_at(len);
+        self.data = rest;
+        bytes
+    }
+
+    /// [`Reader::bytes_u8`], as text (invalid UTF-8 replaced).
+    pub fn text_u8(&mut self) -> String {
         String::from_utf8_lossy(self.bytes_u8()).into_owned()
     }
 }

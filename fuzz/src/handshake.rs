@@ -73,6 +73,7 @@ use rfc6455::{
     OsSeededRng, Role, Transport,
 };
 
+use crate::connection::Reader;
 use crate::{extensions, only_field, parse_response, Negotiated, CLIENT_KEY, PROTOCOLS};
 
 /// Most operations read from one input.
@@ -395,14 +396,12 @@ pub struct HandshakeInput {
 impl HandshakeInput {
     /// Reads an input from any bytes (see the module documentation for the format).
     pub fn parse(bytes: &[u8]) -> HandshakeInput {
-        let mut reader = Reader { data: bytes };
+        let mut reader = Reader::new(bytes);
         let config = FuzzHandshakeConfig::read(&mut reader);
         let template = reader.u8();
-        let len = usize::from(reader.u16()).min(reader.data.len());
-        let (stream, rest) = reader.data.split_at(len);
-        reader.data = rest;
+        let stream = reader.bytes_u16();
         let mut ops = Vec::new();
-        while !reader.data.is_empty() && ops.len() < MAX_OPS {
+        while !reader.is_empty() && ops.len() < MAX_OPS {
             ops.push(HandshakeOp::read(&mut reader));
         }
         HandshakeInput { config, template, stream: stream.to_vec(), ops }
@@ -439,27 +438,6 @@ impl<'a> arbitrary::Arbitrary<'a> for HandshakeInput {
 
     fn arbitrary_take_rest(u: arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(HandshakeInput::parse(u.take_rest()))
-    }
-}
-
-/// Reads fields from the front; past the end, every number is 0.
-struct Reader<'a> {
-    data: &'a [u8],
-}
-
-impl Reader<'_> {
-    fn u8(&mut self) -> u8 {
-        match self.data.split_first() {
-            Some((&byte, rest)) => {
-                self.data = rest;
-                byte
-            }
-            None => 0,
-        }
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.u8(), self.u8()])
     }
 }
 
