@@ -306,6 +306,14 @@ impl Connection {
         }
     }
 
+    /// The first masking key of a client built without a source: seeds one from the operating
+    /// system now (kept out of line: it happens once per connection).
+    #[cold]
+    #[inline(never)]
+    fn first_masking_key(&mut self) -> [u8; 4] {
+        self.random.insert(Box::new(OsSeededRng::new())).masking_key()
+    }
+
     /// Encodes one frame into the output buffer, masked with a fresh key by a client (§5.3: "a
     /// new masking key MUST be chosen for each frame").
     #[inline]
@@ -314,10 +322,10 @@ impl Connection {
             if fin { FIN_BIT } else { 0 } | (rsv & (RSV1_BIT | RSV2_BIT | RSV3_BIT)) | opcode.encode();
         let masking_key = match self.role {
             // §5.1: "a client MUST mask all frames that it sends to the server".
-            Role::Client => {
-                let random = self.random.get_or_insert_with(|| Box::new(OsSeededRng::new()));
-                Some(random.masking_key())
-            }
+            Role::Client => Some(match &mut self.random {
+                Some(random) => random.masking_key(),
+                None => self.first_masking_key(),
+            }),
             Role::Server => None,
         };
         encode_frame_to_buffer(self.out.tail(), first, masking_key, payload);

@@ -64,14 +64,18 @@ pub(crate) fn decode_valid(input: &[u8], rules: &DecodeRules) -> Option<(FrameHe
     Some((FrameHeader::from_wire(first, opcode, masking_key, payload_len), header_len))
 }
 
-/// Largest payload that [`encode_frame_to_buffer`] masks word by word as it copies it.
+/// Largest payload that [`encode_frame_to_buffer`] writes without a vector loop.
 const SMALL_PAYLOAD_LEN: usize = 64;
+/// The room a small masked frame is written into: a header with a masking key (6 bytes), and
+/// [`SMALL_PAYLOAD_LEN`] bytes of payload.
+const SMALL_FRAME_ROOM: usize = 6 + SMALL_PAYLOAD_LEN;
 
 /// Appends a frame to `out`: byte 0 as given (FIN, RSV bits, opcode), the payload length in its
 /// minimal encoding, the masking key if any, and the payload masked with it.
 ///
-/// The encoder of [`crate::Connection`]: a small payload is written straight into `out`, masked
-/// as it is copied, word by word; a larger one by [`crate::extend_masked`], in vector blocks.
+/// The encoder of [`crate::Connection`]: a small unmasked payload is appended as it is; a small
+/// masked one is copied into room made for the longest small frame and masked there over a fixed
+/// 64 bytes; a larger one is masked by [`crate::extend_masked`], in vector blocks.
 #[inline]
 pub(crate) fn encode_frame_to_buffer(
     out: &mut BytesMut,
@@ -82,33 +86,30 @@ pub(crate) fn encode_frame_to_buffer(
     let old_len = out.len();
     let len = payload.len();
     if len <= SMALL_PAYLOAD_LEN {
-        // Room made with constant zero stores, then the frame written straight into it, the
-        // payload masked as it is copied, word by word: nothing is staged on the stack and read
-        // back at another width (which would stall store-to-load forwarding).
-        let (mask, header_len) = if masking_key.is_some() { (MASK_BIT, 6) } else { (0, 2) };
-        out.extend_from_slice(&[0u8; 6 + SMALL_PAYLOAD_LEN]);
-        out.truncate(old_len + header_len + len);
-        let frame = &mut out[old_len..];
-        frame[0] = first;
-        frame[1] = mask | len as u8;
-        let key = masking_key.unwrap_or_default();
-        let (header, body) = frame.split_at_mut(header_len);
-        if let Some(key_bytes) = header.get_mut(2..6) {
-            key_bytes.copy_from_slice(&key);
-        }
+        let Some(key) = masking_key else {
+            // Unmasked (a server's frame): byte 0, the 7-bit length, the payload as it is.
+            out.reserve(2 + len);
+            out.extend_from_slice(&[first, len as u8]);
+            out.extend_from_slice(payload);
+            return;
+        };
+        // Room for the longest small frame made with constant zero stores; the frame is written
+        // into it, its payload masked in place over all 64 bytes (a fixed length: no loop setup,
+        // no tail), then the room is cut to the frame's length.
+        out.extend_from_slice(&[0u8; SMALL_FRAME_ROOM]);
+        let room = out[old_len..].first_chunk_mut::<SMALL_FRAME_ROOM>().expect("just made");
+        let (header, body) = room.split_at_mut(6);
+        header[0] = first;
+        header[1] = MASK_BIT | len as u8;
+        header[2..6].copy_from_slice(&key);
+        body[..len].copy_from_slice(payload);
         let word_key = crate::mask::word_key(key);
-        let mut words = body.chunks_exact_mut(8);
-        let mut source = payload.chunks_exact(8);
-        for (word, from) in (&mut words).zip(&mut source) {
+        for word in body.chunks_exact_mut(8) {
             let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(from);
+            bytes.copy_from_slice(word);
             word.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word_key).to_ne_bytes());
         }
-        // Whole words are multiples of 4 bytes: the key is still aligned.
-        let tail = words.into_remainder().iter_mut().zip(source.remainder());
-        for (i, (octet, from)) in tail.enumerate() {
-            *octet = from ^ key[i % 4];
-        }
+        out.truncate(old_len + 6 + len);
         return;
     }
     out.reserve(MAX_HEADER_LEN + len);
