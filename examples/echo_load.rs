@@ -1,6 +1,6 @@
-//! A load generator for the course's echo server (`examples/echo_server.rs`), on
-//! `rfc6455::tokio`: many connections, each keeping a number of messages outstanding, every echo
-//! checked and timed.
+//! A load generator for the course's echo server (`examples/echo_server.rs`) and the peers of
+//! `scripts/echo-bench.sh` (`examples/bench/`), on `rfc6455::tokio`: many connections, each
+//! keeping a number of messages outstanding, every echo checked and timed.
 //!
 //! ```text
 //! cargo run --release --example echo_server &
@@ -16,12 +16,15 @@
 //! | `--duration S`    | `5`                     | seconds measured, after a 1 s warm-up not counted  |
 //! | `--binary`        |                         | send Binary messages instead of Text               |
 //! | `--server-pid PID`|                         | also measure the server's CPU time (Linux `/proc`) |
+//! | `--raw`           |                         | plain TCP, no WebSocket (`examples/bench/echo_raw.rs`); `--url tcp://HOST:PORT` |
+//! | `--idle`          |                         | hold the connections idle instead (below)          |
 //!
 //! Each connection has a writer task that sends whenever fewer than `--in-flight` messages are
 //! outstanding, and a reader (the connection's [`rfc6455::tokio::WebSocket::split`] halves) that
 //! checks each echo's kind and length and times it from the moment its message was handed to
 //! `send`. With `--in-flight 1` that is the round trip itself; above it, the time also counts
-//! the wait behind the messages ahead.
+//! the wait behind the messages ahead. With `--raw` a message is `--size` bytes written to the
+//! socket, and its echo the next `--size` bytes read from it; the rest is the same.
 //!
 //! It prints one line:
 //!
@@ -32,29 +35,55 @@
 //! `msgs/s` counts echoes received in the measured window, `MB/s` their payload (one way,
 //! 10^6 bytes), the RTT percentiles are over every echo of the window, and
 //! `server_cpu_us_per_msg` (with `--server-pid`) is the server's user and system time over the
-//! window per echo. `scripts/echo-compare.sh` runs it against two builds of the echo server.
-//! Exit status: 0 after a run with no failure, 1 if a connection failed, 2 for bad arguments.
+//! window per echo. `scripts/echo-compare.sh` runs it against two builds of the echo server,
+//! `scripts/echo-bench.sh` against the echo server and its peers.
+//!
+//! With `--idle`, each connection (WebSocket or `--raw`) has one message echoed, then all are
+//! held open and idle for `--duration` seconds, then closed: the server's memory per idle
+//! connection can be read meanwhile. Once every echo is back it prints
+//!
+//! ```text
+//! idle_connections=10000 connect_s=2.10
+//! ```
+//!
+//! At most 256 connections are being opened at any moment, so that thousands of them do not
+//! overflow the server's listen queue. Exit status: 0 after a run with no failure, 1 if a
+//! connection failed, 2 for bad arguments.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::WsUrl;
 use rfc6455::tokio::{ReadHalf, WebSocket, WriteHalf};
 use rfc6455::{CloseCode, Config, Message, MessageLimits, OsSeededRng};
-use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{tcp, TcpStream};
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
-use tokio::time::{sleep_until, timeout, Instant};
+use tokio::time::{sleep, sleep_until, timeout, Instant};
 
-const USAGE: &str = "usage: echo_load [--url ws://host:port/] [--connections N] [--size BYTES] \
-                     [--in-flight N] [--duration SECONDS] [--binary] [--server-pid PID]";
+const USAGE: &str = "usage: echo_load [--url ws://host:port/ | --raw --url tcp://host:port] \
+                     [--connections N] [--size BYTES] [--in-flight N] [--duration SECONDS] [--binary] \
+                     [--server-pid PID] [--idle]";
 
 /// Time before the measured window: connections settle, the server's allocations warm up.
 const WARM_UP: Duration = Duration::from_secs(1);
 
 /// How long each connection's closing handshake may take once the window is over.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Connections being opened at once, at most: a server's listen queue holds a few hundred to
+/// a few thousand (`somaxconn`), and a connection beyond it waits a second for its SYN to be
+/// sent again.
+const CONNECTING_AT_ONCE: usize = 256;
+
+/// How long the one echo of an `--idle` connection may take.
+const IDLE_ECHO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Bytes a `--raw` connection reads from its socket at a time, as `rfc6455::tokio` does.
+const RAW_READ_BUFFER: usize = 16 * 1024;
 
 /// Clock ticks per second of `utime` and `stime` in `/proc/PID/stat` (`getconf CLK_TCK`): the
 /// kernel's USER_HZ, 100 on every Linux architecture in use. Fixed here rather than asked of
@@ -63,30 +92,34 @@ const CLOCK_TICKS_PER_SECOND: u64 = 100;
 
 /// The command line.
 struct Arguments {
-    url: String,
+    url: Option<String>,
     connections: usize,
     size: usize,
     in_flight: usize,
     duration: Duration,
     binary: bool,
     server_pid: Option<u32>,
+    raw: bool,
+    idle: bool,
 }
 
 impl Arguments {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Arguments, String> {
         let mut arguments = Arguments {
-            url: "ws://127.0.0.1:1337/".to_owned(),
+            url: None,
             connections: 16,
             size: 16,
             in_flight: 1,
             duration: Duration::from_secs(5),
             binary: false,
             server_pid: None,
+            raw: false,
+            idle: false,
         };
         while let Some(arg) = args.next() {
             let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
             match arg.as_str() {
-                "--url" => arguments.url = value()?,
+                "--url" => arguments.url = Some(value()?),
                 "--connections" => arguments.connections = number(&arg, &value()?)?,
                 "--size" => arguments.size = number(&arg, &value()?)?,
                 "--in-flight" => arguments.in_flight = number(&arg, &value()?)?,
@@ -99,6 +132,8 @@ impl Arguments {
                 }
                 "--binary" => arguments.binary = true,
                 "--server-pid" => arguments.server_pid = Some(number(&arg, &value()?)?),
+                "--raw" => arguments.raw = true,
+                "--idle" => arguments.idle = true,
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
             }
@@ -109,7 +144,24 @@ impl Arguments {
         Ok(arguments)
     }
 
-    /// The message every connection sends: Text (ASCII, so valid UTF-8) or Binary.
+    /// Where to connect, from `--url` or its default for the mode.
+    fn target(&self) -> Result<Target, String> {
+        if self.raw {
+            let url = self.url.as_deref().unwrap_or("tcp://127.0.0.1:1337");
+            match url.strip_prefix("tcp://").map(|address| address.trim_end_matches('/')) {
+                Some(address) if !address.is_empty() && !address.contains('/') => {
+                    Ok(Target::Raw(address.to_owned()))
+                }
+                _ => Err(format!("--raw --url {url:?}: not tcp://HOST:PORT")),
+            }
+        } else {
+            let url = self.url.as_deref().unwrap_or("ws://127.0.0.1:1337/");
+            WsUrl::parse(url).map(Target::WebSocket).map_err(|error| error.to_string())
+        }
+    }
+
+    /// The message every connection sends: Text (ASCII, so valid UTF-8) or Binary; with `--raw`,
+    /// its payload.
     fn message(&self) -> Message {
         if self.binary {
             Message::binary(vec![0x5a; self.size])
@@ -136,6 +188,166 @@ fn number<T: std::str::FromStr>(option: &str, value: &str) -> Result<T, String> 
     value.parse().map_err(|_| format!("{option} {value:?}: not a number"))
 }
 
+/// The server: a WebSocket URL, or with `--raw` the address of a TCP echo.
+#[derive(Debug, Clone)]
+enum Target {
+    WebSocket(WsUrl),
+    Raw(String),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::WebSocket(url) => write!(f, "{url}"),
+            Target::Raw(address) => write!(f, "tcp://{address}"),
+        }
+    }
+}
+
+/// One open connection to the server.
+enum Connection {
+    WebSocket(WebSocket<TcpStream>),
+    Raw(TcpStream),
+}
+
+impl Connection {
+    /// Connects to `target`: the opening handshake done, or for `--raw` the TCP connection made
+    /// (with `TCP_NODELAY`, as `rfc6455::tokio` sets it).
+    async fn open(target: &Target, options: &rfc6455::tokio::Options) -> Result<Connection, String> {
+        let failed = |error: &dyn std::fmt::Display| format!("cannot connect to {target}: {error}");
+        match target {
+            Target::WebSocket(url) => {
+                let request = ClientRequest::from_url(url, &mut OsSeededRng::new());
+                match rfc6455::tokio::connect_with(url, request, options).await {
+                    Ok((ws, _)) => Ok(Connection::WebSocket(ws)),
+                    Err(error) => Err(failed(&error)),
+                }
+            }
+            Target::Raw(address) => {
+                let stream = TcpStream::connect(address.as_str()).await.map_err(|error| failed(&error))?;
+                stream.set_nodelay(true).map_err(|error| failed(&error))?;
+                Ok(Connection::Raw(stream))
+            }
+        }
+    }
+
+    /// The connection's two halves.
+    fn split(self) -> (Writer, Reader) {
+        match self {
+            Connection::WebSocket(ws) => {
+                let (write_half, read_half) = ws.split();
+                (Writer::WebSocket(write_half), Reader::WebSocket(read_half))
+            }
+            Connection::Raw(stream) => {
+                let (read_half, write_half) = stream.into_split();
+                let reader = BufReader::with_capacity(RAW_READ_BUFFER, read_half);
+                (Writer::Raw(write_half), Reader::Raw(reader, Vec::new()))
+            }
+        }
+    }
+
+    /// Sends `message` and waits for its echo (`--idle`).
+    async fn echo_once(&mut self, message: &Message) -> Result<(), String> {
+        match self {
+            Connection::WebSocket(ws) => {
+                ws.send(message.clone()).await.map_err(|error| format!("sending: {error}"))?;
+                check_echo(ws.recv().await, message)
+            }
+            Connection::Raw(stream) => {
+                stream.write_all(message.payload()).await.map_err(|error| format!("sending: {error}"))?;
+                let mut echo = vec![0; message.len()];
+                stream.read_exact(&mut echo).await.map_err(raw_read_error)?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The sending half of a connection.
+enum Writer {
+    WebSocket(WriteHalf<TcpStream>),
+    Raw(tcp::OwnedWriteHalf),
+}
+
+impl Writer {
+    /// Sends `message`. Cancel-safe for a WebSocket (the message is queued whole or not at all);
+    /// with `--raw` a cancelled send may have written part of it, which does not matter once
+    /// nothing more is read.
+    async fn send(&mut self, message: &Message) -> Result<(), String> {
+        let sent = match self {
+            Writer::WebSocket(write_half) => {
+                write_half.send(message.clone()).await.map_err(|error| error.to_string())
+            }
+            Writer::Raw(write_half) => {
+                write_half.write_all(message.payload()).await.map_err(|error| error.to_string())
+            }
+        };
+        sent.map_err(|error| format!("sending: {error}"))
+    }
+
+    /// Closes the connection: the closing handshake, or with `--raw` the end of our side.
+    async fn close(&mut self) -> Result<(), String> {
+        match self {
+            Writer::WebSocket(write_half) => {
+                write_half.close(CloseCode::NORMAL_CLOSURE, "").await.map_err(|error| error.to_string())
+            }
+            Writer::Raw(write_half) => write_half.shutdown().await.map_err(|error| error.to_string()),
+        }
+    }
+}
+
+/// The receiving half of a connection; with `--raw`, a buffer for the echo as well.
+enum Reader {
+    WebSocket(ReadHalf<TcpStream>),
+    Raw(BufReader<tcp::OwnedReadHalf>, Vec<u8>),
+}
+
+impl Reader {
+    /// Takes the next echo and checks it against `message`: kind and length, or with `--raw` the
+    /// next `message.len()` bytes.
+    async fn receive(&mut self, message: &Message) -> Result<(), String> {
+        match self {
+            Reader::WebSocket(read_half) => check_echo(read_half.recv().await, message),
+            Reader::Raw(read_half, echo) => {
+                echo.resize(message.len(), 0);
+                read_half.read_exact(echo).await.map_err(raw_read_error)?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether a WebSocket's next message is the echo of `message`: same kind, same length.
+fn check_echo(
+    received: Option<Result<Message, rfc6455::tokio::Error>>,
+    message: &Message,
+) -> Result<(), String> {
+    let echo = match received {
+        Some(Ok(echo)) => echo,
+        Some(Err(error)) => return Err(error.to_string()),
+        None => return Err("the server closed the connection".to_owned()),
+    };
+    if echo.kind() != message.kind() || echo.len() != message.len() {
+        return Err(format!(
+            "sent a {:?} message of {} bytes, got back a {:?} message of {} bytes",
+            message.kind(),
+            message.len(),
+            echo.kind(),
+            echo.len()
+        ));
+    }
+    Ok(())
+}
+
+/// What a failed `--raw` read of an echo means.
+fn raw_read_error(error: std::io::Error) -> String {
+    if error.kind() == std::io::ErrorKind::UnexpectedEof {
+        "the server closed the connection".to_owned()
+    } else {
+        error.to_string()
+    }
+}
+
 /// The measured window: echoes received in `start..end` are counted.
 #[derive(Debug, Clone, Copy)]
 struct Window {
@@ -160,14 +372,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let url = match WsUrl::parse(&arguments.url) {
-        Ok(url) => url,
-        Err(error) => {
-            eprintln!("echo_load: {error}");
+    let target = match arguments.target() {
+        Ok(target) => target,
+        Err(message) => {
+            eprintln!("echo_load: {message}");
             return ExitCode::from(2);
         }
     };
-    match run(&arguments, &url).await {
+    let result =
+        if arguments.idle { idle(&arguments, &target).await } else { run(&arguments, &target).await };
+    match result {
         Ok(line) => {
             println!("{line}");
             ExitCode::SUCCESS
@@ -179,25 +393,58 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Opens every connection, runs them through the warm-up and the window, and says what they
-/// measured.
-async fn run(arguments: &Arguments, url: &WsUrl) -> Result<String, String> {
+/// Opens `--connections` connections, at most [`CONNECTING_AT_ONCE`] at a time; with `--idle`,
+/// each has one message echoed before it counts as open.
+async fn open_all(arguments: &Arguments, target: &Target) -> Result<Vec<Connection>, String> {
     let options = arguments.options();
+    let message = arguments.message();
+    let slots = Arc::new(Semaphore::new(CONNECTING_AT_ONCE));
     let mut connecting = JoinSet::new();
     for _ in 0..arguments.connections {
-        let (url, options) = (url.clone(), options.clone());
+        let (target, options, message, slots) =
+            (target.clone(), options.clone(), message.clone(), slots.clone());
+        let idle = arguments.idle;
         connecting.spawn(async move {
-            let request = ClientRequest::from_url(&url, &mut OsSeededRng::new());
-            rfc6455::tokio::connect_with(&url, request, &options).await
+            let _slot = slots.acquire_owned().await.map_err(|error| error.to_string())?;
+            let mut connection = Connection::open(&target, &options).await?;
+            if idle {
+                match timeout(IDLE_ECHO_TIMEOUT, connection.echo_once(&message)).await {
+                    Ok(echoed) => echoed?,
+                    Err(_) => return Err(format!("no echo from {target} within {IDLE_ECHO_TIMEOUT:?}")),
+                }
+            }
+            Ok(connection)
         });
     }
-    let mut sockets = Vec::with_capacity(arguments.connections);
+    let mut connections = Vec::with_capacity(arguments.connections);
     while let Some(connected) = connecting.join_next().await {
-        match connected.map_err(|error| error.to_string())? {
-            Ok((ws, _)) => sockets.push(ws),
-            Err(error) => return Err(format!("cannot connect to {url}: {error}")),
-        }
+        connections.push(connected.map_err(|error| error.to_string())??);
     }
+    Ok(connections)
+}
+
+/// `--idle`: opens every connection with one echo on each, says so, holds them for
+/// `--duration`, then closes them.
+async fn idle(arguments: &Arguments, target: &Target) -> Result<String, String> {
+    let started = Instant::now();
+    let connections = open_all(arguments, target).await?;
+    println!("idle_connections={} connect_s={:.2}", connections.len(), started.elapsed().as_secs_f64());
+    sleep(arguments.duration).await;
+    let mut closing = JoinSet::new();
+    for connection in connections {
+        closing.spawn(async move {
+            let (mut writer, _reader) = connection.split();
+            timeout(CLOSE_TIMEOUT, writer.close()).await
+        });
+    }
+    while closing.join_next().await.is_some() {}
+    Ok(format!("idle_connections={} closed", arguments.connections))
+}
+
+/// Opens every connection, runs them through the warm-up and the window, and says what they
+/// measured.
+async fn run(arguments: &Arguments, target: &Target) -> Result<String, String> {
+    let sockets = open_all(arguments, target).await?;
 
     let start = Instant::now() + WARM_UP;
     let window = Window { start, end: start + arguments.duration };
@@ -248,12 +495,12 @@ async fn run(arguments: &Arguments, url: &WsUrl) -> Result<String, String> {
 /// One connection: a writer task keeps `in_flight` messages outstanding, this task reads the
 /// echoes, until the window ends; then the connection is closed.
 async fn echo(
-    ws: WebSocket<TcpStream>,
+    connection: Connection,
     message: Message,
     in_flight: usize,
     window: Window,
 ) -> Result<Tally, String> {
-    let (write_half, read_half) = ws.split();
+    let (write_half, read_half) = connection.split();
     // One slot per outstanding message, holding the moment it was sent: the reader frees the
     // oldest with each echo (a connection echoes in order).
     let (slots, sent_at) = mpsc::channel(in_flight);
@@ -262,7 +509,7 @@ async fn echo(
     // The writer stops at the window's end too, or once the reader has stopped.
     let mut write_half = writer.await.map_err(|error| error.to_string())??;
     // Echoes still outstanding arrive while closing and are dropped with the connection.
-    match timeout(CLOSE_TIMEOUT, write_half.close(CloseCode::NORMAL_CLOSURE, "")).await {
+    match timeout(CLOSE_TIMEOUT, write_half.close()).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) if tally.is_ok() => return Err(format!("closing: {error}")),
         Ok(Err(_)) => {}
@@ -272,14 +519,14 @@ async fn echo(
     tally
 }
 
-/// Sends `message` whenever a slot is free, until `end`. Both waits are cancel-safe: a `send`
-/// dropped at the end has queued its message whole or not at all.
+/// Sends `message` whenever a slot is free, until `end` (see [`Writer::send`] for what a send
+/// cut short at the end leaves).
 async fn write(
-    mut write_half: WriteHalf<TcpStream>,
+    mut write_half: Writer,
     message: Message,
     slots: mpsc::Sender<Instant>,
     end: Instant,
-) -> Result<WriteHalf<TcpStream>, String> {
+) -> Result<Writer, String> {
     loop {
         let slot = tokio::select! {
             () = sleep_until(end) => return Ok(write_half),
@@ -292,7 +539,7 @@ async fn write(
         slot.send(Instant::now());
         tokio::select! {
             () = sleep_until(end) => return Ok(write_half),
-            sent = write_half.send(message.clone()) => sent.map_err(|error| format!("sending: {error}"))?,
+            sent = write_half.send(&message) => sent?,
         }
     }
 }
@@ -300,32 +547,18 @@ async fn write(
 /// Takes the echoes until `window.end`: checks each against `message`, frees its slot, and
 /// counts it if it arrived in the window.
 async fn read(
-    mut read_half: ReadHalf<TcpStream>,
+    mut read_half: Reader,
     message: &Message,
     mut sent_at: mpsc::Receiver<Instant>,
     window: Window,
 ) -> Result<Tally, String> {
     let mut tally = Tally::default();
     loop {
-        let received = tokio::select! {
+        tokio::select! {
             () = sleep_until(window.end) => return Ok(tally),
-            received = read_half.recv() => received,
+            received = read_half.receive(message) => received?,
         };
         let arrived = Instant::now();
-        let echo = match received {
-            Some(Ok(echo)) => echo,
-            Some(Err(error)) => return Err(error.to_string()),
-            None => return Err("the server closed the connection".to_owned()),
-        };
-        if echo.kind() != message.kind() || echo.len() != message.len() {
-            return Err(format!(
-                "sent a {:?} message of {} bytes, got back a {:?} message of {} bytes",
-                message.kind(),
-                message.len(),
-                echo.kind(),
-                echo.len()
-            ));
-        }
         let Ok(sent) = sent_at.try_recv() else {
             return Err("an echo arrived with no message outstanding".to_owned());
         };
