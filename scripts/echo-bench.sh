@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# The echo benchmark of the tokio module: the course's echo server (examples/echo_server.rs, on
+# rfc6455::tokio) beside a TCP echo with no WebSocket at all and two other WebSocket libraries'
+# echo servers (examples/bench/: echo_raw, echo_fastwebsockets, echo_tungstenite), all loaded by
+# examples/echo_load over loopback. Prints two tables of medians per case: msgs/s of each server
+# with the ratios to the raw TCP echo and rfc6455 / fastwebsockets; the server's CPU time per
+# message and the RTT percentiles. Then a third: each server's resident memory per idle
+# connection, with IDLE_CONNECTIONS connections open (handshake done, one 16-byte message
+# echoed on each, then idle).
+#
+# usage: scripts/echo-bench.sh
+#
+# Environment:
+#   DURATION          seconds measured per run, default 3 (each run also has a 1 s warm-up)
+#   RUNS              runs per server and case, default 3 (odd: the tables show the median)
+#   IDLE_CONNECTIONS  connections for the memory table, default 10000; 0: no memory table.
+#                     The script raises its open-files limit to IDLE_CONNECTIONS + 1024 (the
+#                     load generator and each server need one descriptor per connection).
+#   ECHO_LOAD         an echo_load binary to use instead of the work tree's. echo_load is built
+#                     on rfc6455::tokio, so a change to the library changes the load as well; a
+#                     fixed binary keeps runs made at different times comparable.
+# Each round runs every server once, in turn, so that a machine getting slower or faster mid-way
+# weighs on all of them alike. The whole run takes about 5 minutes with the defaults, plus the
+# build the first time.
+#
+# Every server runs on 127.0.0.1, on a port the system picks, with a multi-threaded tokio
+# runtime, a task per connection and TCP_NODELAY; echo_server with HEARTBEAT_INTERVAL=0 (the
+# peers send no pings either). The peers run with their libraries' defaults: fastwebsockets
+# upgraded through hyper with auto_close, auto_pong and vectored writes, tokio-tungstenite with
+# one `send` (a flush) per echo and tungstenite's 128 KiB read buffer. echo_raw reads into a
+# 16 KiB buffer and writes back what it read. Messages are Binary; the raw echo gets the same
+# number of bytes per message, with no framing. The servers' logs are in target/echo-bench/;
+# a fresh instance of each server is started for the memory table.
+#
+# The load generator runs on the same machine as the servers: msgs/s is what the pair reaches
+# together, and the server's CPU time per message includes what its idle workers spend looking
+# for work, which depends on how busy the other cores are. Compare the columns of one run;
+# figures from runs at different times (or on other machines) differ, the ratios less so.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/port-from-log.sh
+
+duration=${DURATION:-3}
+runs=${RUNS:-3}
+idle_connections=${IDLE_CONNECTIONS:-10000}
+# Every case: connections, payload bytes, messages in flight per connection (issue 15).
+cases=(
+    "16 16 1"
+    "128 16 1"
+    "128 1024 1"
+    "16 65536 1"
+    "16 16 16"
+)
+# Every server: its name in the tables, and its example.
+servers=(rfc6455 raw fastwebsockets tungstenite)
+declare -A example=(
+    [rfc6455]=echo_server
+    [raw]=echo_raw
+    [fastwebsockets]=echo_fastwebsockets
+    [tungstenite]=echo_tungstenite
+)
+started=$SECONDS
+
+dir=target/echo-bench
+mkdir -p "$dir"
+load=${ECHO_LOAD:-target/release/examples/echo_load}
+
+if [ "$idle_connections" -gt 0 ]; then
+    # One descriptor per connection in each process, and some to spare.
+    need=$((idle_connections + 1024))
+    if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
+        ulimit -n "$need" 2>/dev/null || ulimit -Sn "$need" 2>/dev/null || {
+            echo "echo-bench: IDLE_CONNECTIONS=$idle_connections needs $need open files," \
+                "and the hard limit is $(ulimit -Hn); lower IDLE_CONNECTIONS or raise the limit" >&2
+            exit 2
+        }
+    fi
+fi
+
+declare -A pid=() port=()
+idle_pid=""
+cleanup() {
+    for server in "${!pid[@]}"; do kill "${pid[$server]}" 2>/dev/null || true; done
+    if [ -n "$idle_pid" ]; then kill "$idle_pid" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+examples=()
+for server in "${servers[@]}"; do examples+=("${example[$server]}"); done
+[ -n "${ECHO_LOAD:-}" ] || examples+=(echo_load)
+echo "echo-bench: building ${examples[*]}${ECHO_LOAD:+ (load: $load)}"
+cargo build --release --quiet "${examples[@]/#/--example=}"
+
+# start SERVER: starts SERVER on a port the system picks; sets pid[SERVER] and port[SERVER].
+start() {
+    local log=$dir/$1.log
+    BIND_ADDRESS=127.0.0.1 BIND_PORT=0 HEARTBEAT_INTERVAL=0 MAX_CONNECTIONS=$((idle_connections + 1024)) \
+        "target/release/examples/${example[$1]}" 2>"$log" &
+    pid[$1]=$!
+    port[$1]=$(port_from_log "$log" "${pid[$1]}" '.*listening on [a-z]*://127\.0\.0\.1:\([0-9]*\).*')
+    if [ -z "${port[$1]}" ]; then
+        echo "echo-bench: the $1 server (${example[$1]}) did not start; its log:" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+}
+# stop SERVER: ends SERVER and waits for it.
+stop() {
+    kill "${pid[$1]}" 2>/dev/null || true
+    wait "${pid[$1]}" 2>/dev/null || true
+    unset "pid[$1]"
+}
+# target SERVER: echo_load's options to reach SERVER.
+target() {
+    if [ "$1" = raw ]; then
+        echo "--raw --url tcp://127.0.0.1:${port[$1]}"
+    else
+        echo "--url ws://127.0.0.1:${port[$1]}/ --binary"
+    fi
+}
+# field NAME LINE: the value of NAME=... in an echo_load line.
+field() { sed -n "s|.* $1=\([^ ]*\).*|\1|p" <<<" $2"; }
+# median VALUES...: the middle value.
+median() { printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p"; }
+# ratio A B: A / B with two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
+# resident_kib PID: the process's resident memory (VmRSS, proc(5)) in KiB.
+resident_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+for server in "${servers[@]}"; do start "$server"; done
+echo -n "echo-bench:"
+for server in "${servers[@]}"; do echo -n " $server on port ${port[$server]},"; done
+echo " $runs runs each of ${duration} s per case"
+
+rates_row='%-17s %9s %9s %9s %9s  %8s %8s %8s %8s'
+cpu_row='%-17s %9s %9s %9s %9s  %10s %10s'
+rates_table=() cpu_table=()
+for case in "${cases[@]}"; do
+    read -r connections size in_flight <<<"$case"
+    declare -A rates=() cpu=() p50=() p99=()
+    for run in $(seq "$runs"); do
+        for server in "${servers[@]}"; do
+            # shellcheck disable=SC2046 # target's options are words
+            line=$(timeout $((${duration%.*} + 60)) "$load" $(target "$server") \
+                --connections "$connections" --size "$size" --in-flight "$in_flight" \
+                --duration "$duration" --server-pid "${pid[$server]}") || {
+                echo "echo-bench: echo_load against the $server server failed ($connections x $size B," \
+                    "in flight $in_flight); its log: $dir/$server.log" >&2
+                exit 1
+            }
+            echo "  $server run $run: $line"
+            rates[$server]+=" $(field msgs/s "$line")"
+            cpu[$server]+=" $(field server_cpu_us_per_msg "$line")"
+            p50[$server]+=" $(field rtt_p50_us "$line")"
+            p99[$server]+=" $(field rtt_p99_us "$line")"
+        done
+    done
+    declare -A rate=()
+    # shellcheck disable=SC2086 # the runs' values are words
+    for server in "${servers[@]}"; do rate[$server]=$(median ${rates[$server]}); done
+    if [ "$size" -ge 1024 ] && [ $((size % 1024)) = 0 ]; then
+        label="$connections x $((size / 1024)) KiB, $in_flight"
+    else
+        label="$connections x $size B, $in_flight"
+    fi
+    rates_table+=("$(printf "$rates_row" "$label" \
+        "${rate[rfc6455]}" "${rate[raw]}" "${rate[fastwebsockets]}" "${rate[tungstenite]}" \
+        "$(ratio "${rate[rfc6455]}" "${rate[raw]}")" "$(ratio "${rate[fastwebsockets]}" "${rate[raw]}")" \
+        "$(ratio "${rate[tungstenite]}" "${rate[raw]}")" "$(ratio "${rate[rfc6455]}" "${rate[fastwebsockets]}")")")
+    # shellcheck disable=SC2086 # the runs' values are words
+    cpu_table+=("$(printf "$cpu_row" "$label" \
+        "$(median ${cpu[rfc6455]})" "$(median ${cpu[raw]})" "$(median ${cpu[fastwebsockets]})" \
+        "$(median ${cpu[tungstenite]})" \
+        "$(median ${p50[rfc6455]})/$(median ${p99[rfc6455]})" "$(median ${p50[raw]})/$(median ${p99[raw]})")")
+done
+for server in "${servers[@]}"; do stop "$server"; done
+
+memory_table=()
+if [ "$idle_connections" -gt 0 ]; then
+    echo "echo-bench: memory, $idle_connections idle connections to a fresh instance of each server"
+    for server in "${servers[@]}"; do
+        start "$server"
+        sleep 0.5
+        before=$(resident_kib "${pid[$server]}")
+        out=$dir/idle-$server.out
+        # Held for at most 2 minutes: ended as soon as the server's memory is read.
+        # shellcheck disable=SC2046 # target's options are words
+        "$load" $(target "$server") --idle --connections "$idle_connections" --duration 120 >"$out" 2>&1 &
+        idle_pid=$!
+        ready=""
+        for _ in $(seq 1200); do
+            ready=$(field idle_connections "$(head -n 1 "$out" 2>/dev/null)")
+            [ -n "$ready" ] && break
+            kill -0 "$idle_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if [ -z "$ready" ]; then
+            echo "echo-bench: $idle_connections idle connections to the $server server failed:" >&2
+            cat "$out" >&2
+            exit 1
+        fi
+        # Let the server settle: connections' last allocations done, freed memory returned.
+        sleep 1
+        after=$(resident_kib "${pid[$server]}")
+        echo "  $server: $(head -n 1 "$out"); resident ${before} KiB -> ${after} KiB"
+        memory_table+=("$(printf '%-17s %12s %12s %12s' "$server" "$before" "$after" \
+            "$(awk -v a="$after" -v b="$before" -v n="$idle_connections" 'BEGIN { printf "%.2f", (a - b) / n }')")")
+        kill "$idle_pid" 2>/dev/null || true
+        wait "$idle_pid" 2>/dev/null || true
+        idle_pid=""
+        stop "$server"
+    done
+fi
+
+echo
+echo "msgs/s, median of $runs runs of ${duration} s; case: connections x payload, messages in flight per connection"
+printf "$rates_row\n" "case" "rfc6455" "raw" "fastws" "tungst" "rfc/raw" "fws/raw" "tung/raw" "rfc/fws"
+printf '%s\n' "${rates_table[@]}"
+echo
+echo "server CPU µs per message (median); RTT µs p50/p99 (medians)"
+printf "$cpu_row\n" "case" "rfc6455" "raw" "fastws" "tungst" "rfc6455 RTT" "raw RTT"
+printf '%s\n' "${cpu_table[@]}"
+if [ ${#memory_table[@]} -gt 0 ]; then
+    echo
+    echo "resident memory (VmRSS) with $idle_connections idle connections"
+    printf '%-17s %12s %12s %12s\n' "server" "before KiB" "after KiB" "KiB/conn"
+    printf '%s\n' "${memory_table[@]}"
+fi
+echo
+echo "echo-bench: done in $((SECONDS - started)) s"
