@@ -6,7 +6,11 @@
 //!   server (unmasks);
 //! - `connection/server_to_client/SIZE`: Binary messages from a server (no masking) to a client;
 //! - `connection/client_to_server_text/16B`: Text messages client to server, so the receiver
-//!   validates UTF-8 too (the 16-byte payload has 2-byte code points).
+//!   validates UTF-8 too (the 16-byte payload has 2-byte code points);
+//! - `connection/echo_one_at_a_time/16B`: a client sends a Binary message, the server receives
+//!   it and sends it back, the client receives the echo; 1000 times per iteration, each message
+//!   alone on the wire (one read per message, as when a peer waits for each answer: the case
+//!   where the cost per `receive` call counts, not the cost per message of a batch).
 //!
 //! SIZE is 16 B or 1 KiB with N = 1000, or 64 KiB with N = 100. Messages per second are
 //! `N / time per iteration` (`scripts/bench-summary.py` prints that time).
@@ -127,6 +131,16 @@ impl Read for MemoryStream {
     }
 }
 
+impl MemoryStream {
+    /// What `from` wrote becomes all of `to`'s input, without a copy.
+    fn deliver(from: &mut WebSocket<MemoryStream>, to: &mut WebSocket<MemoryStream>) {
+        let input = to.get_mut();
+        input.read.clear();
+        input.read_at = 0;
+        std::mem::swap(&mut from.get_mut().write, &mut input.read);
+    }
+}
+
 impl Write for MemoryStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.write.extend_from_slice(buf);
@@ -226,6 +240,72 @@ fn tungstenite_round(
     received
 }
 
+/// `count` echoes with rfc6455, one message on the wire at a time: the client sends `message`,
+/// the server receives it and sends it back, the client receives it. Returns the echoes received.
+#[inline(never)]
+fn rfc6455_echo_round(
+    now: Instant,
+    client: &mut Connection,
+    server: &mut Connection,
+    wire: &mut Vec<u8>,
+    message: &Message,
+    count: usize,
+    mut on_echo: impl FnMut(&[u8]),
+) -> usize {
+    let mut echoed = 0;
+    for _ in 0..count {
+        client.send_message(message).expect("the connection is open");
+        wire.clear();
+        write_out(client, wire);
+        server.receive(now, wire);
+        while let Some(event) = server.poll_event() {
+            match event {
+                Event::Message(message) => server.send_message(&message).expect("the connection is open"),
+                other => panic!("unexpected event {other:?}"),
+            }
+        }
+        wire.clear();
+        write_out(server, wire);
+        client.receive(now, wire);
+        while let Some(event) = client.poll_event() {
+            match event {
+                Event::Message(message) => {
+                    on_echo(message.payload());
+                    echoed += 1;
+                }
+                other => panic!("unexpected event {other:?}"),
+            }
+        }
+    }
+    echoed
+}
+
+/// [`rfc6455_echo_round`] with tungstenite: `send` (write and flush) each message, the written
+/// bytes moved to the peer's input without a copy, `read` once on each side.
+#[inline(never)]
+fn tungstenite_echo_round(
+    client: &mut WebSocket<MemoryStream>,
+    server: &mut WebSocket<MemoryStream>,
+    message: &tungstenite::Message,
+    count: usize,
+    mut on_echo: impl FnMut(&[u8]),
+) -> usize {
+    let mut echoed = 0;
+    for _ in 0..count {
+        client.send(message.clone()).expect("the connection is open");
+        MemoryStream::deliver(client, server);
+        let received = server.read().expect("the message arrived");
+        server.send(received).expect("the connection is open");
+        MemoryStream::deliver(server, client);
+        match client.read().expect("the echo arrived") {
+            tungstenite::Message::Binary(bytes) => on_echo(&bytes),
+            other => panic!("unexpected message {other:?}"),
+        }
+        echoed += 1;
+    }
+    echoed
+}
+
 fn tungstenite_role(role: Role) -> TungsteniteRole {
     match role {
         Role::Client => TungsteniteRole::Client,
@@ -292,5 +372,45 @@ fn connection(c: &mut Criterion) {
     bench_group(c, now, group, Role::Client, Payload::Text(TEXT_16B), 1000);
 }
 
-criterion_group!(benches, connection);
+/// The group `connection/echo_one_at_a_time/16B`.
+fn echo_one_at_a_time(c: &mut Criterion) {
+    const COUNT: usize = 1000;
+    let now = Instant::now();
+    let payload: Vec<u8> = (0..16u8).collect();
+    let payload = Payload::Binary(&payload);
+    let mut group = c.benchmark_group("connection/echo_one_at_a_time/16B");
+    group.throughput(Throughput::Bytes((payload.bytes().len() * COUNT) as u64));
+
+    let mut client = Connection::new(Role::Client, Config::default(), now);
+    let mut server = Connection::new(Role::Server, Config::default(), now);
+    let mut wire = Vec::new();
+    let check = |bytes: &[u8]| assert_eq!(bytes, payload.bytes());
+    let message = payload.rfc6455();
+    assert_eq!(rfc6455_echo_round(now, &mut client, &mut server, &mut wire, &message, COUNT, check), COUNT);
+    group.bench_function(BenchmarkId::from_parameter("rfc6455"), |b| {
+        b.iter(|| {
+            let echoed =
+                rfc6455_echo_round(now, &mut client, &mut server, &mut wire, &message, COUNT, |bytes| {
+                    black_box(bytes);
+                });
+            assert_eq!(echoed, COUNT);
+        })
+    });
+
+    let message = payload.tungstenite();
+    let mut client = WebSocket::from_raw_socket(MemoryStream::default(), TungsteniteRole::Client, None);
+    let mut server = WebSocket::from_raw_socket(MemoryStream::default(), TungsteniteRole::Server, None);
+    assert_eq!(tungstenite_echo_round(&mut client, &mut server, &message, COUNT, check), COUNT);
+    group.bench_function(BenchmarkId::from_parameter("tungstenite"), |b| {
+        b.iter(|| {
+            let echoed = tungstenite_echo_round(&mut client, &mut server, &message, COUNT, |bytes| {
+                black_box(bytes);
+            });
+            assert_eq!(echoed, COUNT);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, connection, echo_one_at_a_time);
 criterion_main!(benches);

@@ -480,16 +480,15 @@ pub(crate) struct RunRecords {
 }
 
 impl RunRecords {
-    /// Appends the records of the next messages, in order; `text` says whether any of them is
-    /// Text.
+    /// Appends the record of the next message.
     #[inline]
-    pub(crate) fn extend(&mut self, records: &[RunRecord], text: bool) {
-        let at = self.count.min(INLINE_RECORDS);
-        let inline = records.len().min(INLINE_RECORDS - at);
-        self.inline[at..at + inline].copy_from_slice(&records[..inline]);
-        self.more.extend_from_slice(&records[inline..]);
-        self.count += records.len();
-        self.text |= text;
+    pub(crate) fn push(&mut self, record: RunRecord) {
+        match self.inline.get_mut(self.count) {
+            Some(slot) => *slot = record,
+            None => self.more.push(record),
+        }
+        self.count += 1;
+        self.text |= record.text;
     }
 
     /// How many messages are recorded.
@@ -545,7 +544,10 @@ impl WholeRun {
         len: usize,
         records: RunRecords,
     ) -> (WholeRun, Result<(), ProtocolError>) {
-        let mut run = WholeRun { bytes: buffer.split_to(len).freeze(), records, next: 0 };
+        // The whole buffer (one read, whole messages: the common case) is taken as it is, which
+        // costs no allocation; part of it is split off, which shares it.
+        let bytes = if len == buffer.len() { std::mem::take(buffer) } else { buffer.split_to(len) };
+        let mut run = WholeRun { bytes: bytes.freeze(), records, next: 0 };
         if !run.records.text {
             return (run, Ok(()));
         }

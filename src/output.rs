@@ -15,12 +15,26 @@ use bytes::{Buf, Bytes, BytesMut};
 /// Payloads at least this long are queued by reference; shorter ones are cheaper to copy.
 pub(crate) const SHARED_PAYLOAD_MIN: usize = 4096;
 
+/// Once everything is written, a tail buffer of at most this many bytes is kept for the next
+/// frames, so a connection answering one small message at a time allocates nothing to send it;
+/// a larger one is given back. An idle connection holds at most this much here.
+pub(crate) const KEPT_TAIL_CAPACITY: usize = 256;
+
 /// Unsent output: frozen segments, then the tail buffer.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Output {
     segments: VecDeque<Bytes>,
     segments_len: usize,
     tail: BytesMut,
+    /// The tail is an allocation of its own from its start: never split or advanced, so its
+    /// capacity is the allocation's size.
+    tail_whole: bool,
+}
+
+impl Default for Output {
+    fn default() -> Output {
+        Output { segments: VecDeque::new(), segments_len: 0, tail: BytesMut::new(), tail_whole: true }
+    }
 }
 
 impl Output {
@@ -34,6 +48,7 @@ impl Output {
     /// included).
     pub(crate) fn push_shared(&mut self, payload: Bytes) {
         if !self.tail.is_empty() {
+            self.tail_whole = false;
             let encoded = self.tail.split().freeze();
             self.segments_len += encoded.len();
             self.segments.push_back(encoded);
@@ -58,6 +73,7 @@ impl Output {
             }
             all.extend_from_slice(&self.tail);
             self.tail = all;
+            self.tail_whole = true;
             self.segments = VecDeque::new();
             self.segments_len = 0;
         }
@@ -78,10 +94,13 @@ impl Output {
     /// Drops the first `count` unsent bytes (all of them if `count` is larger).
     pub(crate) fn advance(&mut self, mut count: usize) {
         if count >= self.len() {
-            // All written: give the memory back, so an idle connection holds no output buffer.
-            // (After `advance`, `capacity` no longer tells the allocation's size, so no
-            // threshold: the next send allocates afresh.)
-            *self = Output::default();
+            // All written: a small buffer is kept for the next frames, anything else given back
+            // (see KEPT_TAIL_CAPACITY).
+            if self.segments.is_empty() && self.tail_whole && self.tail.capacity() <= KEPT_TAIL_CAPACITY {
+                self.tail.clear();
+            } else {
+                *self = Output::default();
+            }
             return;
         }
         while let Some(front) = self.segments.front_mut() {
@@ -95,6 +114,7 @@ impl Output {
             self.segments.pop_front();
         }
         self.tail.advance(count);
+        self.tail_whole = false;
     }
 
     /// The heap the output holds, as far as it can tell: the tail's capacity and the queued

@@ -292,6 +292,8 @@ impl Connection {
                         self.events.push_back(Queued::Messages(run));
                     }
                     match checked {
+                        // Nothing left to decode (one read of whole messages): done.
+                        Ok(()) if self.reassembler.is_drained() => break,
                         Ok(()) => continue,
                         Err(error) => Ending::Fail(error.into()),
                     }

@@ -55,6 +55,13 @@ impl Reassembler {
         Some((run, Ok(())))
     }
 
+    /// Whether every byte received has been taken, and no frame or message is in progress: a
+    /// poll would give nothing until more bytes arrive.
+    #[inline]
+    pub(crate) fn is_drained(&self) -> bool {
+        self.buffer.is_empty() && self.overflow.is_empty() && self.frame.is_none() && self.message.is_none()
+    }
+
     /// Unmasks the whole single-frame messages at the front of the buffer in place, recording
     /// each one's kind and lengths in `records`, at most `max`; returns their length in bytes.
     #[inline]
@@ -63,10 +70,6 @@ impl Reassembler {
         // Payload bytes of the first frame already unmasked on arrival; none of the others'.
         let mut unmasked = self.front_unmasked;
         let mut start = 0;
-        // Recorded here first, then appended to `records` a batch at a time.
-        let mut batch = [RunRecord::default(); 32];
-        let mut batched = 0;
-        let mut text_batched = false;
         for _ in 0..max {
             let Some(rest) = self.buffer.get_mut(start..) else { break };
             let Some((header, header_len)) = decode_valid(rest, &rules) else { break };
@@ -92,16 +95,9 @@ impl Reassembler {
             }
             unmasked = 0;
             // A header is at most 14 bytes (§5.2).
-            batch[batched % 32] = RunRecord { text, header_len: header_len as u8, payload_len };
-            text_batched |= text;
-            batched += 1;
-            if batched == batch.len() {
-                records.extend(&batch, text_batched);
-                (batched, text_batched) = (0, false);
-            }
+            records.push(RunRecord { text, header_len: header_len as u8, payload_len });
             start += header_len + payload_len as usize;
         }
-        records.extend(&batch[..batched], text_batched);
         start
     }
 }
