@@ -19,6 +19,7 @@ use std::process::ExitCode;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::Error;
 
 #[tokio::main]
@@ -44,7 +45,11 @@ async fn echo(stream: TcpStream) {
         };
         match result {
             Ok(()) => {}
-            Err(Error::ConnectionClosed | Error::AlreadyClosed) => return,
+            Err(
+                Error::ConnectionClosed
+                | Error::AlreadyClosed
+                | Error::Protocol(ProtocolError::ResetWithoutClosingHandshake),
+            ) => return,
             Err(error) => {
                 eprintln!("echo_tungstenite: {error}");
                 return;
