@@ -122,7 +122,6 @@ use rfc6455::tokio::{Options, Sender, TrySendError, WebSocket};
 use rfc6455::{CloseCode, CloseFrame, Config, Event, Message, MessageLimits};
 use serde_json::{json, Map, Value};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 /// The page and its assets, compiled in.
 const ASSETS: &[Asset] = &[
@@ -218,12 +217,7 @@ async fn main() -> ExitCode {
 }
 
 /// One client, from its HTTP request to the end of its WebSocket connection.
-async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    hub: Arc<Mutex<Hub>>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+async fn serve(stream: TcpStream, peer: SocketAddr, hub: Arc<Mutex<Hub>>, mut shutdown: adapter::Shutdown) {
     // Flask-SocketIO's default: only pages served here may open the WebSocket.
     let site = Site { path: Some(WEBSOCKET_PATH), origins: OriginPolicy::SameOrigin, assets: ASSETS };
     let upgraded = adapter::upgrade(stream, peer, &site, &options(), |request| {

@@ -40,7 +40,6 @@ use adapter::Site;
 use rfc6455::Event;
 use settings::Settings;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -48,7 +47,7 @@ async fn main() -> ExitCode {
 }
 
 /// One client, from its HTTP request to the end of its WebSocket connection.
-async fn serve(stream: TcpStream, peer: SocketAddr, settings: Settings, mut shutdown: watch::Receiver<bool>) {
+async fn serve(stream: TcpStream, peer: SocketAddr, settings: Settings, mut shutdown: adapter::Shutdown) {
     let upgraded = adapter::upgrade(stream, peer, &Site::websocket_only(), &settings.options(), |request| {
         eprintln!("{peer}: connected to {} (origin {})", request.path(), request.origin().unwrap_or("-"));
         request.accept()

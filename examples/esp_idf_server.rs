@@ -74,7 +74,6 @@ use rfc6455::handshake::OriginPolicy;
 use rfc6455::tokio::{Options, Sender, WebSocket};
 use rfc6455::{CloseOutcome, Config, Connection, Event, Message, MessageKind};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 
 /// The ESP-IDF example's log tag.
 const TAG: &str = "ws_echo_server";
@@ -148,7 +147,7 @@ fn options() -> Options {
 }
 
 /// One client: the URI match and the opening handshake, then the `/ws` handler.
-async fn serve(stream: TcpStream, peer: SocketAddr, log: Log, mut shutdown: watch::Receiver<bool>) {
+async fn serve(stream: TcpStream, peer: SocketAddr, log: Log, mut shutdown: adapter::Shutdown) {
     // No assets: any other path gets ESP-IDF's "Nothing matches the given URI" 404. No origin
     // check: `esp_http_server` makes none.
     let site = Site { path: Some(WS_PATH), origins: OriginPolicy::Any, assets: &[] };

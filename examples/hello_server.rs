@@ -27,7 +27,6 @@ use adapter::Site;
 use rfc6455::tokio::Options;
 use rfc6455::{CloseCode, Event, Message};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -57,7 +56,7 @@ async fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn greet(stream: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
+async fn greet(stream: TcpStream, peer: SocketAddr, mut shutdown: adapter::Shutdown) {
     let (site, options) = (Site::websocket_only(), Options::default());
     let upgraded = adapter::upgrade(stream, peer, &site, &options, |request| request.accept()).await;
     let Some(mut ws) = upgraded else { return };

@@ -59,7 +59,6 @@ use rfc6455::tokio::WebSocket;
 use rfc6455::{Event, HandshakeError};
 use settings::Settings;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -75,7 +74,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 type Accepted = Arc<Mutex<Option<(OnUpgrade, AcceptResponse)>>>;
 
 /// One client, from its HTTP request to the end of its WebSocket connection.
-async fn serve(stream: TcpStream, peer: SocketAddr, settings: Settings, mut shutdown: watch::Receiver<bool>) {
+async fn serve(stream: TcpStream, peer: SocketAddr, settings: Settings, mut shutdown: adapter::Shutdown) {
     let _ = stream.set_nodelay(true);
     let accepted = Accepted::default();
     let service = {
@@ -93,7 +92,7 @@ async fn serve(stream: TcpStream, peer: SocketAddr, settings: Settings, mut shut
     // Resolves once the answer is written: after a 101, with the connection handed to the upgrade.
     let served = tokio::select! {
         served = http.as_mut() => served,
-        () = async { let _ = shutdown.wait_for(|shutting_down| *shutting_down).await; } => {
+        () = async { shutdown.signalled().await; } => {
             // Ctrl-C before the upgrade: hyper ends an idle connection at once and finishes an
             // answer under way; a head still arriving is dropped after the grace period.
             http.as_mut().graceful_shutdown();

@@ -89,7 +89,6 @@ use rfc6455::tokio::{Options, Sender, TrySendError};
 use rfc6455::{CloseCode, CloseFrame, Config, Event, Message, MessageLimits};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 /// The board's size and the squares' side, in board units (CSS pixels at full size).
@@ -418,7 +417,7 @@ async fn serve(
     peer: SocketAddr,
     settings: Settings,
     hub: SharedHub,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: adapter::Shutdown,
 ) {
     // Tornado's `check_origin`: only pages served here may open the WebSocket.
     let site = Site { path: Some("/ws"), origins: OriginPolicy::SameOrigin, assets: ASSETS };

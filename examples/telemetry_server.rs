@@ -79,7 +79,6 @@ use env::variable;
 use rfc6455::tokio::{Options, Sender, TrySendError};
 use rfc6455::{CloseCode, CloseFrame, Config, Event, Message, MessageLimits};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 /// The CSV file's first line.
 const CSV_HEADER: &str = "IDdato,IDdevice,TIMEFLAG,TEMP,HUM";
@@ -498,7 +497,7 @@ async fn serve(
     peer: SocketAddr,
     serial: u64,
     shared: Shared,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: adapter::Shutdown,
 ) {
     let options = shared.settings.options();
     let upgraded = adapter::upgrade(stream, peer, &Site::websocket_only(), &options, |request| {

@@ -11,7 +11,6 @@ use rfc6455::deflate::DeflateConfig;
 use rfc6455::tokio::Options;
 use rfc6455::{Config, MessageLimits};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 use super::adapter;
 use super::env::variable;
@@ -20,7 +19,7 @@ use super::env::variable;
 /// runs `serve(stream, peer, settings, shutdown)` in a task per connection until Ctrl-C.
 pub async fn serve_from_env<Serve, Task>(name: &str, mut serve: Serve) -> ExitCode
 where
-    Serve: FnMut(TcpStream, SocketAddr, Settings, watch::Receiver<bool>) -> Task,
+    Serve: FnMut(TcpStream, SocketAddr, Settings, adapter::Shutdown) -> Task,
     Task: Future<Output = ()> + Send + 'static,
 {
     let settings = match Settings::from_env() {

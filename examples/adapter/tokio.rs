@@ -6,15 +6,17 @@
 
 #![allow(dead_code)] // each example uses part of this module
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rfc6455::handshake::server::{AcceptResponse, UpgradeRequest};
 use rfc6455::handshake::{HttpResponse, OriginPolicy};
-use rfc6455::tokio::{Error, Handshake, Options, WebSocket};
+use rfc6455::tokio::{Error, Handshake, Options, Sender, WebSocket};
 use rfc6455::{CloseCode, Event, HandshakeError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -116,29 +118,85 @@ pub async fn upgrade(
     None
 }
 
-/// The next event of `ws`; once `shutdown` turns true, the connection is closed with 1001
-/// (Going Away) and its last events follow. `None` after [`Event::Closed`].
-pub async fn next_event<IO: AsyncRead + AsyncWrite + Unpin>(
-    ws: &mut WebSocket<IO>,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Option<Event> {
-    loop {
-        if *shutdown.borrow() {
-            // Err only if the connection is already closing: nothing to do then.
-            let _ = ws.with_connection(|connection| {
-                connection.close(Instant::now(), CloseCode::GOING_AWAY, "server shutting down")
-            });
-            return ws.next_event().await;
-        }
-        tokio::select! {
-            // Cancel-safe: an event not taken stays for the next call.
-            event = ws.next_event() => return event,
-            changed = shutdown.changed() => if changed.is_err() {
-                // No shutdown signal any more: only the connection is left to wait for.
-                return ws.next_event().await;
-            },
+/// A server's shutdown, as one connection's task sees it: [`next_event`] registers the
+/// connection once, and when the server shuts down ([`serve_until_ctrl_c`]) it closes every
+/// registered connection with 1001 (Going Away) through the connection's
+/// [`rfc6455::tokio::Sender`]. Waiting for the next event thus costs nothing more than the
+/// event itself: no shutdown signal is polled beside every message.
+pub struct Shutdown {
+    signal: watch::Receiver<bool>,
+    registry: Arc<Registry>,
+    /// This connection's place in the registry, once registered.
+    entry: Option<u64>,
+}
+
+/// The connections to close at shutdown, by entry.
+#[derive(Default)]
+struct Registry {
+    senders: Mutex<HashMap<u64, Sender>>,
+    next_entry: AtomicU64,
+}
+
+impl Registry {
+    /// Closes every registered connection with 1001.
+    fn close_all(&self) {
+        let senders = self.senders.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for sender in senders.values() {
+            // Err if the connection is already closing: nothing to do then.
+            let _ = sender.close(CloseCode::GOING_AWAY, "server shutting down");
         }
     }
+}
+
+impl Shutdown {
+    /// Whether the server is shutting down.
+    pub fn is_signalled(&self) -> bool {
+        *self.signal.borrow()
+    }
+
+    /// Waits until the server shuts down (for a connection still in plain HTTP, say).
+    pub async fn signalled(&mut self) {
+        let _ = self.signal.wait_for(|shutting_down| *shutting_down).await;
+    }
+
+    /// Registers `ws` to be closed at shutdown, once; closes it at once if the server is
+    /// already shutting down.
+    fn register<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static>(&mut self, ws: &WebSocket<IO>) {
+        if self.entry.is_some() {
+            return;
+        }
+        let entry = self.registry.next_entry.fetch_add(1, Ordering::Relaxed);
+        let sender = ws.sender();
+        self.registry
+            .senders
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(entry, sender.clone());
+        self.entry = Some(entry);
+        // Registered first, checked second: a shutdown that began meanwhile either sees this
+        // entry or is seen here (both: the second close is refused, harmlessly).
+        if self.is_signalled() {
+            let _ = sender.close(CloseCode::GOING_AWAY, "server shutting down");
+        }
+    }
+}
+
+impl Drop for Shutdown {
+    fn drop(&mut self) {
+        if let Some(entry) = self.entry {
+            self.registry.senders.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&entry);
+        }
+    }
+}
+
+/// The next event of `ws`; once the server shuts down, the connection is closed with 1001
+/// (Going Away) and its last events follow. `None` after [`Event::Closed`].
+pub async fn next_event<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    ws: &mut WebSocket<IO>,
+    shutdown: &mut Shutdown,
+) -> Option<Event> {
+    shutdown.register(ws);
+    ws.next_event().await
 }
 
 /// Binds `address:port` for a server and says on stderr, after `name`, `listening on` and what
@@ -175,10 +233,11 @@ pub async fn serve_until_ctrl_c<Serve, Task>(
     max_connections: usize,
     mut serve: Serve,
 ) where
-    Serve: FnMut(TcpStream, SocketAddr, watch::Receiver<bool>) -> Task,
+    Serve: FnMut(TcpStream, SocketAddr, Shutdown) -> Task,
     Task: Future<Output = ()> + Send + 'static,
 {
     let (shutdown, shutdown_signal) = watch::channel(false);
+    let registry = Arc::new(Registry::default());
     let mut connections = JoinSet::new();
     let slots = Arc::new(Semaphore::new(max_connections.max(1)));
     // One signal future for the whole loop: created anew each pass, a Ctrl-C between two
@@ -193,7 +252,9 @@ pub async fn serve_until_ctrl_c<Serve, Task>(
                     if let Some(since) = failing_since.take() {
                         eprintln!("{name}: accepting again after {:.1} s", since.elapsed().as_secs_f64());
                     }
-                    let task = serve(stream, peer, shutdown_signal.clone());
+                    let connection_shutdown =
+                        Shutdown { signal: shutdown_signal.clone(), registry: Arc::clone(&registry), entry: None };
+                    let task = serve(stream, peer, connection_shutdown);
                     connections.spawn(async move {
                         task.await;
                         drop(slot);
@@ -213,6 +274,7 @@ pub async fn serve_until_ctrl_c<Serve, Task>(
     }
     eprintln!("{name}: shutting down, closing {} connection(s) with 1001", connections.len());
     let _ = shutdown.send(true);
+    registry.close_all();
     let all_closed = async { while connections.join_next().await.is_some() {} };
     if tokio::time::timeout(Duration::from_secs(3), all_closed).await.is_err() {
         eprintln!("{name}: {} connection(s) did not close in time", connections.len());

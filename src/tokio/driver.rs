@@ -132,7 +132,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
         // the past (it would be a core bug; this keeps it from becoming a busy loop).
         for _ in 0..8 {
             self.poll_write(cx);
-            match self.endpoint.poll_transport(now()) {
+            // One reading of the clock per pass (a timer that fires reads it again).
+            let now = now();
+            match self.endpoint.poll_transport(now) {
                 Transport::Open => {}
                 Transport::ShutdownWrite => self.poll_shutdown(cx),
                 Transport::Close => {
@@ -146,7 +148,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
                     return Pass::Closed;
                 }
             }
-            if may_read && self.poll_read(cx) {
+            if may_read && self.poll_read(cx, now) {
                 return Pass::Read;
             }
             if !self.poll_timer(cx) {
@@ -205,7 +207,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
     }
 
     /// Reads once; `true` if the endpoint was handed bytes, the end of the input or an error.
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
+    fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let Some(io) = self.io.as_mut() else { return false };
         if self.read_done {
             return false;
@@ -216,9 +218,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
         match Pin::new(io).poll_read(cx, &mut buffer) {
             Poll::Ready(Ok(())) if buffer.filled().is_empty() => {
                 self.read_done = true;
-                self.endpoint.receive_eof(now());
+                self.endpoint.receive_eof(now);
             }
-            Poll::Ready(Ok(())) => self.endpoint.receive(now(), buffer.filled()),
+            Poll::Ready(Ok(())) => self.endpoint.receive(now, buffer.filled()),
             Poll::Ready(Err(error)) => {
                 self.read_done = true;
                 self.fail(error);

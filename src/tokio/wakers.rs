@@ -51,8 +51,16 @@ impl Wakers {
         let mut others = Vec::new();
         {
             let mut waiting = self.lock();
+            let other = |waker: &Waker| !waker.will_wake(current);
+            if !waiting.reader.as_ref().is_some_and(other)
+                && !waiting.writer.as_ref().is_some_and(other)
+                && !waiting.senders.iter().any(other)
+            {
+                // The common case, one task using the connection: nobody else to wake.
+                return;
+            }
             let mut keep = |slot: &mut Option<Waker>| {
-                if slot.as_ref().is_some_and(|waker| !waker.will_wake(current)) {
+                if slot.as_ref().is_some_and(other) {
                     others.extend(slot.take());
                 }
             };

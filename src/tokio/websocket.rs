@@ -76,6 +76,16 @@ pub struct WriteHalf<IO> {
     shared: Arc<Shared<IO>>,
 }
 
+/// What [`Shared::send_now`] did.
+enum SendNow {
+    /// Sent (written, or left for the batch), or refused.
+    Done(Result<(), Error>),
+    /// Queued; not all written yet.
+    Queued,
+    /// Nothing done: more than the high-water mark waits to be written.
+    NoRoom,
+}
+
 /// The state every handle shares.
 pub(super) struct Shared<IO> {
     inner: Mutex<Inner<IO>>,
@@ -156,6 +166,31 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
         result
     }
 
+    /// The common case of [`send`] under one lock: with room under the high-water mark, queues
+    /// `message` and writes what the transport takes at once. Nothing is queued without room.
+    fn send_now(&self, cx: &mut Context<'_>, message: &Message, batch: bool) -> SendNow {
+        let mut inner = self.lock();
+        if !inner.has_room() {
+            return SendNow::NoRoom;
+        }
+        if let Err(error) = inner.driver.endpoint.send_message(message) {
+            return SendNow::Done(Err(Error::Send(error)));
+        }
+        if batch && inner.driver.endpoint.has_events() {
+            return SendNow::Done(Ok(()));
+        }
+        let progress = inner.drive(&mut Context::from_waker(&self.waker));
+        let sent = match inner.driver.is_flushed() {
+            true => SendNow::Done(inner.io_result()),
+            false => SendNow::Queued,
+        };
+        drop(inner);
+        if progress {
+            self.wakers.wake_others(cx.waker());
+        }
+        sent
+    }
+
     /// Runs `command` on the connection, then writes what the transport takes at once (what
     /// it does not take, the transport's wake-up hands to a waiting task).
     pub(super) fn run_command<T>(&self, command: impl FnOnce(&mut Connection) -> T) -> T {
@@ -197,6 +232,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Inner<IO> {
                 return read || after != before;
             }
             read = true;
+            if !self.closing && self.has_pending() && self.driver.endpoint.unsent_len() == 0 {
+                // Events to take and nothing to write: they are the caller's first (reading
+                // waits for them anyway); its next drive arms the timer.
+                return true;
+            }
         }
         cx.waker().wake_by_ref();
         true
@@ -395,6 +435,11 @@ async fn send<IO: AsyncRead + AsyncWrite + Unpin>(
     message: &Message,
     batch: bool,
 ) -> Result<(), Error> {
+    match std::future::poll_fn(|cx| Poll::Ready(shared.send_now(cx, message, batch))).await {
+        SendNow::Done(result) => return result,
+        SendNow::Queued => return std::future::poll_fn(|cx| poll_flush(shared, cx)).await,
+        SendNow::NoRoom => {}
+    }
     std::future::poll_fn(|cx| poll_ready(shared, cx)).await?;
     start_send(shared, message)?;
     if batch && shared.lock().driver.endpoint.has_events() {
