@@ -220,7 +220,7 @@ async fn main() -> ExitCode {
 async fn serve(stream: TcpStream, peer: SocketAddr, hub: Arc<Mutex<Hub>>, mut shutdown: adapter::Shutdown) {
     // Flask-SocketIO's default: only pages served here may open the WebSocket.
     let site = Site { path: Some(WEBSOCKET_PATH), origins: OriginPolicy::SameOrigin, assets: ASSETS };
-    let upgraded = adapter::upgrade(stream, peer, &site, &options(), |request| {
+    let upgraded = adapter::upgrade(stream, peer, &site, options(), |request| {
         let response = negotiate(request, peer);
         let (origin, protocol) = (request.origin().unwrap_or("-"), response.protocol().unwrap_or("none"));
         eprintln!("{peer}: connected to {WEBSOCKET_PATH} (origin {origin}, subprotocol {protocol})");

@@ -33,6 +33,7 @@ mod env;
 #[path = "adapter/echo_settings.rs"]
 mod settings;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -46,22 +47,41 @@ async fn main() -> ExitCode {
     settings::serve_from_env("echo_server", serve).await
 }
 
-/// One client, from its HTTP request to the end of its WebSocket connection.
-async fn serve(stream: TcpStream, peer: SocketAddr, settings: Settings, mut shutdown: adapter::Shutdown) {
-    let upgraded = adapter::upgrade(stream, peer, &Site::websocket_only(), &settings.options(), |request| {
+/// One client, from its HTTP request to the end of its WebSocket connection. The handshake's
+/// future is made here, on the heap ([`adapter::upgrade`]), so the connection's task holds only
+/// what [`echo`] needs for the connection's whole life.
+fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    settings: Settings,
+    shutdown: adapter::Shutdown,
+) -> impl Future<Output = ()> + Send {
+    let upgrade = adapter::upgrade(stream, peer, &WEBSOCKET_ONLY, settings.options(), move |request| {
         eprintln!("{peer}: connected to {} (origin {})", request.path(), request.origin().unwrap_or("-"));
         request.accept()
-    })
-    .await;
+    });
+    echo(upgrade, peer, shutdown)
+}
+
+/// The site: WebSocket only, at every path, from every origin.
+static WEBSOCKET_ONLY: Site<'static> = Site::websocket_only();
+
+/// Echoes every message back until the connection ends.
+async fn echo(upgrade: adapter::Upgrade<'static>, peer: SocketAddr, mut shutdown: adapter::Shutdown) {
+    let upgraded = upgrade.await;
     let Some(mut ws) = upgraded else { return };
     while let Some(event) = adapter::next_event(&mut ws, &mut shutdown).await {
-        match event {
-            // Err only once the connection is closing (the message is then dropped, as the RFC
-            // asks) or has failed (its end is the next event).
-            Event::Message(message) => drop(ws.send(message).await),
-            Event::Closed(outcome) => eprintln!("{peer}: {outcome}"),
-            _ => {}
-        }
+        let message = match event {
+            Event::Message(message) => message,
+            Event::Closed(outcome) => {
+                eprintln!("{peer}: {outcome}");
+                continue;
+            }
+            _ => continue,
+        };
+        // Err only once the connection is closing (the message is then dropped, as the RFC
+        // asks) or has failed (its end is the next event).
+        drop(ws.send(message).await);
     }
     if let Some(error) = ws.io_error() {
         eprintln!("{peer}: error: {error}");

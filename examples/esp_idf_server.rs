@@ -151,7 +151,7 @@ async fn serve(stream: TcpStream, peer: SocketAddr, log: Log, mut shutdown: adap
     // No assets: any other path gets ESP-IDF's "Nothing matches the given URI" 404. No origin
     // check: `esp_http_server` makes none.
     let site = Site { path: Some(WS_PATH), origins: OriginPolicy::Any, assets: &[] };
-    let upgraded = adapter::upgrade(stream, peer, &site, &options(), |request| {
+    let upgraded = adapter::upgrade(stream, peer, &site, options(), |request| {
         let response = accept(request);
         match response.protocol() {
             Some(protocol) => log.info(&peer, format_args!("handshake done, subprotocol {protocol:?}")),

@@ -58,7 +58,7 @@ async fn main() -> ExitCode {
 
 async fn greet(stream: TcpStream, peer: SocketAddr, mut shutdown: adapter::Shutdown) {
     let (site, options) = (Site::websocket_only(), Options::default());
-    let upgraded = adapter::upgrade(stream, peer, &site, &options, |request| request.accept()).await;
+    let upgraded = adapter::upgrade(stream, peer, &site, options, |request| request.accept()).await;
     let Some(mut ws) = upgraded else { return };
     while let Some(event) = adapter::next_event(&mut ws, &mut shutdown).await {
         if let Event::Message(Message::Text(name)) = event {

@@ -421,7 +421,7 @@ async fn serve(
 ) {
     // Tornado's `check_origin`: only pages served here may open the WebSocket.
     let site = Site { path: Some("/ws"), origins: OriginPolicy::SameOrigin, assets: ASSETS };
-    let upgraded = adapter::upgrade(stream, peer, &site, &settings.options(), |request| {
+    let upgraded = adapter::upgrade(stream, peer, &site, settings.options(), |request| {
         eprintln!("{peer}: connected to /ws (origin {})", request.origin().unwrap_or("-"));
         request.accept()
     })

@@ -500,7 +500,7 @@ async fn serve(
     mut shutdown: adapter::Shutdown,
 ) {
     let options = shared.settings.options();
-    let upgraded = adapter::upgrade(stream, peer, &Site::websocket_only(), &options, |request| {
+    let upgraded = adapter::upgrade(stream, peer, &Site::websocket_only(), options, |request| {
         eprintln!("{peer}: connected to {}", request.path());
         request.accept()
     })

@@ -18,7 +18,7 @@ pub(crate) const SHARED_PAYLOAD_MIN: usize = 4096;
 /// Once everything is written, a tail buffer of at most this many bytes is kept for the next
 /// frames, so a connection answering one small message at a time allocates nothing to send it;
 /// a larger one is given back. An idle connection holds at most this much here.
-pub(crate) const KEPT_TAIL_CAPACITY: usize = 256;
+pub(crate) const KEPT_TAIL_CAPACITY: usize = 128;
 
 /// Unsent output: frozen segments, then the tail buffer.
 #[derive(Debug)]

@@ -10,10 +10,12 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use rfc6455::handshake::server::{AcceptResponse, UpgradeRequest};
 use rfc6455::handshake::{HttpResponse, OriginPolicy};
 use rfc6455::tokio::{Error, Handshake, Options, Sender, WebSocket};
@@ -21,7 +23,6 @@ use rfc6455::{CloseCode, Event, HandshakeError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
 
 /// The pages a server serves beside its WebSocket ([`http::answer`]), for [`upgrade`].
 #[path = "http.rs"]
@@ -44,7 +45,7 @@ pub struct Site<'a> {
 impl Site<'static> {
     /// A server that speaks only WebSocket, at every path, to every origin (the Node echo
     /// server, Python `websockets`): a plain HTTP request gets 426.
-    pub fn websocket_only() -> Site<'static> {
+    pub const fn websocket_only() -> Site<'static> {
         Site { path: None, origins: OriginPolicy::Any, assets: &[] }
     }
 }
@@ -54,7 +55,25 @@ impl Site<'static> {
 /// the origin policy's 403; a bad request was answered by the core), and accepts the rest with
 /// the 101 `decide` makes of it. What was answered instead, and any failure, is said on stderr
 /// after `peer`; `None` then.
-pub async fn upgrade(
+///
+/// The handshake runs in a future of its own on the heap, with the options, freed when it is
+/// done: a connection's task is as large as its largest state for its whole life, so the
+/// task holds only a pointer to it.
+pub fn upgrade<'a>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    site: &'a Site<'a>,
+    options: Options,
+    decide: impl FnOnce(&UpgradeRequest) -> AcceptResponse + Send + 'a,
+) -> Upgrade<'a> {
+    Box::pin(async move { upgrade_here(stream, peer, site, &options, decide).await })
+}
+
+/// The future of [`upgrade`]: the WebSocket, or `None` if the request was answered otherwise.
+pub type Upgrade<'a> = Pin<Box<dyn Future<Output = Option<WebSocket<TcpStream>>> + Send + 'a>>;
+
+/// [`upgrade`], in place.
+async fn upgrade_here(
     stream: TcpStream,
     peer: SocketAddr,
     site: &Site<'_>,
@@ -238,8 +257,10 @@ pub async fn serve_until_ctrl_c<Serve, Task>(
 {
     let (shutdown, shutdown_signal) = watch::channel(false);
     let registry = Arc::new(Registry::default());
-    let mut connections = JoinSet::new();
-    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    let max_connections = max_connections.clamp(1, u32::MAX as usize);
+    // A slot per connection, held by its task: the slots taken are the connections open.
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let open = |slots: &Semaphore| max_connections - slots.available_permits();
     // One signal future for the whole loop: created anew each pass, a Ctrl-C between two
     // passes would be lost.
     let ctrl_c = tokio::signal::ctrl_c();
@@ -255,10 +276,10 @@ pub async fn serve_until_ctrl_c<Serve, Task>(
                     let connection_shutdown =
                         Shutdown { signal: shutdown_signal.clone(), registry: Arc::clone(&registry), entry: None };
                     let task = serve(stream, peer, connection_shutdown);
-                    connections.spawn(async move {
-                        task.await;
-                        drop(slot);
-                    });
+                    // `map`, not `async move { task.await; drop(slot) }`: an async block holds
+                    // the future it awaits twice over (as captured, and as awaited), and a
+                    // task's allocation is its future's size, for the connection's whole life.
+                    tokio::spawn(task.map(move |()| drop(slot)));
                 }
                 Err(error) => {
                     if failing_since.is_none() {
@@ -268,16 +289,16 @@ pub async fn serve_until_ctrl_c<Serve, Task>(
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
                 }
             },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = &mut ctrl_c => break,
         }
     }
-    eprintln!("{name}: shutting down, closing {} connection(s) with 1001", connections.len());
+    eprintln!("{name}: shutting down, closing {} connection(s) with 1001", open(&slots));
     let _ = shutdown.send(true);
     registry.close_all();
-    let all_closed = async { while connections.join_next().await.is_some() {} };
+    // Every slot back: every connection's task has ended.
+    let all_closed = slots.acquire_many(max_connections as u32);
     if tokio::time::timeout(Duration::from_secs(3), all_closed).await.is_err() {
-        eprintln!("{name}: {} connection(s) did not close in time", connections.len());
+        eprintln!("{name}: {} connection(s) did not close in time", open(&slots));
     }
 }
 

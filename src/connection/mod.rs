@@ -178,7 +178,8 @@ pub struct Connection {
     random: Option<Box<dyn RandomSource + Send>>,
     keepalive: Option<Keepalive>,
     /// The peer's Close or a failure met while events before it are still unpolled.
-    deferred: Option<(Instant, Ending)>,
+    /// (Boxed: rare, and kept small in every connection's struct.)
+    deferred: Option<Box<(Instant, Ending)>>,
 }
 
 impl fmt::Debug for Connection {
@@ -289,7 +290,7 @@ impl Connection {
             let ending = match self.reassembler.take_whole_run(usize::MAX) {
                 Some((run, checked)) => {
                     if !run.is_empty() {
-                        self.events.push_back(Queued::Messages(run));
+                        self.queue(Queued::Messages(run));
                     }
                     match checked {
                         // Nothing left to decode (one read of whole messages): done.
@@ -313,7 +314,7 @@ impl Connection {
             } else {
                 // The application has yet to see (and perhaps answer) what came before: the
                 // Close goes out after that, when the last of those events is polled.
-                self.deferred = Some((now, ending));
+                self.deferred = Some(Box::new((now, ending)));
                 break;
             }
         }
@@ -323,8 +324,8 @@ impl Connection {
     /// handled; the peer's Close is returned, to end the input.
     fn take_item(&mut self, item: Incoming) -> Option<Ending> {
         match item {
-            Incoming::Message(message) => self.events.push_back(Queued::Event(Event::Message(message))),
-            Incoming::Fragment(fragment) => self.events.push_back(Queued::Event(Event::Fragment(fragment))),
+            Incoming::Message(message) => self.queue(Queued::Event(Event::Message(message))),
+            Incoming::Fragment(fragment) => self.queue(Queued::Event(Event::Fragment(fragment))),
             Incoming::Control(frame) => match frame.header.opcode {
                 Opcode::Ping => self.handle_ping(frame.payload),
                 Opcode::Pong => self.handle_pong(frame.payload),
@@ -340,7 +341,7 @@ impl Connection {
     /// What is still unsent is written (a peer that shut down writing may still read), then
     /// [`Connection::poll_transport`] says [`Transport::Close`].
     pub fn receive_eof(&mut self, now: Instant) {
-        if let Some((at, ending)) = self.deferred.take() {
+        if let Some((at, ending)) = self.deferred.take().map(|deferred| *deferred) {
             self.end(at.max(now), ending);
         }
         match &mut self.state {
@@ -431,7 +432,7 @@ impl Connection {
         if self.events.is_empty() {
             // Everything before the peer's Close (or the violation) has been seen, and answered:
             // act on it now.
-            if let Some((now, ending)) = self.deferred.take() {
+            if let Some((now, ending)) = self.deferred.take().map(|deferred| *deferred) {
                 self.end(now, ending);
             }
         }
@@ -448,10 +449,21 @@ impl Connection {
         }
     }
 
-    /// Removes the front of the event queue; the queue's memory goes once it is empty.
+    /// Appends to the event queue. An empty queue gets room for one event only: a connection
+    /// that gets one message at a time (an echo, a request and its answer) keeps that, and
+    /// holds no more while idle.
+    #[inline]
+    fn queue(&mut self, queued: Queued) {
+        if self.events.capacity() == 0 {
+            self.events.reserve_exact(1);
+        }
+        self.events.push_back(queued);
+    }
+
+    /// Removes the front of the event queue; once it is empty, memory beyond one event goes.
     fn pop_queued(&mut self) -> Option<Queued> {
         let queued = self.events.pop_front();
-        if self.events.is_empty() && self.events.capacity() > 4 {
+        if self.events.is_empty() && self.events.capacity() > 1 {
             self.events = VecDeque::new();
         }
         queued
@@ -546,7 +558,7 @@ impl Connection {
         }
         // Without auto_pong the application answers: it must see every Ping.
         if self.config.deliver_control_frames || !self.config.auto_pong {
-            self.events.push_back(Queued::Event(Event::Ping(payload)));
+            self.queue(Queued::Event(Event::Ping(payload)));
         }
     }
 
@@ -557,7 +569,7 @@ impl Connection {
             }
         }
         if self.config.deliver_control_frames {
-            self.events.push_back(Queued::Event(Event::Pong(payload)));
+            self.queue(Queued::Event(Event::Pong(payload)));
         }
     }
 
@@ -659,7 +671,7 @@ impl Connection {
         if self.is_closed() {
             return;
         }
-        self.events.push_back(Queued::Event(Event::Closed(outcome.clone())));
+        self.queue(Queued::Event(Event::Closed(outcome.clone())));
         self.state = State::Closed(Box::new(Closed { outcome, teardown }));
     }
 }

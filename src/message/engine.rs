@@ -132,7 +132,9 @@ pub struct Reassembler {
     /// Where the next byte received falls.
     tail: Tail,
     frame: Option<FrameProgress>,
-    message: Option<MessageProgress>,
+    /// (Boxed: a message that is neither whole in one read nor a single frame is rare enough,
+    /// and every connection's struct stays small.)
+    message: Option<Box<MessageProgress>>,
     codec: Option<Box<dyn ExtensionCodec>>,
     failed: bool,
 }
@@ -438,7 +440,7 @@ impl Reassembler {
                     (MessageKind::Text, true) => Body::StreamedText(Utf8Validator::new()),
                     (MessageKind::Binary, true) => Body::StreamedBinary,
                 };
-                self.message = Some(MessageProgress {
+                self.message = Some(Box::new(MessageProgress {
                     kind,
                     size: header.payload_len,
                     fragments: 1,
@@ -446,7 +448,7 @@ impl Reassembler {
                     transformed,
                     in_place: header.fin && !transformed && !self.streaming,
                     body,
-                });
+                }));
             }
         }
         self.buffer.advance(consumed);

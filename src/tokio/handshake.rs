@@ -41,6 +41,14 @@ use crate::{Config, HandshakeError};
 /// # Ok(()) }
 /// ```
 pub struct Handshake<IO> {
+    /// On the heap: a task that awaits a handshake and then serves the connection is as large
+    /// as its largest state for its whole life, so the states that hold a handshake hold only
+    /// this pointer.
+    inner: Box<HandshakeState<IO>>,
+}
+
+/// What a [`Handshake`] holds.
+struct HandshakeState<IO> {
     driver: Driver<IO, ServerHandshake>,
     head: Head,
     options: Options,
@@ -62,7 +70,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Handshake<IO> {
     /// ended the transport), the deadline ([`HandshakeError::Timeout`]), or a peer that left
     /// ([`HandshakeError::ConnectionClosed`]).
     pub async fn read(io: IO, options: &Options) -> Result<Handshake<IO>, Error> {
-        let mut driver = Driver::new(io, ServerHandshake::new(options.handshake, now()));
+        // Boxed: the future stays small (see `Handshake::inner`).
+        let mut driver = Box::new(Driver::new(io, ServerHandshake::new(options.handshake, now())));
         let head = match next_event(&mut driver).await {
             Some(ServerEvent::Request(request)) => Head::Request(request),
             Some(ServerEvent::Upgrade(request)) => Head::Upgrade(request),
@@ -72,12 +81,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Handshake<IO> {
             }
             None => return Err(Error::Handshake(HandshakeError::ConnectionClosed)),
         };
-        Ok(Handshake { driver, head, options: options.clone() })
+        Ok(Handshake { inner: Box::new(HandshakeState { driver: *driver, head, options: options.clone() }) })
     }
 
     /// The request, upgrade or not.
     pub fn request(&self) -> &Request {
-        match &self.head {
+        match &self.inner.head {
             Head::Request(request) => request,
             Head::Upgrade(upgrade) => upgrade.request(),
         }
@@ -85,7 +94,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Handshake<IO> {
 
     /// The valid opening handshake (§4.2.1), if the request is one.
     pub fn upgrade(&self) -> Option<&UpgradeRequest> {
-        match &self.head {
+        match &self.inner.head {
             Head::Upgrade(upgrade) => Some(upgrade),
             Head::Request(_) => None,
         }
@@ -101,12 +110,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Handshake<IO> {
     /// response that does not fit the request.
     pub fn accept(mut self, response: AcceptResponse, config: Config) -> Result<WebSocket<IO>, Error> {
         #[cfg(feature = "deflate")]
-        let response = match &self.head {
-            Head::Upgrade(upgrade) => with_deflate(response, upgrade, &self.options),
+        let response = match &self.inner.head {
+            Head::Upgrade(upgrade) => with_deflate(response, upgrade, &self.inner.options),
             Head::Request(_) => response,
         };
-        let connection = self.driver.endpoint.accept(now(), response, config)?;
-        Ok(WebSocket::from_driver(self.driver.map(|_| connection), &self.options))
+        let connection = self.inner.driver.endpoint.accept(now(), response, config)?;
+        let HandshakeState { driver, options, .. } = *self.inner;
+        Ok(WebSocket::from_driver(driver.map(|_| connection), &options))
     }
 
     /// Answers the request with `response` (a HEAD request gets its head only), then ends the
@@ -116,9 +126,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Handshake<IO> {
     ///
     /// [`HandshakeError::NotAwaitingAnswer`] if it was answered already.
     pub async fn respond(mut self, response: &HttpResponse) -> Result<(), Error> {
-        self.driver.endpoint.respond(now(), response)?;
-        finish(&mut self.driver).await;
-        match self.driver.error.take() {
+        self.inner.driver.endpoint.respond(now(), response)?;
+        finish(&mut self.inner.driver).await;
+        match self.inner.driver.error.take() {
             Some(error) => Err(Error::Io(error)),
             None => Ok(()),
         }
@@ -127,7 +137,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Handshake<IO> {
 
 impl<IO> fmt::Debug for Handshake<IO> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let request = match &self.head {
+        let request = match &self.inner.head {
             Head::Request(request) => request,
             Head::Upgrade(upgrade) => upgrade.request(),
         };
@@ -313,12 +323,14 @@ pub async fn client<IO: AsyncRead + AsyncWrite + Unpin>(
         }
         _ => request,
     };
-    let mut driver = Driver::new(io, ClientHandshake::new(request, options.handshake, now()));
+    // Boxed, as the server's (see `Handshake::inner`).
+    let mut driver = Box::new(Driver::new(io, ClientHandshake::new(request, options.handshake, now())));
     let error = match next_event(&mut driver).await {
         Some(ClientEvent::Accepted(accepted)) => match client_codecs(&accepted, options) {
             Ok(codecs) => {
                 let config = options.config.clone();
-                let driver = driver.try_map(|handshake| handshake.into_connection(now(), config, codecs))?;
+                let driver =
+                    (*driver).try_map(|handshake| handshake.into_connection(now(), config, codecs))?;
                 return Ok((WebSocket::from_driver(driver, options), accepted));
             }
             // §7 of RFC 7692: _Fail the WebSocket Connection_.

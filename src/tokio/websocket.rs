@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -430,22 +431,62 @@ fn poll_close<IO: AsyncRead + AsyncWrite + Unpin>(
 /// in one write, when the last of it is answered or it reads on (a pipelining peer then costs
 /// one write per read, not one per message). A [`WriteHalf`] does not batch: its reader may be
 /// slow.
-async fn send<IO: AsyncRead + AsyncWrite + Unpin>(
+fn send<IO: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared<IO>,
-    message: &Message,
+    message: Message,
     batch: bool,
-) -> Result<(), Error> {
-    match std::future::poll_fn(|cx| Poll::Ready(shared.send_now(cx, message, batch))).await {
-        SendNow::Done(result) => return result,
-        SendNow::Queued => return std::future::poll_fn(|cx| poll_flush(shared, cx)).await,
-        SendNow::NoRoom => {}
+) -> Sending<'_, IO> {
+    Sending { shared, message, batch, step: Step::Start }
+}
+
+/// The future of [`send`], written out as a struct rather than an `async fn`: a task that sends
+/// holds it while it waits, so it is kept small (the message and a step).
+struct Sending<'a, IO> {
+    shared: &'a Shared<IO>,
+    message: Message,
+    batch: bool,
+    step: Step,
+}
+
+/// Where a [`Sending`] is.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// Nothing done yet: the common case is done at once ([`Shared::send_now`]).
+    Start,
+    /// Waiting for room under the high-water mark; the message is not queued yet.
+    WaitRoom,
+    /// Queued; waiting for it to be written.
+    Flush,
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> Future for Sending<'_, IO> {
+    type Output = Result<(), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        loop {
+            match this.step {
+                Step::Start => match this.shared.send_now(cx, &this.message, this.batch) {
+                    SendNow::Done(result) => return Poll::Ready(result),
+                    SendNow::Queued => this.step = Step::Flush,
+                    SendNow::NoRoom => this.step = Step::WaitRoom,
+                },
+                Step::WaitRoom => {
+                    match poll_ready(this.shared, cx) {
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                    start_send(this.shared, &this.message)?;
+                    if this.batch && this.shared.lock().driver.endpoint.has_events() {
+                        return Poll::Ready(Ok(()));
+                    }
+                    this.step = Step::Flush;
+                }
+                Step::Flush => return poll_flush(this.shared, cx),
+            }
+        }
     }
-    std::future::poll_fn(|cx| poll_ready(shared, cx)).await?;
-    start_send(shared, message)?;
-    if batch && shared.lock().driver.endpoint.has_events() {
-        return Ok(());
-    }
-    std::future::poll_fn(|cx| poll_flush(shared, cx)).await
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
@@ -502,8 +543,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
     ///
     /// [`Error::Send`] with [`SendError::Closing`] once the closing handshake started;
     /// [`Error::Io`] if the transport failed.
-    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        send(&self.shared, &message, true).await
+    pub fn send(&mut self, message: Message) -> impl Future<Output = Result<(), Error>> + '_ {
+        send(&self.shared, message, true)
     }
 
     /// Sends a Ping (§5.5.2) with `payload` (at most 125 bytes), and writes it out.
@@ -615,8 +656,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> WriteHalf<IO> {
     /// # Errors
     ///
     /// As [`WebSocket::send`].
-    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        send(&self.shared, &message, false).await
+    pub fn send(&mut self, message: Message) -> impl Future<Output = Result<(), Error>> + '_ {
+        send(&self.shared, message, false)
     }
 
     /// As [`WebSocket::close`]: the reading half then sees the end.
