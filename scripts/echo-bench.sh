@@ -43,7 +43,7 @@ source scripts/port-from-log.sh
 duration=${DURATION:-3}
 runs=${RUNS:-3}
 idle_connections=${IDLE_CONNECTIONS:-10000}
-# Every case: connections, payload bytes, messages in flight per connection (issue 15).
+# Every case: connections, payload bytes, messages in flight per connection.
 cases=(
     "16 16 1"
     "128 16 1"
