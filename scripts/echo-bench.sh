@@ -43,14 +43,8 @@ source scripts/port-from-log.sh
 duration=${DURATION:-3}
 runs=${RUNS:-3}
 idle_connections=${IDLE_CONNECTIONS:-10000}
-# Every case: connections, payload bytes, messages in flight per connection.
-cases=(
-    "16 16 1"
-    "128 16 1"
-    "128 1024 1"
-    "16 65536 1"
-    "16 16 16"
-)
+source scripts/echo-cases.sh
+cases=("${echo_cases[@]}")
 # Every server: its name in the tables, and its example.
 servers=(rfc6455 raw fastwebsockets tungstenite)
 declare -A example=(

@@ -31,14 +31,8 @@ source scripts/port-from-log.sh
 rev=${1:-HEAD}
 duration=${DURATION:-3}
 runs=${RUNS:-3}
-# Every case: connections, payload bytes, messages in flight per connection.
-cases=(
-    "16 16 1"
-    "128 16 1"
-    "128 1024 1"
-    "16 65536 1"
-    "16 16 16"
-)
+source scripts/echo-cases.sh
+cases=("${echo_cases[@]}")
 started=$SECONDS
 
 commit=$(git rev-parse --verify --quiet "$rev^{commit}") || {
