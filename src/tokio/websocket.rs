@@ -27,6 +27,10 @@ use crate::error::SendError;
 use crate::event::{CloseOutcome, Event};
 use crate::message::Message;
 
+mod sending;
+
+use sending::send;
+
 /// Passes of the drive rule per poll before yielding to other tasks (tokio's budget, in spirit):
 /// a peer that sends without pause cannot hold a worker thread.
 const PASSES_PER_POLL: usize = 32;
@@ -75,16 +79,6 @@ pub struct ReadHalf<IO> {
 /// The writing half of a [`WebSocket`], from [`WebSocket::split`]: a [`Sink`] of messages.
 pub struct WriteHalf<IO> {
     shared: Arc<Shared<IO>>,
-}
-
-/// What [`Shared::send_now`] did.
-enum SendNow {
-    /// Sent (written, or left for the batch), or refused.
-    Done(Result<(), Error>),
-    /// Queued; not all written yet.
-    Queued,
-    /// Nothing done: more than the high-water mark waits to be written.
-    NoRoom,
 }
 
 /// The state every handle shares.
@@ -165,31 +159,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
             self.wakers.wake_others(cx.waker());
         }
         result
-    }
-
-    /// The common case of [`send`] under one lock: with room under the high-water mark, queues
-    /// `message` and writes what the transport takes at once. Nothing is queued without room.
-    fn send_now(&self, cx: &mut Context<'_>, message: &Message, batch: bool) -> SendNow {
-        let mut inner = self.lock();
-        if !inner.has_room() {
-            return SendNow::NoRoom;
-        }
-        if let Err(error) = inner.driver.endpoint.send_message(message) {
-            return SendNow::Done(Err(Error::Send(error)));
-        }
-        if batch && inner.driver.endpoint.has_events() {
-            return SendNow::Done(Ok(()));
-        }
-        let progress = inner.drive(&mut Context::from_waker(&self.waker));
-        let sent = match inner.driver.is_flushed() {
-            true => SendNow::Done(inner.io_result()),
-            false => SendNow::Queued,
-        };
-        drop(inner);
-        if progress {
-            self.wakers.wake_others(cx.waker());
-        }
-        sent
     }
 
     /// Runs `command` on the connection, then writes what the transport takes at once (what
@@ -424,69 +393,6 @@ fn poll_close<IO: AsyncRead + AsyncWrite + Unpin>(
         inner.closing = true;
     }
     shared.poll_until(cx, Role::Writer, Inner::closed)
-}
-
-/// `batch`: the task that sends is the one that reads (a whole [`WebSocket`]), so while
-/// messages it read wait to be taken it is answering a batch, and the answers go out together,
-/// in one write, when the last of it is answered or it reads on (a pipelining peer then costs
-/// one write per read, not one per message). A [`WriteHalf`] does not batch: its reader may be
-/// slow.
-fn send<IO: AsyncRead + AsyncWrite + Unpin>(
-    shared: &Shared<IO>,
-    message: Message,
-    batch: bool,
-) -> Sending<'_, IO> {
-    Sending { shared, message, batch, step: Step::Start }
-}
-
-/// The future of [`send`], written out as a struct rather than an `async fn`: a task that sends
-/// holds it while it waits, so it is kept small (the message and a step).
-struct Sending<'a, IO> {
-    shared: &'a Shared<IO>,
-    message: Message,
-    batch: bool,
-    step: Step,
-}
-
-/// Where a [`Sending`] is.
-#[derive(Debug, Clone, Copy)]
-enum Step {
-    /// Nothing done yet: the common case is done at once ([`Shared::send_now`]).
-    Start,
-    /// Waiting for room under the high-water mark; the message is not queued yet.
-    WaitRoom,
-    /// Queued; waiting for it to be written.
-    Flush,
-}
-
-impl<IO: AsyncRead + AsyncWrite + Unpin> Future for Sending<'_, IO> {
-    type Output = Result<(), Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let this = self.get_mut();
-        loop {
-            match this.step {
-                Step::Start => match this.shared.send_now(cx, &this.message, this.batch) {
-                    SendNow::Done(result) => return Poll::Ready(result),
-                    SendNow::Queued => this.step = Step::Flush,
-                    SendNow::NoRoom => this.step = Step::WaitRoom,
-                },
-                Step::WaitRoom => {
-                    match poll_ready(this.shared, cx) {
-                        Poll::Ready(Ok(())) => {}
-                        Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                        Poll::Pending => return Poll::Pending,
-                    }
-                    start_send(this.shared, &this.message)?;
-                    if this.batch && this.shared.lock().driver.endpoint.has_events() {
-                        return Poll::Ready(Ok(()));
-                    }
-                    this.step = Step::Flush;
-                }
-                Step::Flush => return poll_flush(this.shared, cx),
-            }
-        }
-    }
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
