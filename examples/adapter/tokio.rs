@@ -12,7 +12,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -157,14 +157,21 @@ struct Registry {
 }
 
 impl Registry {
+    /// The registered connections (a panic elsewhere while holding them left them consistent).
+    fn senders(&self) -> MutexGuard<'_, HashMap<u64, Sender>> {
+        self.senders.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Closes every registered connection with 1001.
     fn close_all(&self) {
-        let senders = self.senders.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        for sender in senders.values() {
-            // Err if the connection is already closing: nothing to do then.
-            let _ = sender.close(CloseCode::GOING_AWAY, "server shutting down");
-        }
+        self.senders().values().for_each(close_going_away);
     }
+}
+
+/// Closes the connection behind `sender` with 1001 (Going Away).
+fn close_going_away(sender: &Sender) {
+    // Err if the connection is already closing: nothing to do then.
+    let _ = sender.close(CloseCode::GOING_AWAY, "server shutting down");
 }
 
 impl Shutdown {
@@ -186,16 +193,12 @@ impl Shutdown {
         }
         let entry = self.registry.next_entry.fetch_add(1, Ordering::Relaxed);
         let sender = ws.sender();
-        self.registry
-            .senders
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(entry, sender.clone());
+        self.registry.senders().insert(entry, sender.clone());
         self.entry = Some(entry);
         // Registered first, checked second: a shutdown that began meanwhile either sees this
         // entry or is seen here (both: the second close is refused, harmlessly).
         if self.is_signalled() {
-            let _ = sender.close(CloseCode::GOING_AWAY, "server shutting down");
+            close_going_away(&sender);
         }
     }
 }
@@ -203,7 +206,7 @@ impl Shutdown {
 impl Drop for Shutdown {
     fn drop(&mut self) {
         if let Some(entry) = self.entry {
-            self.registry.senders.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&entry);
+            self.registry.senders().remove(&entry);
         }
     }
 }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use ::tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{poll_flush, poll_ready, start_send, Shared};
+use super::{poll_flush, poll_ready, Shared};
 use crate::message::Message;
 use crate::tokio::Error;
 
@@ -73,7 +73,7 @@ pub(super) struct Sending<'a, IO> {
 /// Where a [`Sending`] is.
 #[derive(Debug, Clone, Copy)]
 enum Step {
-    /// Nothing done yet: the common case is done at once ([`Shared::send_now`]).
+    /// Not queued yet: tried at once, and again once there is room ([`Shared::send_now`]).
     Start,
     /// Waiting for room under the high-water mark; the message is not queued yet.
     WaitRoom,
@@ -93,18 +93,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for Sending<'_, IO> {
                     SendNow::Queued => this.step = Step::Flush,
                     SendNow::NoRoom => this.step = Step::WaitRoom,
                 },
-                Step::WaitRoom => {
-                    match poll_ready(this.shared, cx) {
-                        Poll::Ready(Ok(())) => {}
-                        Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                        Poll::Pending => return Poll::Pending,
-                    }
-                    start_send(this.shared, &this.message)?;
-                    if this.batch && this.shared.lock().driver.endpoint.has_events() {
-                        return Poll::Ready(Ok(()));
-                    }
-                    this.step = Step::Flush;
-                }
+                Step::WaitRoom => match poll_ready(this.shared, cx) {
+                    // Room now: queued and written as in the common case.
+                    Poll::Ready(Ok(())) => this.step = Step::Start,
+                    Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                    Poll::Pending => return Poll::Pending,
+                },
                 Step::Flush => return poll_flush(this.shared, cx),
             }
         }
