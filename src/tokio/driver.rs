@@ -56,6 +56,17 @@ enum WriteSide {
     Shut,
 }
 
+/// What the caller of a pass knows of its waker since the last pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Woken {
+    /// It may have been woken, or it is not the waker of the last pass: poll everything.
+    Maybe,
+    /// It is the waker of the last pass and nothing woke it since: a transport read or a timer
+    /// that answered `Pending` to that pass would answer `Pending` again (a pending poll leaves
+    /// the waker to be woken when it would answer otherwise), so they are not polled again.
+    No,
+}
+
 /// A transport, the core endpoint it carries, and the endpoint's timer.
 pub(crate) struct Driver<IO, E> {
     /// `None` once the core said to close the transport.
@@ -69,6 +80,12 @@ pub(crate) struct Driver<IO, E> {
     unflushed: bool,
     /// The input ended (or failed): reading again would only repeat it.
     read_done: bool,
+    /// The last read answered `Pending`: the transport wakes the waker it was given once it
+    /// has more.
+    read_armed: bool,
+    /// The timer answered `Pending` for the deadline `timer_at`: it wakes the waker it was
+    /// given then.
+    timer_armed: bool,
     /// The first I/O error, kept for the caller.
     pub(crate) error: Option<io::Error>,
 }
@@ -83,6 +100,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
             write_side: WriteSide::Open,
             unflushed: false,
             read_done: false,
+            read_armed: false,
+            timer_armed: false,
             error: None,
         }
     }
@@ -111,6 +130,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
             write_side: self.write_side,
             unflushed: self.unflushed,
             read_done: self.read_done,
+            // The next endpoint's caller may pass another waker: poll again.
+            read_armed: false,
+            timer_armed: false,
             error: self.error,
         })
     }
@@ -127,7 +149,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
 
     /// One pass of the drive rule (events are the caller's): write, act on the transport
     /// instruction, read once if `may_read`, arm the timer. Runs again after a deadline fires.
-    pub(crate) fn poll_pass(&mut self, cx: &mut Context<'_>, may_read: bool) -> Pass {
+    /// With [`Woken::No`], a read or timer already waiting to wake `cx` is not polled again.
+    pub(crate) fn poll_pass(&mut self, cx: &mut Context<'_>, may_read: bool, woken: Woken) -> Pass {
+        let quiet = woken == Woken::No;
         // A deadline handled re-runs the pass: bounded, in case an endpoint kept a deadline in
         // the past (it would be a core bug; this keeps it from becoming a busy loop).
         for _ in 0..8 {
@@ -148,10 +172,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
                     return Pass::Closed;
                 }
             }
-            if may_read && self.poll_read(cx, now) {
+            if may_read && !(quiet && self.read_armed) && self.poll_read(cx, now) {
                 return Pass::Read;
             }
-            if !self.poll_timer(cx) {
+            if !self.poll_timer(cx, quiet) {
                 return Pass::Idle;
             }
         }
@@ -225,21 +249,30 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
                 self.read_done = true;
                 self.fail(error);
             }
-            Poll::Pending => return false,
+            Poll::Pending => {
+                self.read_armed = true;
+                return false;
+            }
         }
+        self.read_armed = false;
         true
     }
 
     /// Arms the timer at the endpoint's next deadline; `true` if that deadline was reached and
-    /// handled.
-    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+    /// handled. With `quiet` (nothing woke the waker), a timer already armed for that deadline
+    /// is not polled again.
+    fn poll_timer(&mut self, cx: &mut Context<'_>, quiet: bool) -> bool {
         let Some(deadline) = self.endpoint.poll_timeout() else { return false };
+        if quiet && self.timer_armed && self.timer_at == Some(deadline) {
+            return false;
+        }
         let timer = self.timer.get_or_insert_with(|| Box::pin(::tokio::time::sleep_until(deadline.into())));
         if self.timer_at != Some(deadline) {
             timer.as_mut().reset(deadline.into());
             self.timer_at = Some(deadline);
         }
-        if timer.as_mut().poll(cx).is_pending() {
+        self.timer_armed = timer.as_mut().poll(cx).is_pending();
+        if self.timer_armed {
             return false;
         }
         self.endpoint.handle_timeout(now());
@@ -264,7 +297,8 @@ where
         if let Some(event) = driver.endpoint.poll_event() {
             return Poll::Ready(Some(event));
         }
-        match driver.poll_pass(cx, true) {
+        // (The task's own waker, which others may wake: every source is polled.)
+        match driver.poll_pass(cx, true, Woken::Maybe) {
             Pass::Read => {}
             Pass::Idle => {
                 return match driver.endpoint.poll_event() {

@@ -1,8 +1,11 @@
 //! Who waits on a connection, and the one waker the transport and the timer get: it wakes every
 //! task waiting, each once.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Wake, Waker};
+
+use super::driver::Woken;
 
 /// Who waits on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +18,12 @@ pub(super) enum Role {
 /// The tasks waiting on one connection, woken together by the transport and the timer (any of
 /// them may have registered interest for the others' sake).
 #[derive(Default)]
-pub(super) struct Wakers(Mutex<Waiting>);
+pub(super) struct Wakers {
+    waiting: Mutex<Waiting>,
+    /// Woken since the last [`Wakers::take_woken`]: the transport or the timer may have more to
+    /// say than they said at the last pass.
+    woken: AtomicBool,
+}
 
 #[derive(Default)]
 struct Waiting {
@@ -26,7 +34,19 @@ struct Waiting {
 
 impl Wakers {
     fn lock(&self) -> MutexGuard<'_, Waiting> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether anything woke these wakers since the last call.
+    ///
+    /// A wake sets the flag before it takes the tasks waiting, so a task that registered
+    /// ([`Wakers::register`]) after that wake sees the flag when it drives next, and a task
+    /// that registered before it is woken.
+    pub(super) fn take_woken(&self) -> Woken {
+        match self.woken.swap(false, Ordering::AcqRel) {
+            true => Woken::Maybe,
+            false => Woken::No,
+        }
     }
 
     pub(super) fn register(&self, role: Role, waker: &Waker) {
@@ -83,6 +103,7 @@ impl Wake for Wakers {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
         let Waiting { reader, writer, senders } = std::mem::take(&mut *self.lock());
         // One task often waits in two roles (a whole WebSocket reads and writes): waking it
         // twice could wake it again while another worker thread already runs it, for a

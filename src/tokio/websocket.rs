@@ -17,7 +17,7 @@ use ::tokio::io::{AsyncRead, AsyncWrite};
 use futures_core::Stream;
 use futures_sink::Sink;
 
-use super::driver::{now, Driver, Pass};
+use super::driver::{now, Driver, Pass, Woken};
 use super::sender::{Commands, Sender};
 use super::wakers::{Role, Wakers};
 use super::{Error, Options};
@@ -144,7 +144,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
         let mut settled = false;
         for _ in 0..DRIVES_PER_POLL {
             result = until(&mut inner);
-            if result.is_ready() || !inner.drive(&mut shared_cx) {
+            if result.is_ready() || !inner.drive(&mut shared_cx, self.wakers.take_woken()) {
                 settled = true;
                 break;
             }
@@ -167,7 +167,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
         let mut inner = self.lock();
         let result = command(&mut inner.driver.endpoint);
         let mut cx = Context::from_waker(&self.waker);
-        let progress = inner.drive(&mut cx);
+        let progress = inner.drive(&mut cx, self.wakers.take_woken());
         drop(inner);
         if progress {
             self.wakers.wake_others(&self.waker);
@@ -186,14 +186,19 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Inner<IO> {
     /// Reading does not wait for the high-water mark itself: an application that answers
     /// before it reads on waits in `send` above the mark and takes nothing, so reading stops
     /// for it; one that reads from another task (split) keeps reading, so two such endpoints
-    /// sending to each other cannot both wait for the other to read. `true` if anything changed that another task may wait for (input, room under
-    /// the high-water mark, the end).
-    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
+    /// sending to each other cannot both wait for the other to read.
+    ///
+    /// `true` if anything changed that another task may wait for (input, room under the
+    /// high-water mark, the end).
+    ///
+    /// `cx` is always the shared waker's, and `woken` says whether it was woken since the last
+    /// drive: if not, a read or timer that answered `Pending` is not polled again.
+    fn drive(&mut self, cx: &mut Context<'_>, woken: Woken) -> bool {
         let before = (self.driver.endpoint.unsent_len(), self.driver.is_closed());
         let mut read = false;
         for _ in 0..PASSES_PER_POLL {
             let may_read = self.closing || !self.has_pending();
-            let pass = self.driver.poll_pass(cx, may_read);
+            let pass = self.driver.poll_pass(cx, may_read, woken);
             if self.closing {
                 self.take_ahead();
             }
