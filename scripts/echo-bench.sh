@@ -12,6 +12,7 @@
 #
 # Environment:
 #   DURATION          seconds measured per run, default 3 (each run also has a 1 s warm-up)
+#   ECHO_CASES        the cases to run instead of scripts/echo-cases.sh's, separated by commas
 #   RUNS              runs per server and case, default 3 (odd: the tables show the median)
 #   IDLE_CONNECTIONS  connections for the memory table, default 10000; 0: no memory table.
 #                     The script raises its open-files limit to IDLE_CONNECTIONS + 1024 (the

@@ -7,6 +7,7 @@
 #
 # Environment:
 #   DURATION   seconds measured per run, default 3 (each run also has a 1 s warm-up)
+#   ECHO_CASES the cases to run instead of scripts/echo-cases.sh's, separated by commas
 #   RUNS       runs per build and case, default 3 (odd: the table shows the median)
 #   ECHO_LOAD  an echo_load binary to use instead of the work tree's. echo_load is built on
 #              rfc6455::tokio, so a change to the library changes the load as well; a fixed

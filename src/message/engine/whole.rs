@@ -89,11 +89,16 @@ impl Reassembler {
             else {
                 break;
             };
-            if let Some(key) = header.masking_key {
-                let from = unmasked.min(payload.len());
-                apply_mask(key, &mut payload[from..], from);
+            match (header.masking_key, unmasked) {
+                (None, _) => {}
+                // (The common case apart: no key to rotate.)
+                (Some(key), 0) => apply_mask(key, payload, 0),
+                (Some(key), _) => {
+                    let from = unmasked.min(payload.len());
+                    apply_mask(key, &mut payload[from..], from);
+                    unmasked = 0;
+                }
             }
-            unmasked = 0;
             // A header is at most 14 bytes (§5.2).
             records.push(RunRecord { text, header_len: header_len as u8, payload_len });
             start += header_len + payload_len as usize;
