@@ -591,7 +591,13 @@ impl WholeRun {
 
     /// Whether every message has been handed out.
     pub(crate) fn is_empty(&self) -> bool {
-        self.next >= self.records.count
+        self.remaining() == 0
+    }
+
+    /// How many messages have yet to be handed out.
+    #[inline(always)]
+    pub(crate) fn remaining(&self) -> usize {
+        self.records.count.saturating_sub(self.next)
     }
 }
 

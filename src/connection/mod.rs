@@ -413,13 +413,17 @@ impl Connection {
 
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
-        // The common case first: the next of a run of messages.
+        // The common case first: the next of a run of messages. (The message is the last thing
+        // made, so that it is made where it is returned.)
         if let Some(Queued::Messages(messages)) = self.events.front_mut() {
-            if let Some(message) = messages.next_message() {
-                if messages.is_empty() {
-                    self.pop_queued();
+            if messages.remaining() > 1 {
+                return messages.next_message().map(Event::Message);
+            }
+            // The last one: the run leaves the queue with it.
+            if let Some(Queued::Messages(mut last)) = self.pop_queued() {
+                if let Some(message) = last.next_message() {
+                    return Some(Event::Message(message));
                 }
-                return Some(Event::Message(message));
             }
         }
         self.poll_other_event()
