@@ -688,3 +688,32 @@ async fn a_clean_close_ends_both_transports_without_waiting_for_a_deadline() {
         assert_eq!(server_elapsed, Duration::ZERO, "split: {split}");
     }
 }
+
+#[tokio::test]
+async fn input_that_arrives_after_a_send_found_none_is_read() {
+    // Each send drives the connection: its read finds nothing yet and leaves the transport to
+    // wake the connection. The recv after it must read what arrived since, not take that read's
+    // answer as still true. (Both ends do this; a lost wake-up hangs one of them.)
+    let (client_io, server_io) = tokio::io::duplex(4096);
+    let server = tokio::spawn(async move {
+        let mut ws = accept(server_io).await.unwrap();
+        for round in 0..50 {
+            ws.send(Message::text(format!("ping {round}"))).await.unwrap();
+            let answer = ws.recv().await.unwrap().unwrap();
+            assert_eq!(answer, Message::text(format!("pong {round}")));
+        }
+        ws.close(CloseCode::NORMAL_CLOSURE, "").await.unwrap();
+    });
+    let client = async {
+        let (mut ws, _) = client(client_io, request(), &Options::default()).await.unwrap();
+        for round in 0..50 {
+            assert_eq!(ws.recv().await.unwrap().unwrap(), Message::text(format!("ping {round}")));
+            // The server's send has returned, its read left waiting, before the answer goes out.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            ws.send(Message::text(format!("pong {round}"))).await.unwrap();
+        }
+        assert!(ws.recv().await.is_none());
+    };
+    tokio::time::timeout(Duration::from_secs(20), client).await.expect("every message is read in time");
+    tokio::time::timeout(Duration::from_secs(20), server).await.expect("the server is done in time").unwrap();
+}
