@@ -100,21 +100,46 @@
 //! | `BIND_ADDRESS`    | `::`    | address to listen on (`::` also accepts IPv4 on Linux) |
 //! | `BIND_PORT`       | `5000`  | port (Flask's default)                                 |
 //! | `MAX_CONNECTIONS` | `1024`  | most connections served at once (more wait in the listen queue) |
+//! | `REDIS_URL`       | unset   | share the chat with the other processes on this Redis (below), e.g. `redis://127.0.0.1:6379` |
+//!
+//! # Several processes: `REDIS_URL`
+//!
+//! Without `REDIS_URL`, everything lives in this process's memory. With it, any number of chat
+//! processes, on one machine or many, behind a load balancer or on ports of their own, are one
+//! chat (Flask-SocketIO's `message_queue='redis://'`), through the module in
+//! `examples/adapter/pubsub.rs`:
+//!
+//! - every broadcast (a message to everyone, `joined`, `left`) is published once on the Redis
+//!   channel `rfc6455:chat:events`, and every process hands it to its own clients, in the order
+//!   Redis published it, through their senders (with the same bound and drops as above);
+//!   "echo to me", `welcome` and `error` stay in the process;
+//! - a name is claimed in Redis (`SET rfc6455:chat:member:NAME ... NX`, the name in lower case),
+//!   so two processes cannot give it to two users, even at the same instant;
+//! - the user list is every process's users, read from those keys whenever someone joins or
+//!   leaves and every 2 s, in the order they joined; the keys expire 15 s after their process
+//!   last refreshed them, so the users of a process that died, even by `kill -9`, leave every
+//!   list within 17 s;
+//! - Redis unreachable at start: the chat says so and exits with status 2. Redis lost later:
+//!   one log line, and the process carries on alone (its own users, its own list) until Redis
+//!   is back, then claims its users' names again and rejoins the others.
 
 #[path = "adapter/tokio.rs"]
 mod adapter;
 #[path = "adapter/env.rs"]
 mod env;
+#[path = "adapter/pubsub.rs"]
+mod pubsub;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use adapter::http::Asset;
 use adapter::Site;
 use env::variable;
+use pubsub::{message_type, Claim, Local, Received, Relay};
 use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::server::{AcceptResponse, UpgradeRequest};
 use rfc6455::handshake::OriginPolicy;
@@ -200,6 +225,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let hub = Arc::new(Mutex::new(Hub::default()));
+    let started = pubsub::start_from_env("chat", "rfc6455:chat", |relay| {
+        lock(&hub).relay = Some(relay);
+        Arc::new(SharedHub(Arc::clone(&hub)))
+    });
+    if let Err(message) = started.await {
+        eprintln!("chat: {message}");
+        return ExitCode::from(2);
+    }
     let Some(listener) = adapter::listen("chat", settings.address, settings.port, |local| {
         format!("http://{local}/ (open http://localhost:{}/)", local.port())
     })
@@ -208,7 +242,6 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
 
-    let hub = Arc::new(Mutex::new(Hub::default()));
     adapter::serve_until_ctrl_c("chat", listener, settings.max_connections, |stream, peer, shutdown| {
         serve(stream, peer, Arc::clone(&hub), shutdown)
     })
@@ -233,7 +266,8 @@ async fn serve(stream: TcpStream, peer: SocketAddr, hub: Arc<Mutex<Hub>>, mut sh
     while let Some(event) = adapter::next_event(&mut ws, &mut shutdown).await {
         match event {
             Event::Message(Message::Text(text)) => match Request::decode(text.as_str()) {
-                Ok(request) => lock(&hub).handle(id, request),
+                Ok(Request::Join { name }) => join(&hub, id, &name).await,
+                Ok(Request::Message { text, to }) => lock(&hub).message(id, text, to),
                 Err(reason) => fail(&ws, peer, CloseCode::POLICY_VIOLATION, &reason),
             },
             // §7.4.1: "1003 indicates that an endpoint is terminating the connection because it
@@ -278,6 +312,28 @@ fn fail(ws: &WebSocket<TcpStream>, peer: SocketAddr, code: CloseCode, reason: &s
     let _ = close.and_then(|close| {
         ws.with_connection(|connection| connection.close(Instant::now(), close.code, &close.reason))
     });
+}
+
+/// Gives client `id` the name it asked for, trimmed, if it is free: here and, with Redis, in
+/// every process (claimed there first; the client's other messages wait meanwhile).
+async fn join(hub: &Mutex<Hub>, id: u64, name: &str) {
+    let (name, relay) = {
+        let hub = lock(hub);
+        match hub.check_name(id, name) {
+            Ok(name) => (name, hub.relay.clone()),
+            Err(refusal) => return hub.refuse(id, &refusal),
+        }
+    };
+    let claim = match relay {
+        Some(relay) => {
+            let since = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+            let presence =
+                json!({ "name": name, "since": since.as_millis() as u64, "process": relay.process() });
+            Some(relay.claim(name.to_lowercase(), presence.to_string()).await)
+        }
+        None => None,
+    };
+    lock(hub).welcome(id, &name, claim);
 }
 
 fn lock(hub: &Mutex<Hub>) -> MutexGuard<'_, Hub> {
@@ -358,11 +414,16 @@ fn take_string(fields: &mut Map<String, Value>, name: &str) -> Result<String, St
 }
 
 /// Everyone connected: the shared state of the chat.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Hub {
     next_id: u64,
     /// By connection order, which is the order of the user list.
     clients: BTreeMap<u64, Client>,
+    /// The way to the other processes, with `REDIS_URL`.
+    relay: Option<Relay>,
+    /// Every process's users in the order they joined, as last read from Redis; `None` without
+    /// Redis, or while it is away (the list is then this process's users).
+    roster: Option<Vec<String>>,
 }
 
 #[derive(Debug)]
@@ -387,46 +448,38 @@ impl Hub {
     fn disconnect(&mut self, id: u64) {
         let Some(Client { peer, name: Some(name), .. }) = self.clients.remove(&id) else { return };
         eprintln!("{peer}: {name:?} left");
+        if let Some(relay) = &self.relay {
+            relay.absent(name.to_lowercase());
+        }
         self.broadcast(&json!({ "type": "left", "name": name }), None);
-        self.broadcast(&self.users(), None);
+        self.users_changed();
     }
 
-    /// Acts on a well-formed request from client `id`.
-    fn handle(&mut self, id: u64, request: Request) {
-        match request {
-            Request::Join { name } => match self.join(id, &name) {
-                Ok(name) => {
-                    self.send(id, &json!({ "type": "welcome", "name": name }));
-                    self.broadcast(&json!({ "type": "joined", "name": name }), Some(id));
-                    self.broadcast(&self.users(), None);
-                }
-                Err(refusal) => self.refuse(id, &refusal),
-            },
-            Request::Message { text, to } => {
-                let Some(from) = self.clients.get(&id).and_then(|client| client.name.clone()) else {
-                    return self.refuse(id, "join before sending messages");
-                };
-                if text.trim().is_empty() {
-                    return self.refuse(id, "empty message");
-                }
-                if text.chars().count() > MAX_TEXT_CHARS {
-                    return self.refuse(id, &format!("messages are at most {MAX_TEXT_CHARS} characters"));
-                }
-                let message = json!({ "type": "message", "from": from, "text": text, "to": to.as_str() });
-                match to {
-                    Audience::Me => self.send(id, &message),
-                    Audience::All => self.broadcast(&message, None),
-                }
-            }
+    /// Sends client `id`'s chat message to itself (`to` me) or to everyone.
+    fn message(&mut self, id: u64, text: String, to: Audience) {
+        let Some(from) = self.clients.get(&id).and_then(|client| client.name.clone()) else {
+            return self.refuse(id, "join before sending messages");
+        };
+        if text.trim().is_empty() {
+            return self.refuse(id, "empty message");
+        }
+        if text.chars().count() > MAX_TEXT_CHARS {
+            return self.refuse(id, &format!("messages are at most {MAX_TEXT_CHARS} characters"));
+        }
+        let message = json!({ "type": "message", "from": from, "text": text, "to": to.as_str() });
+        match to {
+            Audience::Me => self.send(id, &message),
+            Audience::All => self.broadcast(&message, None),
         }
     }
 
-    /// Gives client `id` the name it asked for, trimmed.
+    /// Checks the name client `id` asked for against the chat's rules and this process's users;
+    /// returns it trimmed.
     ///
     /// # Errors
     ///
     /// Why not, for the client.
-    fn join(&mut self, id: u64, name: &str) -> Result<String, String> {
+    fn check_name(&self, id: u64, name: &str) -> Result<String, String> {
         let name = name.trim();
         if let Some(current) = self.clients.get(&id).and_then(|client| client.name.as_ref()) {
             return Err(format!("you already joined as {current}"));
@@ -444,10 +497,30 @@ impl Hub {
         if taken {
             return Err(format!("the name {name} is taken"));
         }
-        let client = self.clients.get_mut(&id).ok_or("not connected")?;
+        Ok(name.to_owned())
+    }
+
+    /// Gives client `id` the name `name` (checked by [`Hub::check_name`]) and tells everyone,
+    /// unless Redis said it is `Taken`; checked here again, as another client may have taken it
+    /// meanwhile.
+    fn welcome(&mut self, id: u64, name: &str, claim: Option<Claim>) {
+        let refusal = match claim {
+            Some(Claim::Taken) => Err(format!("the name {name} is taken")),
+            _ => self.check_name(id, name).map(drop),
+        };
+        let client = self.clients.get_mut(&id);
+        let (Ok(()), Some(client)) = (&refusal, client) else {
+            // Gone, or refused: a name this process claimed in Redis is released.
+            if let (Some(relay), Some(Claim::Granted | Claim::Unavailable)) = (&self.relay, claim) {
+                relay.absent(name.to_lowercase());
+            }
+            return refusal.unwrap_or_else(|refusal| self.refuse(id, &refusal));
+        };
         client.name = Some(name.to_owned());
         eprintln!("{}: joined as {name:?}", client.peer);
-        Ok(name.to_owned())
+        self.send(id, &json!({ "type": "welcome", "name": name }));
+        self.broadcast(&json!({ "type": "joined", "name": name }), Some(id));
+        self.users_changed();
     }
 
     fn refuse(&self, id: u64, refusal: &str) {
@@ -462,7 +535,18 @@ impl Hub {
     }
 
     fn users(&self) -> Value {
-        json!({ "type": "users", "users": self.names().collect::<Vec<_>>() })
+        match &self.roster {
+            Some(roster) => json!({ "type": "users", "users": roster }),
+            None => json!({ "type": "users", "users": self.names().collect::<Vec<_>>() }),
+        }
+    }
+
+    /// Sends everyone the user list after a join or a leave; with Redis, the list follows from
+    /// the `joined` or `left` ([`Hub::receive`], [`Hub::read_roster`]).
+    fn users_changed(&self) {
+        if self.relay.is_none() {
+            self.broadcast_here(&self.users(), None);
+        }
     }
 
     fn send(&self, id: u64, message: &Value) {
@@ -471,8 +555,67 @@ impl Hub {
         }
     }
 
-    /// Sends `message` to every client, except `except`.
+    /// Sends `message` to every client, except `except`: with Redis, to those of every process.
     fn broadcast(&self, message: &Value, except: Option<u64>) {
+        match &self.relay {
+            Some(relay) => relay.publish(except, message.clone()),
+            None => self.broadcast_here(message, except),
+        }
+    }
+
+    /// A broadcast from Redis (or, while it is away, from this process): to every client here
+    /// but `except`. Whether it says that someone joined or left.
+    fn receive(&self, received: Received) -> bool {
+        self.broadcast_here(&received.message, received.except);
+        let changed = matches!(message_type(&received.message), "joined" | "left");
+        if changed && self.roster.is_none() {
+            self.broadcast_here(&self.users(), None);
+        }
+        changed
+    }
+
+    /// Takes the user list from the presence values read from Redis (`{"name":..,"since":..}`),
+    /// and sends it to every client here if it changed.
+    fn read_roster(&mut self, members: &[String]) {
+        let mut users: Vec<(u64, String)> = members
+            .iter()
+            .filter_map(|value| {
+                let fields = pubsub::decode_member(value)?;
+                Some((fields.get("since")?.as_u64()?, fields.get("name")?.as_str()?.to_owned()))
+            })
+            .collect();
+        users.sort_unstable();
+        let roster: Vec<String> = users.into_iter().map(|(_, name)| name).collect();
+        if self.roster.as_ref() != Some(&roster) {
+            self.roster = Some(roster);
+            self.broadcast_here(&self.users(), None);
+        }
+    }
+
+    /// Redis is away: the user list is this process's users until it is back.
+    fn lose_roster(&mut self) {
+        if self.roster.take().is_some() {
+            self.broadcast_here(&self.users(), None);
+        }
+    }
+
+    /// The name `key` (in lower case) of a user here was claimed by another process while Redis
+    /// was away: the user keeps it here, and is told.
+    fn conflict(&self, key: &str) {
+        let Some((id, client)) = self
+            .clients
+            .iter()
+            .find(|(_, client)| client.name.as_ref().is_some_and(|name| name.to_lowercase() == key))
+        else {
+            return;
+        };
+        eprintln!("{}: the name {key:?} was claimed in another process while Redis was away", client.peer);
+        let text = "another server gave your name to someone else while the two were cut off";
+        self.send(*id, &json!({ "type": "error", "text": text }));
+    }
+
+    /// Sends `message` to every client of this process, except `except`.
+    fn broadcast_here(&self, message: &Value, except: Option<u64>) {
         let message = Message::text(message.to_string());
         for (_, client) in self.clients.iter().filter(|(id, _)| Some(**id) != except) {
             client.post(&message);
@@ -493,5 +636,49 @@ impl Client {
             // here sends in parts, so the core refuses nothing else.
             Err(_) => {}
         }
+    }
+}
+
+/// The hub, as the link to Redis reaches it.
+struct SharedHub(Arc<Mutex<Hub>>);
+
+impl Local for SharedHub {
+    fn receive(&self, received: Received) -> bool {
+        lock(&self.0).receive(received)
+    }
+
+    fn members(&self, members: Vec<String>) {
+        lock(&self.0).read_roster(&members);
+    }
+
+    fn link_changed(&self, up: bool) {
+        if !up {
+            lock(&self.0).lose_roster();
+        }
+    }
+
+    fn conflict(&self, key: &str) {
+        lock(&self.0).conflict(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roster_is_every_process_users_in_join_order() {
+        let mut hub = Hub::default();
+        let members = [
+            r#"{"name":"Grace","since":20,"process":"b"}"#,
+            r#"{"name":"Ada","since":10,"process":"a"}"#,
+            "not JSON: ignored",
+            r#"{"name":"no since: ignored","process":"a"}"#,
+        ];
+        hub.read_roster(&members.map(str::to_owned));
+        assert_eq!(hub.users(), json!({ "type": "users", "users": ["Ada", "Grace"] }));
+        // Redis lost: this process's users only (none here).
+        hub.lose_roster();
+        assert_eq!(hub.users(), json!({ "type": "users", "users": [] }));
     }
 }

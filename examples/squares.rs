@@ -67,11 +67,36 @@
 //! | `HEARTBEAT_INTERVAL` | `30000` | ms between pings; a client that did not answer the previous ping is dropped (0: off) |
 //! | `HIGH_WATER_MARK`    | `65536` | bytes that may wait to be sent to a client before it counts as too slow (reading from it pauses meanwhile) |
 //! | `MAX_CONNECTIONS`    | `1024`  | most connections served at once (more wait in the listen queue) |
+//! | `REDIS_URL`          | unset   | share the board with the other processes on this Redis (below), e.g. `redis://127.0.0.1:6379` |
+//!
+//! With `REDIS_URL`, any number of squares processes share one board, through the module in
+//! `examples/adapter/pubsub.rs` (Redis pub/sub on the channel `rfc6455:squares:events`; what
+//! squares does with it is in `examples/squares/scaleout.rs`):
+//!
+//! - each process publishes its own squares' `join`, `leave` and, once per tick, one `moves`
+//!   with those of its squares that moved; every process hands what it receives to its clients
+//!   (each client's own square left out of a `moves`), so a client gets at most one `moves` per
+//!   tick from each process;
+//! - square ids are unique across processes: a process claims the smallest free number in
+//!   Redis at start (`SET ... NX`), and its squares are that number times 10,000 plus a counter
+//!   (process 1's 10001, 10002..., process 2's 20001...), so one process serves at most 9999
+//!   squares at once;
+//! - each square is a key in Redis (`rfc6455:squares:member:ID`: colour and latest position,
+//!   refreshed every 5 s, expiring 15 s after its process stopped refreshing it), from which a
+//!   process learns the squares already on the board, and sees those of a process that died
+//!   leave within 17 s;
+//! - Redis unreachable at start: the server says so and exits with status 2. Redis lost later:
+//!   one log line, the other processes' squares leave this board and its own go on alone, until
+//!   Redis is back and the boards are one again.
 
 #[path = "adapter/tokio.rs"]
 mod adapter;
 #[path = "adapter/env.rs"]
 mod env;
+#[path = "adapter/pubsub.rs"]
+mod pubsub;
+#[path = "squares/scaleout.rs"]
+mod scaleout;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -83,10 +108,12 @@ use std::time::Duration;
 use adapter::http::Asset;
 use adapter::Site;
 use env::variable;
+use pubsub::Relay;
 use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::OriginPolicy;
 use rfc6455::tokio::{Options, Sender, TrySendError};
 use rfc6455::{CloseCode, CloseFrame, Config, Event, Message, MessageLimits};
+use scaleout::{claim_number, Board, RemoteSquare};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::time::MissedTickBehavior;
@@ -99,6 +126,11 @@ const SQUARE_SIZE: u64 = 60;
 const TICK: Duration = Duration::from_millis(20);
 /// The largest message a client may send: a move is about 30 bytes.
 const MAX_MESSAGE_SIZE: u64 = 1024;
+/// With Redis, a process's square ids are its number times this, plus one of its own below
+/// this: process 1's squares are 10001, 10002..., process 2's 20001...
+const IDS_PER_PROCESS: u64 = 10_000;
+/// With Redis, a process claims the smallest free number in `1..=MAX_PROCESS_NUMBER`.
+const MAX_PROCESS_NUMBER: u64 = 9999;
 
 /// The page and its assets, compiled in.
 const ASSETS: &[Asset] = &[
@@ -181,6 +213,12 @@ struct Hub {
     squares: BTreeMap<u64, Square>,
     /// Squares moved since the last [`Hub::send_moves`].
     moved: BTreeSet<u64>,
+    /// The way to the other processes, with `REDIS_URL`.
+    relay: Option<Relay>,
+    /// This process's number with Redis (its squares' ids start there), 0 without.
+    number: u64,
+    /// The other processes' squares, while Redis is there.
+    remote: BTreeMap<u64, RemoteSquare>,
 }
 
 type SharedHub = Arc<Mutex<Hub>>;
@@ -195,7 +233,7 @@ impl Hub {
     /// id.
     fn join(&mut self, peer: SocketAddr, sender: Sender) -> u64 {
         self.next_id += 1;
-        let id = self.next_id;
+        let id = self.free_id();
         let hue = self.free_hue();
         let square = Square {
             peer,
@@ -214,11 +252,24 @@ impl Hub {
             "colour": square.colour,
             "board": { "width": BOARD_WIDTH, "height": BOARD_HEIGHT, "square": SQUARE_SIZE },
             "squares": self.squares.iter().chain([(&id, &square)]).map(|(id, square)| square.to_json(*id))
+                .chain(self.remote.iter().map(|(id, square)| square.to_json(*id)))
                 .collect::<Vec<_>>(),
         });
+        let presence = square.to_json(id).to_string();
         self.squares.insert(id, square);
-        let (welcome, join) = (Message::text(welcome.to_string()), Message::text(join.to_string()));
-        self.send_each(|to| Some(if to == id { welcome.clone() } else { join.clone() }));
+        let welcome = Message::text(welcome.to_string());
+        match self.relay.clone() {
+            None => {
+                let join = Message::text(join.to_string());
+                self.send_each(|to| Some(if to == id { welcome.clone() } else { join.clone() }));
+            }
+            // The others get the `join` from Redis, as every process's clients do.
+            Some(relay) => {
+                self.send_each(|to| (to == id).then(|| welcome.clone()));
+                relay.present(id.to_string(), presence);
+                relay.publish(Some(id), join);
+            }
+        }
         id
     }
 
@@ -241,6 +292,26 @@ impl Hub {
                 self.squares.get(&id).map(|square| (id, json!({ "id": id, "x": square.x, "y": square.y })))
             })
             .collect();
+        match &self.relay {
+            None => self.deliver_moves(&positions),
+            // One `moves` a tick from this process, to every process; each square's latest
+            // position in Redis first, for the processes that start meanwhile.
+            Some(relay) if !positions.is_empty() => {
+                for (id, _) in &positions {
+                    if let Some(square) = self.squares.get(id) {
+                        relay.present(id.to_string(), square.to_json(*id).to_string());
+                    }
+                }
+                let squares: Vec<&Value> = positions.iter().map(|(_, position)| position).collect();
+                relay.publish(None, json!({ "type": "moves", "squares": squares }));
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Sends each client one `moves` message with `positions` (`{"id":..,"x":..,"y":..}` by id),
+    /// but its own square's.
+    fn deliver_moves(&mut self, positions: &[(u64, Value)]) {
         let message_except = |except: Option<u64>| {
             let squares: Vec<&Value> = positions
                 .iter()
@@ -251,7 +322,8 @@ impl Hub {
                 .then(|| Message::text(json!({ "type": "moves", "squares": squares }).to_string()))
         };
         let everyone = message_except(None);
-        self.send_each(|to| if moved.contains(&to) { message_except(Some(to)) } else { everyone.clone() });
+        let moved = |to: u64| positions.iter().any(|(id, _)| *id == to);
+        self.send_each(|to| if moved(to) { message_except(Some(to)) } else { everyone.clone() });
     }
 
     /// Removes a square and tells the others; does nothing if it is already gone.
@@ -259,15 +331,34 @@ impl Hub {
         if let Some(square) = self.squares.remove(&id) {
             eprintln!("{}: square {id} left", square.peer);
             self.moved.remove(&id);
-            let leave = Message::text(json!({ "type": "leave", "id": id }).to_string());
-            self.send_each(|_| Some(leave.clone()));
+            let slow = self.announce_leave(id);
+            self.close_slow(slow);
+        }
+    }
+
+    /// Tells every client that square `id` left: without Redis, those here, at once (returns
+    /// those too far behind); with Redis, every process's, through it.
+    fn announce_leave(&self, id: u64) -> Vec<u64> {
+        let leave = json!({ "type": "leave", "id": id });
+        match &self.relay {
+            None => self.try_send_each(|_| Some(Message::text(leave.to_string()))),
+            Some(relay) => {
+                relay.absent(id.to_string());
+                relay.publish(None, leave);
+                Vec::new()
+            }
         }
     }
 
     /// Sends each client the message `message_for` its square's id gives, if any. A client too
     /// far behind is closed with 1008 and leaves, which the others are told in turn.
     fn send_each(&mut self, message_for: impl Fn(u64) -> Option<Message>) {
-        let mut slow = self.try_send_each(message_for);
+        let slow = self.try_send_each(message_for);
+        self.close_slow(slow);
+    }
+
+    /// Closes the clients `slow` with 1008, and tells the others that they left.
+    fn close_slow(&mut self, mut slow: Vec<u64>) {
         while let Some(id) = slow.pop() {
             let Some(square) = self.squares.remove(&id) else { continue };
             eprintln!("{}: square {id} is too slow (mailbox full), closing with 1008", square.peer);
@@ -276,8 +367,7 @@ impl Hub {
             // takes to read them; the core's closing deadlines end a peer that never does. Err if
             // the connection is closing or gone already: nothing left to close.
             let _ = square.sender.close(CloseCode::POLICY_VIOLATION, "too slow");
-            let leave = Message::text(json!({ "type": "leave", "id": id }).to_string());
-            slow.extend(self.try_send_each(|_| Some(leave.clone())));
+            slow.extend(self.announce_leave(id));
         }
     }
 
@@ -294,6 +384,23 @@ impl Hub {
             }
         }
         slow
+    }
+
+    /// The id of the next square: [`Hub::next_id`] without Redis; with Redis, this process's
+    /// number times [`IDS_PER_PROCESS`] plus the counter, which wraps, skipping the squares here.
+    fn free_id(&self) -> u64 {
+        if self.number == 0 {
+            return self.next_id;
+        }
+        let base = self.number * IDS_PER_PROCESS;
+        let mut id = base;
+        for step in 0..IDS_PER_PROCESS - 1 {
+            id = base + 1 + (self.next_id - 1 + step) % (IDS_PER_PROCESS - 1);
+            if !self.squares.contains_key(&id) {
+                break;
+            }
+        }
+        id
     }
 
     /// A hue far from those in use: the best of a few steps along the golden angle.
@@ -384,6 +491,20 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let hub = SharedHub::default();
+    let started = pubsub::start_from_env("squares", "rfc6455:squares", |relay| {
+        lock(&hub).relay = Some(relay);
+        Arc::new(Board(hub.clone()))
+    });
+    if let Err(message) = started.await {
+        eprintln!("squares: {message}");
+        return ExitCode::from(2);
+    }
+    let relay = lock(&hub).relay.clone();
+    if let Some(relay) = relay {
+        let number = claim_number(&relay).await;
+        lock(&hub).number = number;
+    }
     let Some(listener) = adapter::listen("squares", settings.address, settings.port, |local| {
         format!("http://{local}/ (WebSocket at /ws)")
     })
@@ -391,8 +512,6 @@ async fn main() -> ExitCode {
     else {
         return ExitCode::FAILURE;
     };
-
-    let hub = SharedHub::default();
     tokio::spawn(send_moves(hub.clone()));
     adapter::serve_until_ctrl_c("squares", listener, settings.max_connections, |stream, peer, shutdown| {
         serve(stream, peer, settings.clone(), hub.clone(), shutdown)
@@ -454,4 +573,20 @@ async fn serve(
         }
     }
     lock(&hub).leave(id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_a_counter_without_redis_and_numbered_per_process_with_it() {
+        let mut hub = Hub { next_id: 7, ..Hub::default() };
+        assert_eq!(hub.free_id(), 7);
+        hub.number = 2;
+        assert_eq!(hub.free_id(), 20007);
+        // The counter wraps within the process's ids.
+        hub.next_id = IDS_PER_PROCESS;
+        assert_eq!(hub.free_id(), 20001);
+    }
 }
