@@ -50,10 +50,14 @@
 //! overflow the server's listen queue. Exit status: 0 after a run with no failure, 1 if a
 //! connection failed, 2 for bad arguments.
 
+#[path = "bench/measure.rs"]
+mod measure;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use measure::{cpu_ticks, percentile, CLOCK_TICKS_PER_SECOND};
 use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::WsUrl;
 use rfc6455::tokio::{ReadHalf, WebSocket, WriteHalf};
@@ -84,11 +88,6 @@ const IDLE_ECHO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Bytes a `--raw` connection reads from its socket at a time, as `rfc6455::tokio` does.
 const RAW_READ_BUFFER: usize = 16 * 1024;
-
-/// Clock ticks per second of `utime` and `stime` in `/proc/PID/stat` (`getconf CLK_TCK`): the
-/// kernel's USER_HZ, 100 on every Linux architecture in use. Fixed here rather than asked of
-/// `sysconf`, which would take a `libc` dependency for one number.
-const CLOCK_TICKS_PER_SECOND: u64 = 100;
 
 /// The command line.
 struct Arguments {
@@ -567,26 +566,5 @@ async fn read(
             let rtt_us = arrived.duration_since(sent).as_micros();
             tally.rtts_us.push(u32::try_from(rtt_us).unwrap_or(u32::MAX));
         }
-    }
-}
-
-/// The `fraction` percentile of sorted values (nearest rank).
-fn percentile(sorted: &[u32], fraction: f64) -> u32 {
-    let rank = (fraction * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-/// The process's CPU time so far, user and system, all threads, in clock ticks: fields 14
-/// (`utime`) and 15 (`stime`) of `/proc/PID/stat` (proc(5)).
-fn cpu_ticks(pid: u32) -> Result<u64, String> {
-    let path = format!("/proc/{pid}/stat");
-    let stat = std::fs::read_to_string(&path).map_err(|error| format!("{path}: {error}"))?;
-    // Field 2, the command name in parentheses, may hold spaces: count from the last ')'.
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let mut fields = after_name.split_whitespace().skip(11);
-    let mut field = || fields.next().and_then(|field| field.parse::<u64>().ok());
-    match (field(), field()) {
-        (Some(utime), Some(stime)) => Ok(utime + stime),
-        _ => Err(format!("{path}: no utime and stime fields")),
     }
 }
