@@ -45,6 +45,9 @@
 //! presence key of its own members again (one that another process took meanwhile is a
 //! conflict, [`Local::conflict`]), reads the members and says so in one more log line. Every
 //! command to Redis has a 3 s deadline, so a Redis that hangs counts as lost too.
+//!
+//! Needs Redis 7 or later (Debian 12's `redis-server` is 7.0): the refresh sets a key only if it
+//! is absent and says what was there in one command (`SET ... NX GET`).
 
 #![allow(dead_code)] // each example uses part of this module
 
@@ -283,8 +286,7 @@ impl Link {
     /// What went wrong, for the server to print before it exits with status 2: a URL that is
     /// not a Redis URL, a Redis that cannot be reached or does not answer within 3 s.
     pub async fn connect(name: &str, url: &str, prefix: &str) -> Result<(Link, Relay), String> {
-        let client =
-            Client::open(url).map_err(|error| format!("REDIS_URL {url:?} is not a Redis URL: {error}"))?;
+        let client = Client::open(url).map_err(|error| format!("REDIS_URL is not a Redis URL: {error}"))?;
         let address = client.get_connection_info().addr().to_string();
         let channel = format!("{prefix}:events");
         let session = Session::open(&client, &channel)
