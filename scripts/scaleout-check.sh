@@ -6,7 +6,8 @@
 # started again (messages cross again); the first process killed with SIGKILL, its user gone from
 # the other page's list within 20 s. Then two squares processes: a square dragged on one moves on
 # a page of the other. Also: Redis unreachable at start is exit status 2, with a message that
-# says so; each process logs the loss of Redis once, and its return; no panic.
+# says so; each process logs the loss of Redis once, and its return; no panic; and
+# scripts/chat-check.sh and scripts/squares-check.sh pass with REDIS_URL set.
 #
 # usage: scripts/scaleout-check.sh   (needs Debian's redis-server and chromium, and npm)
 set -euo pipefail
@@ -94,6 +95,19 @@ squares_b_port=$port
 echo "scaleout-check: squares on ports $squares_a_port and $squares_b_port"
 CHROMIUM=$(command -v chromium) timeout 60 node "$tools/scaleout-check.mjs" squares "$squares_a_port" "$squares_b_port" ||
     fail "the squares pages (above)"
+
+# The one-process checks again, every broadcast now through Redis: the same behaviour. (The
+# processes above stopped first, and their presence keys dropped.)
+kill "${pids[@]}" 2>/dev/null || true
+redis-cli -p "$redis_port" flushall >/dev/null
+for check in chat-check squares-check; do
+    if scripts/$check.sh >"$work/$check-through-redis.out" 2>&1; then
+        echo "scaleout-check: ok: scripts/$check.sh passes with REDIS_URL set"
+    else
+        sed 's/^/    /' "$work/$check-through-redis.out"
+        fail "scripts/$check.sh with REDIS_URL set (above)"
+    fi
+done
 
 for log in "$work"/chat-*.log "$work"/squares-*.log; do
     if grep -q "panicked" "$log"; then
