@@ -20,6 +20,10 @@ pub(crate) const SHARED_PAYLOAD_MIN: usize = 4096;
 /// a larger one is given back. An idle connection holds at most this much here.
 pub(crate) const KEPT_TAIL_CAPACITY: usize = 128;
 
+/// The most room made at once for the frames after a tail was given back (see
+/// [`Output::tail`]).
+const TAIL_ROOM_MAX: usize = 128 * 1024;
+
 /// Unsent output: frozen segments, then the tail buffer.
 #[derive(Debug)]
 pub(crate) struct Output {
@@ -29,18 +33,32 @@ pub(crate) struct Output {
     /// The tail is an allocation of its own from its start: never split or advanced, so its
     /// capacity is the allocation's size.
     tail_whole: bool,
+    /// How many bytes the last tail given back held, at most [`TAIL_ROOM_MAX`].
+    last_tail_len: u32,
 }
 
 impl Default for Output {
     fn default() -> Output {
-        Output { segments: VecDeque::new(), segments_len: 0, tail: BytesMut::new(), tail_whole: true }
+        Output {
+            segments: VecDeque::new(),
+            segments_len: 0,
+            tail: BytesMut::new(),
+            tail_whole: true,
+            last_tail_len: 0,
+        }
     }
 }
 
 impl Output {
-    /// The buffer the next frame is encoded into.
+    /// The buffer the next frame is encoded into. After a tail was given back, the first frame
+    /// finds room for as many bytes as that tail held: a connection that keeps sending as much
+    /// makes its room in one allocation, instead of growing it by doubling, copying what it
+    /// holds each time.
     #[inline]
     pub(crate) fn tail(&mut self) -> &mut BytesMut {
+        if self.last_tail_len != 0 && self.tail.capacity() == 0 {
+            self.tail.reserve(std::mem::take(&mut self.last_tail_len) as usize);
+        }
         &mut self.tail
     }
 
@@ -99,7 +117,8 @@ impl Output {
             if self.segments.is_empty() && self.tail_whole && self.tail.capacity() <= KEPT_TAIL_CAPACITY {
                 self.tail.clear();
             } else {
-                *self = Output::default();
+                let last_tail_len = self.tail.len().min(TAIL_ROOM_MAX) as u32;
+                *self = Output { last_tail_len, ..Output::default() };
             }
             return;
         }
@@ -121,5 +140,34 @@ impl Output {
     /// segments' lengths.
     pub(crate) fn capacity(&self) -> usize {
         self.tail.capacity() + self.segments_len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_tail_is_given_back_once_written_and_its_size_remembered() {
+        let mut output = Output::default();
+        output.tail().extend_from_slice(&[1; 1000]);
+        output.advance(1000);
+        // Given back: an idle connection holds nothing here...
+        assert_eq!(output.tail.capacity(), 0);
+        // ...and the next frames find room for as much in one allocation.
+        assert!(output.tail().capacity() >= 1000);
+        // That room is given back in turn, and what it held remembered instead.
+        output.tail().extend_from_slice(&[2; 10]);
+        output.advance(10);
+        assert_eq!((output.tail.capacity(), output.last_tail_len), (0, 10));
+    }
+
+    #[test]
+    fn a_small_tail_is_kept_once_written() {
+        let mut output = Output::default();
+        output.tail().extend_from_slice(&[1; 20]);
+        output.advance(20);
+        assert!(output.tail.capacity() > 0 && output.tail.capacity() <= KEPT_TAIL_CAPACITY);
+        assert_eq!(output.len(), 0);
     }
 }
