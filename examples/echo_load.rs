@@ -57,7 +57,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use measure::{cpu_ticks, percentile, CLOCK_TICKS_PER_SECOND};
+use measure::{cpu_ticks, number, percentile, CLOCK_TICKS_PER_SECOND};
 use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::WsUrl;
 use rfc6455::tokio::{ReadHalf, WebSocket, WriteHalf};
@@ -181,10 +181,6 @@ impl Arguments {
         let config = Config { limits, ..Config::default() };
         rfc6455::tokio::Options { config, ..rfc6455::tokio::Options::default() }
     }
-}
-
-fn number<T: std::str::FromStr>(option: &str, value: &str) -> Result<T, String> {
-    value.parse().map_err(|_| format!("{option} {value:?}: not a number"))
 }
 
 /// The server: a WebSocket URL, or with `--raw` the address of a TCP echo.

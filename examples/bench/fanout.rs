@@ -38,7 +38,7 @@ mod measure;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use measure::{cpu_ticks, percentile, CLOCK_TICKS_PER_SECOND};
+use measure::{cpu_ticks, number, percentile, CLOCK_TICKS_PER_SECOND};
 use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::WsUrl;
 use rfc6455::tokio::{Options, ReadHalf, WebSocket, WriteHalf};
@@ -105,10 +105,6 @@ impl Arguments {
         }
         Ok(arguments)
     }
-}
-
-fn number<T: std::str::FromStr>(option: &str, value: &str) -> Result<T, String> {
-    value.parse().map_err(|_| format!("{option} {value:?}: not a number"))
 }
 
 /// The measured window, in microseconds since the generator started.

@@ -1,5 +1,6 @@
-//! What the load generators (`examples/echo_load.rs`, `examples/bench/fanout.rs`) measure with:
-//! percentiles of sorted samples, and a process's CPU time from Linux's `/proc`.
+//! What the load generators (`examples/echo_load.rs`, `examples/bench/fanout.rs`) share: the
+//! numbers of their command lines, percentiles of sorted samples, and a process's CPU time from
+//! Linux's `/proc`.
 
 #![allow(dead_code)] // each load generator uses part of this module
 
@@ -7,6 +8,15 @@
 /// kernel's USER_HZ, 100 on every Linux architecture in use. Fixed here rather than asked of
 /// `sysconf`, which would take a `libc` dependency for one number.
 pub const CLOCK_TICKS_PER_SECOND: u64 = 100;
+
+/// The number given as `value` to the command-line option `option`.
+///
+/// # Errors
+///
+/// What to tell the user when `value` is not such a number.
+pub fn number<T: std::str::FromStr>(option: &str, value: &str) -> Result<T, String> {
+    value.parse().map_err(|_| format!("{option} {value:?}: not a number"))
+}
 
 /// The `fraction` percentile of sorted values (nearest rank).
 pub fn percentile(sorted: &[u32], fraction: f64) -> u32 {
