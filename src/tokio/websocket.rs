@@ -135,7 +135,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
     ) -> Poll<T> {
         self.wakers.register(role, cx.waker());
         let mut inner = self.lock();
-        let mut shared_cx = Context::from_waker(&self.waker);
         let mut progress = false;
         // Drive until `until` is met or a drive changes nothing: then the last drive ran with
         // the state as `until` left it (an event taken lets reading resume), so every source
@@ -144,7 +143,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
         let mut settled = false;
         for _ in 0..DRIVES_PER_POLL {
             result = until(&mut inner);
-            if result.is_ready() || !inner.drive(&mut shared_cx, self.wakers.take_woken()) {
+            if result.is_ready() || !self.drive(&mut inner) {
                 settled = true;
                 break;
             }
@@ -161,13 +160,19 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
         result
     }
 
+    /// Drives the connection ([`Inner::drive`]) with the shared waker, saying whether it was
+    /// woken since the last drive: the one pairing that lets a drive skip a read or timer still
+    /// waiting to wake it.
+    fn drive(&self, inner: &mut Inner<IO>) -> bool {
+        inner.drive(&mut Context::from_waker(&self.waker), self.wakers.take_woken())
+    }
+
     /// Runs `command` on the connection, then writes what the transport takes at once (what
     /// it does not take, the transport's wake-up hands to a waiting task).
     pub(super) fn run_command<T>(&self, command: impl FnOnce(&mut Connection) -> T) -> T {
         let mut inner = self.lock();
         let result = command(&mut inner.driver.endpoint);
-        let mut cx = Context::from_waker(&self.waker);
-        let progress = inner.drive(&mut cx, self.wakers.take_woken());
+        let progress = self.drive(&mut inner);
         drop(inner);
         if progress {
             self.wakers.wake_others(&self.waker);
@@ -192,7 +197,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Inner<IO> {
     /// high-water mark, the end).
     ///
     /// `cx` is always the shared waker's, and `woken` says whether it was woken since the last
-    /// drive: if not, a read or timer that answered `Pending` is not polled again.
+    /// drive ([`Shared::drive`] pairs them): if not, a read or timer that answered `Pending` is
+    /// not polled again.
     fn drive(&mut self, cx: &mut Context<'_>, woken: Woken) -> bool {
         let before = (self.driver.endpoint.unsent_len(), self.driver.is_closed());
         let mut read = false;

@@ -35,7 +35,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
         if batch && inner.driver.endpoint.has_events() {
             return SendNow::Done(Ok(()));
         }
-        let progress = inner.drive(&mut Context::from_waker(&self.waker), self.wakers.take_woken());
+        let progress = self.drive(&mut inner);
         let sent = match inner.driver.is_flushed() {
             true => SendNow::Done(inner.io_result()),
             false => SendNow::Queued,
