@@ -86,6 +86,9 @@ pub(crate) struct Driver<IO, E> {
     /// The timer answered `Pending` for the deadline `timer_at`: it wakes the waker it was
     /// given then.
     timer_armed: bool,
+    /// The last reading of the clock handed to the endpoint: a pass that nothing woke gives it
+    /// again (see [`Driver::pass_clock`]). `None`: read the clock at the next pass.
+    clock: Option<Instant>,
     /// The first I/O error, kept for the caller.
     pub(crate) error: Option<io::Error>,
 }
@@ -102,6 +105,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
             read_done: false,
             read_armed: false,
             timer_armed: false,
+            clock: None,
             error: None,
         }
     }
@@ -133,6 +137,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
             // The next endpoint's caller may pass another waker: poll again.
             read_armed: false,
             timer_armed: false,
+            clock: None,
             error: self.error,
         })
     }
@@ -156,8 +161,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
         // the past (it would be a core bug; this keeps it from becoming a busy loop).
         for _ in 0..8 {
             self.poll_write(cx);
-            // One reading of the clock per pass (a timer that fires reads it again).
-            let now = now();
+            let (now, fresh) = self.pass_clock(quiet);
             match self.endpoint.poll_transport(now) {
                 Transport::Open => {}
                 Transport::ShutdownWrite => self.poll_shutdown(cx),
@@ -172,7 +176,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
                     return Pass::Closed;
                 }
             }
-            if may_read && !(quiet && self.read_armed) && self.poll_read(cx, now) {
+            if may_read && !(quiet && self.read_armed) && self.poll_read(cx, now, fresh) {
                 return Pass::Read;
             }
             if !self.poll_timer(cx, quiet) {
@@ -181,6 +185,32 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
         }
         cx.waker().wake_by_ref();
         Pass::Idle
+    }
+
+    /// Reads the clock, for the endpoint.
+    pub(crate) fn now(&mut self) -> Instant {
+        let now = now();
+        self.clock = Some(now);
+        now
+    }
+
+    /// Has the next pass read the clock again (after the endpoint was given a reading from
+    /// elsewhere: time handed to it never goes back).
+    pub(crate) fn forget_clock(&mut self) {
+        self.clock = None;
+    }
+
+    /// The time for a pass, and whether it was read now. A pass that nothing woke (`quiet`)
+    /// takes the last reading again: since then no byte arrived and no deadline passed that
+    /// the timer was set for, so the endpoint has nothing to measure against it; the transport
+    /// instruction it answers with can only lag, until the timer wakes the task. Bytes read in
+    /// such a pass are handed over with a fresh reading ([`Driver::poll_read`]). (An echo
+    /// reads the clock once per message this way, instead of once per pass: three.)
+    fn pass_clock(&mut self, quiet: bool) -> (Instant, bool) {
+        match (quiet, self.clock) {
+            (true, Some(then)) => (then, false),
+            _ => (self.now(), true),
+        }
     }
 
     /// Writes until the transport would block or nothing is left, then flushes.
@@ -231,7 +261,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
     }
 
     /// Reads once; `true` if the endpoint was handed bytes, the end of the input or an error.
-    fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+    /// `now` is the pass's time; unless it is `fresh`, the clock is read again for what arrived.
+    fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant, fresh: bool) -> bool {
         let Some(io) = self.io.as_mut() else { return false };
         if self.read_done {
             return false;
@@ -239,7 +270,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
         // Uninitialized: the transport writes what it reads, and only that part is read back.
         let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
         let mut buffer = ReadBuf::uninit(&mut chunk);
-        match Pin::new(io).poll_read(cx, &mut buffer) {
+        let read = Pin::new(io).poll_read(cx, &mut buffer);
+        let now = match (&read, fresh) {
+            (Poll::Ready(Ok(())), false) => self.now(),
+            _ => now,
+        };
+        match read {
             Poll::Ready(Ok(())) if buffer.filled().is_empty() => {
                 self.read_done = true;
                 self.endpoint.receive_eof(now);
@@ -275,7 +311,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
         if self.timer_armed {
             return false;
         }
-        self.endpoint.handle_timeout(now());
+        let now = self.now();
+        self.endpoint.handle_timeout(now);
         true
     }
 
@@ -283,7 +320,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, E: Endpoint> Driver<IO, E> {
     fn fail(&mut self, error: io::Error) {
         self.error.get_or_insert(error);
         self.read_done = true;
-        self.endpoint.receive_reset(now());
+        let now = self.now();
+        self.endpoint.receive_reset(now);
     }
 }
 
@@ -320,4 +358,95 @@ where
     E: Endpoint,
 {
     while next_event(driver).await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use ::tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    /// An endpoint that only records the time of every call that is given one.
+    #[derive(Default)]
+    struct Recorder {
+        /// (call, time), in order.
+        calls: Vec<(&'static str, Instant)>,
+    }
+
+    impl Endpoint for Recorder {
+        type Event = ();
+        fn receive(&mut self, now: Instant, _: &[u8]) {
+            self.calls.push(("receive", now));
+        }
+        fn receive_eof(&mut self, now: Instant) {
+            self.calls.push(("receive_eof", now));
+        }
+        fn receive_reset(&mut self, now: Instant) {
+            self.calls.push(("receive_reset", now));
+        }
+        fn handle_timeout(&mut self, now: Instant) {
+            self.calls.push(("handle_timeout", now));
+        }
+        fn poll_event(&mut self) -> Option<()> {
+            None
+        }
+        fn bytes_to_send_vectored<'a>(&'a mut self, _: &mut [IoSlice<'a>]) -> usize {
+            0
+        }
+        fn unsent_len(&self) -> usize {
+            0
+        }
+        fn mark_sent(&mut self, _: usize) {}
+        fn poll_transport(&mut self, now: Instant) -> Transport {
+            self.calls.push(("poll_transport", now));
+            Transport::Open
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            None
+        }
+    }
+
+    /// A pass nothing woke gives the endpoint the last reading of the clock again, but bytes it
+    /// reads get a fresh one; time handed over never goes back.
+    #[test]
+    fn a_quiet_pass_reuses_the_clock_but_what_it_reads_gets_a_fresh_reading() {
+        let runtime =
+            ::tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        runtime.block_on(async {
+            let (mut peer, io) = ::tokio::io::duplex(64);
+            let mut driver = Driver::new(io, Recorder::default());
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            let start = now();
+
+            // Woken: the clock is read; nothing to read yet, the read is armed.
+            assert_eq!(driver.poll_pass(&mut cx, true, Woken::Maybe), Pass::Idle);
+            peer.write_all(b"one").await.unwrap();
+            assert_eq!(driver.poll_pass(&mut cx, true, Woken::Maybe), Pass::Read);
+
+            // Ten seconds later, a pass that nothing woke (the read is not armed: it answered).
+            ::tokio::time::advance(Duration::from_secs(10)).await;
+            peer.write_all(b"two").await.unwrap();
+            assert_eq!(driver.poll_pass(&mut cx, true, Woken::No), Pass::Read);
+            // And one with nothing to read.
+            assert_eq!(driver.poll_pass(&mut cx, true, Woken::No), Pass::Idle);
+
+            let later = start + Duration::from_secs(10);
+            let calls = &driver.endpoint.calls;
+            assert_eq!(
+                calls.as_slice(),
+                [
+                    ("poll_transport", start),
+                    ("poll_transport", start),
+                    ("receive", start),
+                    // The quiet pass: the last reading for the transport instruction...
+                    ("poll_transport", start),
+                    // ...and a fresh one for what arrived, which the next quiet pass reuses.
+                    ("receive", later),
+                    ("poll_transport", later),
+                ]
+            );
+        });
+    }
 }

@@ -17,7 +17,7 @@ use ::tokio::io::{AsyncRead, AsyncWrite};
 use futures_core::Stream;
 use futures_sink::Sink;
 
-use super::driver::{now, Driver, Pass, Woken};
+use super::driver::{Driver, Pass, Woken};
 use super::sender::{Commands, Sender};
 use super::wakers::{Role, Wakers};
 use super::{Error, Options};
@@ -172,6 +172,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
     pub(super) fn run_command<T>(&self, command: impl FnOnce(&mut Connection) -> T) -> T {
         let mut inner = self.lock();
         let result = command(&mut inner.driver.endpoint);
+        // The command may have read the clock itself (a Close from a `Sender`).
+        inner.driver.forget_clock();
         let progress = self.drive(&mut inner);
         drop(inner);
         if progress {
@@ -321,7 +323,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Inner<IO> {
     }
 
     fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        match self.driver.endpoint.close(now(), code, reason) {
+        let now = self.driver.now();
+        match self.driver.endpoint.close(now, code, reason) {
             // Already closing: waiting for the end is all that is left.
             Ok(()) | Err(SendError::Closing) => Ok(()),
             Err(error) => Err(Error::Send(error)),
