@@ -29,13 +29,13 @@
 //! It prints one line:
 //!
 //! ```text
-//! connections=16 size=16 in_flight=1 msgs/s=41234 MB/s=0.66 rtt_p50_us=370 rtt_p99_us=820 server_cpu_us_per_msg=21.30
+//! connections=16 size=16 in_flight=1 msgs/s=41234 MB/s=0.66 rtt_p50_us=370 rtt_p99_us=820 server_cpu_us_per_msg=21.30 load_cpu_us_per_msg=18.02
 //! ```
 //!
 //! `msgs/s` counts echoes received in the measured window, `MB/s` their payload (one way,
 //! 10^6 bytes), the RTT percentiles are over every echo of the window, and
 //! `server_cpu_us_per_msg` (with `--server-pid`) is the server's user and system time over the
-//! window per echo. `scripts/echo-compare.sh` runs it against two builds of the echo server,
+//! window per echo, `load_cpu_us_per_msg` this load generator's own. `scripts/echo-compare.sh` runs it against two builds of the echo server,
 //! `scripts/echo-bench.sh` against the echo server and its peers.
 //!
 //! With `--idle`, each connection (WebSocket or `--raw`) has one message echoed, then all are
@@ -449,13 +449,12 @@ async fn run(arguments: &Arguments, target: &Target) -> Result<String, String> {
         running.spawn(echo(ws, message.clone(), arguments.in_flight, window));
     }
 
-    let mut server_ticks = None;
-    if let Some(pid) = arguments.server_pid {
-        sleep_until(window.start).await;
-        let before = cpu_ticks(pid)?;
-        sleep_until(window.end).await;
-        server_ticks = Some(cpu_ticks(pid)?.saturating_sub(before));
-    }
+    // The CPU time over the window: the server's (if told its pid) and this process's own.
+    let server_ticks = |pid: Option<u32>| pid.map(cpu_ticks).transpose();
+    sleep_until(window.start).await;
+    let before = (server_ticks(arguments.server_pid)?, cpu_ticks(std::process::id())?);
+    sleep_until(window.end).await;
+    let after = (server_ticks(arguments.server_pid)?, cpu_ticks(std::process::id())?);
 
     let mut echoes = 0;
     let mut rtts_us = Vec::new();
@@ -480,10 +479,11 @@ async fn run(arguments: &Arguments, target: &Target) -> Result<String, String> {
         percentile(&rtts_us, 0.50),
         percentile(&rtts_us, 0.99),
     );
-    if let Some(ticks) = server_ticks {
-        let cpu_us = ticks as f64 * 1e6 / CLOCK_TICKS_PER_SECOND as f64;
-        line.push_str(&format!(" server_cpu_us_per_msg={:.2}", cpu_us / echoes as f64));
+    let us_per_echo = |ticks: u64| ticks as f64 * 1e6 / CLOCK_TICKS_PER_SECOND as f64 / echoes as f64;
+    if let (Some(before), Some(after)) = (before.0, after.0) {
+        line.push_str(&format!(" server_cpu_us_per_msg={:.2}", us_per_echo(after.saturating_sub(before))));
     }
+    line.push_str(&format!(" load_cpu_us_per_msg={:.2}", us_per_echo(after.1.saturating_sub(before.1))));
     Ok(line)
 }
 

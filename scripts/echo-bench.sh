@@ -37,6 +37,12 @@
 # together, and the server's CPU time per message includes what its idle workers spend looking
 # for work, which depends on how busy the other cores are. Compare the columns of one run;
 # figures from runs at different times (or on other machines) differ, the ratios less so.
+#
+# When the two processes keep every core busy, msgs/s is set by the CPU time the pair spends
+# per message, and the load generator spends more speaking WebSocket than writing raw bytes.
+# The last column says how far that alone caps rfc/raw: the ratio a WebSocket server that cost
+# no more than the raw echo would reach, (raw server + load against raw) / (raw server + load
+# against rfc6455), from the medians of the CPU table.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/port-from-log.sh
@@ -129,11 +135,11 @@ for server in "${servers[@]}"; do echo -n " $server on port ${port[$server]},"; 
 echo " $runs runs each of ${duration} s per case"
 
 rates_row='%-17s %9s %9s %9s %9s  %8s %8s %8s %8s'
-cpu_row='%-17s %9s %9s %9s %9s  %10s %10s'
+cpu_row='%-17s %9s %9s %9s %9s  %10s %10s  %9s %9s %8s'
 rates_table=() cpu_table=()
 for case in "${cases[@]}"; do
     read -r connections size in_flight <<<"$case"
-    declare -A rates=() cpu=() p50=() p99=()
+    declare -A rates=() cpu=() load_cpu=() p50=() p99=()
     for run in $(seq "$runs"); do
         for server in "${servers[@]}"; do
             # shellcheck disable=SC2046 # target's options are words
@@ -147,6 +153,7 @@ for case in "${cases[@]}"; do
             echo "  $server run $run: $line"
             rates[$server]+=" $(field msgs/s "$line")"
             cpu[$server]+=" $(field server_cpu_us_per_msg "$line")"
+            load_cpu[$server]+=" $(field load_cpu_us_per_msg "$line")"
             p50[$server]+=" $(field rtt_p50_us "$line")"
             p99[$server]+=" $(field rtt_p99_us "$line")"
         done
@@ -164,10 +171,18 @@ for case in "${cases[@]}"; do
         "$(ratio "${rate[rfc6455]}" "${rate[raw]}")" "$(ratio "${rate[fastwebsockets]}" "${rate[raw]}")" \
         "$(ratio "${rate[tungstenite]}" "${rate[raw]}")" "$(ratio "${rate[rfc6455]}" "${rate[fastwebsockets]}")")")
     # shellcheck disable=SC2086 # the runs' values are words
+    load_ws=$(median ${load_cpu[rfc6455]}) load_raw=$(median ${load_cpu[raw]}) server_raw=$(median ${cpu[raw]})
+    # The most a WebSocket server could reach against the raw echo on a machine the two processes
+    # keep busy: the server costing what the raw echo costs, the load generator what it costs
+    # speaking WebSocket.
+    ceiling=$(ratio "$(awk -v s="$server_raw" -v l="$load_raw" 'BEGIN { print s + l }')" \
+        "$(awk -v s="$server_raw" -v l="$load_ws" 'BEGIN { print s + l }')")
+    # shellcheck disable=SC2086 # the runs' values are words
     cpu_table+=("$(printf "$cpu_row" "$label" \
-        "$(median ${cpu[rfc6455]})" "$(median ${cpu[raw]})" "$(median ${cpu[fastwebsockets]})" \
+        "$(median ${cpu[rfc6455]})" "$server_raw" "$(median ${cpu[fastwebsockets]})" \
         "$(median ${cpu[tungstenite]})" \
-        "$(median ${p50[rfc6455]})/$(median ${p99[rfc6455]})" "$(median ${p50[raw]})/$(median ${p99[raw]})")")
+        "$(median ${p50[rfc6455]})/$(median ${p99[rfc6455]})" "$(median ${p50[raw]})/$(median ${p99[raw]})" \
+        "$load_ws" "$load_raw" "$ceiling")")
 done
 for server in "${servers[@]}"; do stop "$server"; done
 
@@ -213,8 +228,9 @@ echo "msgs/s, median of $runs runs of ${duration} s; case: connections x payload
 printf "$rates_row\n" "case" "rfc6455" "raw" "fastws" "tungst" "rfc/raw" "fws/raw" "tung/raw" "rfc/fws"
 printf '%s\n' "${rates_table[@]}"
 echo
-echo "server CPU µs per message (median); RTT µs p50/p99 (medians)"
-printf "$cpu_row\n" "case" "rfc6455" "raw" "fastws" "tungst" "rfc6455 RTT" "raw RTT"
+echo "server CPU µs per message (median); RTT µs p50/p99 (medians); the load generator's CPU µs per"
+echo "message against rfc6455 (speaking WebSocket) and against raw, and the ceiling they set on rfc/raw"
+printf "$cpu_row\n" "case" "rfc6455" "raw" "fastws" "tungst" "rfc6455 RTT" "raw RTT" "load ws" "load raw" "ceiling"
 printf '%s\n' "${cpu_table[@]}"
 if [ ${#memory_table[@]} -gt 0 ]; then
     echo
