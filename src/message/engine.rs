@@ -638,8 +638,14 @@ fn append_sized(buffer: &mut BytesMut, bytes: &[u8], rules: &DecodeRules, unmask
     if buffer.is_empty() {
         if let Ok(Decoded::Complete { value: header, consumed }) = FrameHeader::decode(bytes, rules) {
             let frame_len = (consumed as u64).saturating_add(header.payload_len);
-            let room = frame_len.min(2 * bytes.len() as u64) as usize;
-            buffer.reserve(room.max(bytes.len()));
+            let room = (frame_len.min(2 * bytes.len() as u64) as usize).max(bytes.len());
+            if buffer.capacity() == 0 {
+                // The common case (the last message took the whole buffer with it): one
+                // allocation, without `reserve`'s look at what the buffer shares.
+                *buffer = BytesMut::with_capacity(room);
+            } else {
+                buffer.reserve(room);
+            }
             // A large masked single-frame Text or Binary message (FIN, no RSV bit) is unmasked
             // as it is copied: one pass over its payload instead of two. Small ones are cheaper
             // to unmask in bulk later. (Streamed messages are unmasked piece by piece later.)
