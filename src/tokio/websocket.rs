@@ -155,7 +155,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
         }
         drop(inner);
         if progress {
-            self.wakers.wake_others(cx.waker());
+            self.wakers.wake_others(cx.waker(), Some(role));
         }
         result
     }
@@ -177,7 +177,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
         let progress = self.drive(&mut inner);
         drop(inner);
         if progress {
-            self.wakers.wake_others(&self.waker);
+            self.wakers.wake_others(&self.waker, None);
         }
         result
     }
@@ -536,6 +536,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
     /// Splits the socket into a writing and a reading half that two tasks can use at once (the
     /// order of tokio-tungstenite's `split`).
     pub fn split(self) -> (WriteHalf<IO>, ReadHalf<IO>) {
+        self.shared.wakers.split();
         (WriteHalf { shared: Arc::clone(&self.shared) }, ReadHalf { shared: self.shared })
     }
 }

@@ -9,6 +9,7 @@ use ::tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{poll_flush, poll_ready, Shared};
 use crate::message::Message;
+use crate::tokio::wakers::Role;
 use crate::tokio::Error;
 
 /// What [`Shared::send_now`] did.
@@ -42,7 +43,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
         };
         drop(inner);
         if progress {
-            self.wakers.wake_others(cx.waker());
+            self.wakers.wake_others(cx.waker(), Some(Role::Writer));
         }
         sent
     }
