@@ -415,7 +415,15 @@ impl Connection {
     pub fn poll_event(&mut self) -> Option<Event> {
         // The common case first: the next of a run of messages. (The message is the last thing
         // made, so that it is made where it is returned.)
-        if let Some(Queued::Messages(messages)) = self.events.front_mut() {
+        let Some(front) = self.events.front_mut() else {
+            // Nothing queued: the other common case (a task that looks before it reads, and
+            // after), unless an ending waits for the queue to empty.
+            return match self.deferred {
+                None => None,
+                Some(_) => self.poll_other_event(),
+            };
+        };
+        if let Queued::Messages(messages) = front {
             if messages.remaining() > 1 {
                 return messages.next_message().map(Event::Message);
             }
