@@ -35,8 +35,9 @@
 //! `msgs/s` counts echoes received in the measured window, `MB/s` their payload (one way,
 //! 10^6 bytes), the RTT percentiles are over every echo of the window, and
 //! `server_cpu_us_per_msg` (with `--server-pid`) is the server's user and system time over the
-//! window per echo, `load_cpu_us_per_msg` this load generator's own. `scripts/echo-compare.sh` runs it against two builds of the echo server,
-//! `scripts/echo-bench.sh` against the echo server and its peers.
+//! window per echo, `load_cpu_us_per_msg` this load generator's own. `scripts/echo-compare.sh`
+//! runs it against two builds of the echo server, `scripts/echo-bench.sh` against the echo
+//! server and its peers.
 //!
 //! With `--idle`, each connection (WebSocket or `--raw`) has one message echoed, then all are
 //! held open and idle for `--duration` seconds, then closed: the server's memory per idle
@@ -450,11 +451,13 @@ async fn run(arguments: &Arguments, target: &Target) -> Result<String, String> {
     }
 
     // The CPU time over the window: the server's (if told its pid) and this process's own.
-    let server_ticks = |pid: Option<u32>| pid.map(cpu_ticks).transpose();
+    let own_pid = std::process::id();
     sleep_until(window.start).await;
-    let before = (server_ticks(arguments.server_pid)?, cpu_ticks(std::process::id())?);
+    let server_before = arguments.server_pid.map(cpu_ticks).transpose()?;
+    let own_before = cpu_ticks(own_pid)?;
     sleep_until(window.end).await;
-    let after = (server_ticks(arguments.server_pid)?, cpu_ticks(std::process::id())?);
+    let server_after = arguments.server_pid.map(cpu_ticks).transpose()?;
+    let own_ticks = cpu_ticks(own_pid)?.saturating_sub(own_before);
 
     let mut echoes = 0;
     let mut rtts_us = Vec::new();
@@ -480,10 +483,10 @@ async fn run(arguments: &Arguments, target: &Target) -> Result<String, String> {
         percentile(&rtts_us, 0.99),
     );
     let us_per_echo = |ticks: u64| ticks as f64 * 1e6 / CLOCK_TICKS_PER_SECOND as f64 / echoes as f64;
-    if let (Some(before), Some(after)) = (before.0, after.0) {
+    if let (Some(before), Some(after)) = (server_before, server_after) {
         line.push_str(&format!(" server_cpu_us_per_msg={:.2}", us_per_echo(after.saturating_sub(before))));
     }
-    line.push_str(&format!(" load_cpu_us_per_msg={:.2}", us_per_echo(after.1.saturating_sub(before.1))));
+    line.push_str(&format!(" load_cpu_us_per_msg={:.2}", us_per_echo(own_ticks)));
     Ok(line)
 }
 
