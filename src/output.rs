@@ -12,6 +12,8 @@ use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use crate::frame::SMALL_FRAME_ROOM;
+
 /// Payloads at least this long are queued by reference; shorter ones are cheaper to copy.
 pub(crate) const SHARED_PAYLOAD_MIN: usize = 4096;
 
@@ -57,7 +59,10 @@ impl Output {
     #[inline]
     pub(crate) fn tail(&mut self) -> &mut BytesMut {
         if self.last_tail_len != 0 && self.tail.capacity() == 0 {
-            self.tail.reserve(std::mem::take(&mut self.last_tail_len) as usize);
+            // The encoder makes room for a whole small frame before it writes one shorter: the
+            // same batch again fits without growing.
+            let room = std::mem::take(&mut self.last_tail_len) as usize + SMALL_FRAME_ROOM;
+            self.tail.reserve(room);
         }
         &mut self.tail
     }
@@ -160,6 +165,26 @@ mod tests {
         output.tail().extend_from_slice(&[2; 10]);
         output.advance(10);
         assert_eq!((output.tail.capacity(), output.last_tail_len), (0, 10));
+    }
+
+    #[test]
+    fn the_same_batch_of_small_masked_frames_again_fits_the_room_made_for_it() {
+        use crate::frame::{encode_frame_to_buffer, FIN_BIT};
+        use crate::Opcode;
+        let batch = |output: &mut Output| {
+            for _ in 0..1000 {
+                let first = FIN_BIT | Opcode::Binary.encode();
+                encode_frame_to_buffer(output.tail(), first, Some([1, 2, 3, 4]), &[7; 16]);
+            }
+        };
+        let mut output = Output::default();
+        batch(&mut output);
+        output.advance(output.len());
+        let room = output.tail().capacity();
+        batch(&mut output);
+        // The encoder makes room for a whole small frame before the last one: had that not been
+        // counted, the buffer would have grown, copying the whole batch.
+        assert_eq!(output.tail.capacity(), room);
     }
 
     #[test]

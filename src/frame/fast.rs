@@ -68,7 +68,7 @@ pub(crate) fn decode_valid(input: &[u8], rules: &DecodeRules) -> Option<(FrameHe
 const SMALL_PAYLOAD_LEN: usize = 64;
 /// The room a small masked frame is written into: a header with a masking key (6 bytes), and
 /// [`SMALL_PAYLOAD_LEN`] bytes of payload.
-const SMALL_FRAME_ROOM: usize = 6 + SMALL_PAYLOAD_LEN;
+pub(crate) const SMALL_FRAME_ROOM: usize = 6 + SMALL_PAYLOAD_LEN;
 
 /// Appends a frame to `out`: byte 0 as given (FIN, RSV bits, opcode), the payload length in its
 /// minimal encoding, the masking key if any, and the payload masked with it.

@@ -48,7 +48,7 @@ use crate::{Decoded, Role};
 
 mod fast;
 
-pub(crate) use fast::{decode_valid, encode_frame_to_buffer, encode_header_to_buffer};
+pub(crate) use fast::{decode_valid, encode_frame_to_buffer, encode_header_to_buffer, SMALL_FRAME_ROOM};
 
 /// Byte 0, bit 7: FIN, "this is the final fragment in a message" (§5.2).
 pub const FIN_BIT: u8 = 0b1000_0000;
