@@ -458,7 +458,7 @@ impl TextBuilder {
 
 /// How many records of a run are kept inline: the common case is a run of one message (one
 /// read, one message), so that needs no allocation; a longer run allocates once.
-const INLINE_RECORDS: usize = 4;
+pub(crate) const INLINE_RECORDS: usize = 4;
 
 /// Where one whole single-frame message lies in a [`WholeRun`]: its header's length, then its
 /// payload's, as its header said.
@@ -489,6 +489,12 @@ impl RunRecords {
         }
         self.count += 1;
         self.text |= record.text;
+    }
+
+    /// Makes room for `additional` records past the inline ones, in one allocation, instead of
+    /// growing by doubling as they are pushed.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.more.reserve(additional);
     }
 
     /// How many messages are recorded.

@@ -4,7 +4,7 @@
 use bytes::BytesMut;
 
 use super::{Reassembler, Tail};
-pub(crate) use crate::audited::{RunRecord, RunRecords, WholeRun};
+pub(crate) use crate::audited::{RunRecord, RunRecords, WholeRun, INLINE_RECORDS};
 use crate::error::ProtocolError;
 use crate::frame::{decode_valid, Opcode, FIN_BIT};
 use crate::mask::apply_mask;
@@ -102,6 +102,12 @@ impl Reassembler {
             // A header is at most 14 bytes (§5.2).
             records.push(RunRecord { text, header_len: header_len as u8, payload_len });
             start += header_len + payload_len as usize;
+            if records.len() == INLINE_RECORDS {
+                // More are likely: room for as many as the bytes left would hold at the size of
+                // these, in one allocation (bounded by the bytes received, never by a header).
+                let expected = (self.buffer.len() - start) / (start / INLINE_RECORDS);
+                records.reserve(expected.min(max - INLINE_RECORDS));
+            }
         }
         start
     }
