@@ -46,9 +46,17 @@ impl Connection {
         if !shareable {
             return self.send_whole(message.kind(), payload);
         }
+        self.send_shared(message.kind(), payload)
+    }
+
+    /// [`Connection::send_message`] for a payload queued by reference: its header is encoded,
+    /// the payload itself kept as it is. (Kept out of line: the small messages' path then saves
+    /// fewer registers.)
+    #[inline(never)]
+    fn send_shared(&mut self, kind: MessageKind, payload: &Bytes) -> Result<(), SendError> {
         self.check_can_send_whole()?;
         self.flush_pong();
-        let first = FIN_BIT | message.kind().opcode().encode();
+        let first = FIN_BIT | kind.opcode().encode();
         crate::frame::encode_header_to_buffer(self.out.tail(), first, None, payload.len());
         self.out.push_shared(payload.clone());
         Ok(())
