@@ -13,6 +13,11 @@ use crate::mask::apply_mask;
 pub(super) const WHOLE_TEXT: u8 = FIN_BIT | Opcode::Text.encode();
 /// Byte 0 of a whole single-frame Binary message.
 pub(super) const WHOLE_BINARY: u8 = FIN_BIT | Opcode::Binary.encode();
+
+/// The most records room is made for at once, past the inline ones (8 KiB of them): a read of
+/// a thousand small messages finds room for them all in one allocation.
+const RESERVED_RECORDS_MAX: usize = 1024;
+
 impl Reassembler {
     /// The common case, in bulk: between messages, the whole single-frame Text or Binary messages
     /// at the front of the buffer (valid header, FIN, no RSV bit, within the limits), at most
@@ -104,9 +109,10 @@ impl Reassembler {
             start += header_len + payload_len as usize;
             if records.len() == INLINE_RECORDS {
                 // More are likely: room for as many as the bytes left would hold at the size of
-                // these, in one allocation (bounded by the bytes received, never by a header).
+                // these, in one allocation, up to RESERVED_RECORDS_MAX (so a few empty frames
+                // before a large one cost no more; beyond it, the records grow as they come).
                 let expected = (self.buffer.len() - start) / (start / INLINE_RECORDS);
-                records.reserve(expected.min(max - INLINE_RECORDS));
+                records.reserve(expected.min(max - INLINE_RECORDS).min(RESERVED_RECORDS_MAX));
             }
         }
         start
