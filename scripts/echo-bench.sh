@@ -17,6 +17,9 @@
 #   IDLE_CONNECTIONS  connections for the memory table, default 10000; 0: no memory table.
 #                     The script raises its open-files limit to IDLE_CONNECTIONS + 1024 (the
 #                     load generator and each server need one descriptor per connection).
+#   SERVER_CPUS, LOAD_CPUS
+#                     CPUs to pin the servers and the load generator to (taskset lists, see
+#                     scripts/echo-cpus.sh); unset, they share every core.
 #   ECHO_LOAD         an echo_load binary to use instead of the work tree's. echo_load is built
 #                     on rfc6455::tokio, so a change to the library changes the load as well; a
 #                     fixed binary keeps runs made at different times comparable.
@@ -33,8 +36,9 @@
 # number of bytes per message, with no framing. The servers' logs are in target/echo-bench/;
 # a fresh instance of each server is started for the memory table.
 #
-# The load generator runs on the same machine as the servers: msgs/s is what the pair reaches
-# together, and the server's CPU time per message includes what its idle workers spend looking
+# The load generator runs on the same machine as the servers. Unless SERVER_CPUS and LOAD_CPUS
+# pin them apart, they share every core: msgs/s is what the pair reaches together, and the
+# server's CPU time per message includes what its idle workers spend looking
 # for work, which depends on how busy the other cores are. Compare the columns of one run;
 # figures from runs at different times (or on other machines) differ, the ratios less so.
 #
@@ -51,6 +55,7 @@ duration=${DURATION:-3}
 runs=${RUNS:-3}
 idle_connections=${IDLE_CONNECTIONS:-10000}
 source scripts/echo-cases.sh
+source scripts/echo-cpus.sh
 cases=("${echo_cases[@]}")
 # Every server: its name in the tables, and its example.
 servers=(rfc6455 raw fastwebsockets tungstenite)
@@ -97,7 +102,7 @@ cargo build --release --quiet "${examples[@]/#/--example=}"
 start() {
     local log=$dir/$1.log
     BIND_ADDRESS=127.0.0.1 BIND_PORT=0 HEARTBEAT_INTERVAL=0 MAX_CONNECTIONS=$((idle_connections + 1024)) \
-        "target/release/examples/${example[$1]}" 2>"$log" &
+        "${server_pin[@]}" "target/release/examples/${example[$1]}" 2>"$log" &
     pid[$1]=$!
     port[$1]=$(port_from_log "$log" "${pid[$1]}" '.*listening on [a-z]*://127\.0\.0\.1:\([0-9]*\).*')
     if [ -z "${port[$1]}" ]; then
@@ -132,7 +137,7 @@ resident_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 for server in "${servers[@]}"; do start "$server"; done
 echo -n "echo-bench:"
 for server in "${servers[@]}"; do echo -n " $server on port ${port[$server]},"; done
-echo " $runs runs each of ${duration} s per case"
+echo " $runs runs each of ${duration} s per case; $(describe_cpus)"
 
 rates_row='%-17s %9s %9s %9s %9s  %8s %8s %8s %8s'
 cpu_row='%-17s %9s %9s %9s %9s  %10s %10s  %9s %9s %8s'
@@ -143,7 +148,7 @@ for case in "${cases[@]}"; do
     for run in $(seq "$runs"); do
         for server in "${servers[@]}"; do
             # shellcheck disable=SC2046 # target's options are words
-            line=$(timeout $((${duration%.*} + 60)) "$load" $(target "$server") \
+            line=$(timeout $((${duration%.*} + 60)) "${load_pin[@]}" "$load" $(target "$server") \
                 --connections "$connections" --size "$size" --in-flight "$in_flight" \
                 --duration "$duration" --server-pid "${pid[$server]}") || {
                 echo "echo-bench: echo_load against the $server server failed ($connections x $size B," \
@@ -196,7 +201,7 @@ if [ "$idle_connections" -gt 0 ]; then
         out=$dir/idle-$server.out
         # Held for at most 2 minutes: ended as soon as the server's memory is read.
         # shellcheck disable=SC2046 # target's options are words
-        "$load" $(target "$server") --idle --connections "$idle_connections" --duration 120 >"$out" 2>&1 &
+        "${load_pin[@]}" "$load" $(target "$server") --idle --connections "$idle_connections" --duration 120 >"$out" 2>&1 &
         idle_pid=$!
         ready=""
         for _ in $(seq 1200); do
@@ -224,7 +229,7 @@ if [ "$idle_connections" -gt 0 ]; then
 fi
 
 echo
-echo "msgs/s, median of $runs runs of ${duration} s; case: connections x payload, messages in flight per connection"
+echo "msgs/s, median of $runs runs of ${duration} s ($(describe_cpus)); case: connections x payload, messages in flight per connection"
 printf "$rates_row\n" "case" "rfc6455" "raw" "fastws" "tungst" "rfc/raw" "fws/raw" "tung/raw" "rfc/fws"
 printf '%s\n' "${rates_table[@]}"
 echo

@@ -9,6 +9,9 @@
 #   DURATION   seconds measured per run, default 3 (each run also has a 1 s warm-up)
 #   ECHO_CASES the cases to run instead of scripts/echo-cases.sh's, separated by commas
 #   RUNS       runs per build and case, default 3 (odd: the table shows the median)
+#   SERVER_CPUS, LOAD_CPUS
+#              CPUs to pin the servers and the load generator to (taskset lists, see
+#              scripts/echo-cpus.sh); unset, they share every core
 #   ECHO_LOAD  an echo_load binary to use instead of the work tree's. echo_load is built on
 #              rfc6455::tokio, so a change to the library changes the load as well; a fixed
 #              binary keeps runs made at different times comparable.
@@ -21,8 +24,9 @@
 # against the same commit does not build it again. Both servers run on 127.0.0.1, each on a
 # port the system picks, with HEARTBEAT_INTERVAL=0; their logs are in target/echo-compare/.
 #
-# The load generator runs on the same machine as the servers: msgs/s is what the pair reaches
-# together, and the server's CPU time per message includes what its idle workers spend looking
+# The load generator runs on the same machine as the servers. Unless SERVER_CPUS and LOAD_CPUS
+# pin them apart, they share every core: msgs/s is what the pair reaches together, and the
+# server's CPU time per message includes what its idle workers spend looking
 # for work, which depends on how busy the other cores are. Compare the two columns of one run;
 # figures from runs at different times (or on other machines) differ.
 set -euo pipefail
@@ -33,6 +37,7 @@ rev=${1:-HEAD}
 duration=${DURATION:-3}
 runs=${RUNS:-3}
 source scripts/echo-cases.sh
+source scripts/echo-cpus.sh
 cases=("${echo_cases[@]}")
 started=$SECONDS
 
@@ -87,7 +92,7 @@ fi
 # start NAME BINARY: starts a server on a port the system picks; sets NAME_pid and NAME_port.
 start() {
     local log=$dir/$1.log
-    BIND_ADDRESS=127.0.0.1 BIND_PORT=0 HEARTBEAT_INTERVAL=0 MAX_CONNECTIONS=4096 "$2" 2>"$log" &
+    BIND_ADDRESS=127.0.0.1 BIND_PORT=0 HEARTBEAT_INTERVAL=0 MAX_CONNECTIONS=4096 "${server_pin[@]}" "$2" 2>"$log" &
     local pid=$! port
     printf -v "$1_pid" %s "$pid"
     port=$(port_from_log "$log" "$pid" '.*listening on ws://127\.0\.0\.1:\([0-9]*\).*')
@@ -116,7 +121,7 @@ for case in "${cases[@]}"; do
     for run in $(seq "$runs"); do
         for build in old new; do
             pid_var=${build}_pid port_var=${build}_port
-            line=$(timeout $((${duration%.*} + 60)) "$load" --url "ws://127.0.0.1:${!port_var}/" \
+            line=$(timeout $((${duration%.*} + 60)) "${load_pin[@]}" "$load" --url "ws://127.0.0.1:${!port_var}/" \
                 --connections "$connections" --size "$size" --in-flight "$in_flight" \
                 --duration "$duration" --binary --server-pid "${!pid_var}") || {
                 echo "echo-compare: echo_load against the $build server failed ($connections x $size B," \
@@ -142,7 +147,7 @@ for case in "${cases[@]}"; do
 done
 
 echo
-echo "echo_server: old = ${commit:0:12} ($rev), new = work tree; median of $runs runs of ${duration} s"
+echo "echo_server: old = ${commit:0:12} ($rev), new = work tree; median of $runs runs of ${duration} s; $(describe_cpus)"
 echo "case: connections x payload, messages in flight per connection; CPU: server µs per message"
 printf "$row\n" "case" "old msgs/s" "new msgs/s" "new/old" "old CPU" "new CPU"
 printf '%s\n' "${table[@]}"
