@@ -46,7 +46,10 @@
 # per message, and the load generator spends more speaking WebSocket than writing raw bytes.
 # The last column says how far that alone caps rfc/raw: the ratio a WebSocket server that cost
 # no more than the raw echo would reach, (raw server + load against raw) / (raw server + load
-# against rfc6455), from the medians of the CPU table.
+# against rfc6455), from the medians of the CPU table. Pinned apart (SERVER_CPUS and LOAD_CPUS
+# both set), each process has its own cores and the busier one sets the rate, so the ceiling
+# takes the larger of the two costs instead of their sum:
+# max(raw server, load against raw) / max(raw server, load against rfc6455).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/port-from-log.sh
@@ -131,6 +134,12 @@ field() { sed -n "s|.* $1=\([^ ]*\).*|\1|p" <<<" $2"; }
 median() { printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p"; }
 # ratio A B: A / B with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
+# pair_cost SERVER LOAD: what sets the rate, from the server's and the load generator's CPU time
+# per message: their sum when they share the cores, the larger when pinned apart.
+pair_cost() {
+    awk -v s="$1" -v l="$2" -v apart="$([ -n "$server_cpus" ] && [ -n "$load_cpus" ] && echo 1)" \
+        'BEGIN { if (apart) print (s > l ? s : l); else print s + l }'
+}
 # resident_kib PID: the process's resident memory (VmRSS, proc(5)) in KiB.
 resident_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
@@ -177,11 +186,9 @@ for case in "${cases[@]}"; do
         "$(ratio "${rate[tungstenite]}" "${rate[raw]}")" "$(ratio "${rate[rfc6455]}" "${rate[fastwebsockets]}")")")
     # shellcheck disable=SC2086 # the runs' values are words
     load_ws=$(median ${load_cpu[rfc6455]}) load_raw=$(median ${load_cpu[raw]}) server_raw=$(median ${cpu[raw]})
-    # The most a WebSocket server could reach against the raw echo on a machine the two processes
-    # keep busy: the server costing what the raw echo costs, the load generator what it costs
-    # speaking WebSocket.
-    ceiling=$(ratio "$(awk -v s="$server_raw" -v l="$load_raw" 'BEGIN { print s + l }')" \
-        "$(awk -v s="$server_raw" -v l="$load_ws" 'BEGIN { print s + l }')")
+    # The most a WebSocket server could reach against the raw echo: the server costing what the
+    # raw echo costs, the load generator what it costs speaking WebSocket.
+    ceiling=$(ratio "$(pair_cost "$server_raw" "$load_raw")" "$(pair_cost "$server_raw" "$load_ws")")
     # shellcheck disable=SC2086 # the runs' values are words
     cpu_table+=("$(printf "$cpu_row" "$label" \
         "$(median ${cpu[rfc6455]})" "$server_raw" "$(median ${cpu[fastwebsockets]})" \
