@@ -717,3 +717,16 @@ async fn input_that_arrives_after_a_send_found_none_is_read() {
     tokio::time::timeout(Duration::from_secs(20), client).await.expect("every message is read in time");
     tokio::time::timeout(Duration::from_secs(20), server).await.expect("the server is done in time").unwrap();
 }
+
+#[tokio::test]
+async fn accept_returns_once_the_101_is_written() {
+    // Both handshakes in one task: the server's socket is not polled until both are done, so
+    // the client gets its 101 only if `accept` wrote it before returning.
+    let (client_io, server_io) = tokio::io::duplex(4096);
+    let options = Options::default();
+    let both = async { tokio::join!(accept(server_io), client(client_io, request(), &options)) };
+    let (server, client) = tokio::time::timeout(Duration::from_secs(5), both).await.expect("both done");
+    let (mut server, (mut client, _)) = (server.unwrap(), client.unwrap());
+    client.send(Message::text("hello")).await.unwrap();
+    assert_eq!(server.recv().await.unwrap().unwrap(), Message::text("hello"));
+}

@@ -102,7 +102,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Handshake<IO> {
 
     /// Accepts the upgrade with `response` (its subprotocol, extension, extra header fields):
     /// a [`WebSocket`] carried on by a connection with `config`, the 101 queued first and any
-    /// bytes that followed the head already handed to it.
+    /// bytes that followed the head already handed to it. The 101 is written by the socket's
+    /// first poll (a `recv`, a `send`); [`accept_with`] returns once it is written.
     ///
     /// # Errors
     ///
@@ -189,7 +190,7 @@ fn client_codecs(
 
 /// Accepts a WebSocket on `io` with the defaults (tokio-tungstenite's `accept_async`): any path,
 /// any origin, no subprotocol, [`Options::default`]. A plain HTTP request gets 426 Upgrade
-/// Required (§4.4).
+/// Required (§4.4). Returns once the 101 is written.
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), rfc6455::tokio::Error> {
@@ -204,7 +205,8 @@ fn client_codecs(
 ///
 /// # Errors
 ///
-/// As [`Handshake::read`]; [`HandshakeError::NotWebSocketUpgrade`] for a plain request.
+/// As [`Handshake::read`]; [`HandshakeError::NotWebSocketUpgrade`] for a plain request;
+/// [`Error::Io`] if writing the 101 fails.
 pub async fn accept<IO: AsyncRead + AsyncWrite + Unpin>(io: IO) -> Result<WebSocket<IO>, Error> {
     accept_with(io, &Options::default(), |upgrade| Ok(upgrade.accept())).await
 }
@@ -213,6 +215,7 @@ pub async fn accept<IO: AsyncRead + AsyncWrite + Unpin>(io: IO) -> Result<WebSoc
 /// (a subprotocol, an extension, header fields), or `Err` with the HTTP response that refuses
 /// it (an [`crate::handshake::OriginPolicy`]'s 403, a 404 for a path not served). A plain HTTP
 /// request gets 426 Upgrade Required (§4.4); for pages on the same port, use [`Handshake`].
+/// Returns once the 101 is written.
 ///
 /// # Errors
 ///
@@ -231,7 +234,12 @@ pub async fn accept_with<IO: AsyncRead + AsyncWrite + Unpin>(
     match decide(upgrade) {
         Ok(response) => {
             let config = options.config.clone();
-            handshake.accept(response, config)
+            let ws = handshake.accept(response, config)?;
+            // The 101 is written before the socket is handed over, as every server library
+            // does: a caller that awaits something else before it first uses the socket (or
+            // runs the client in the same task) would otherwise leave the client waiting.
+            ws.flush_queued().await?;
+            Ok(ws)
         }
         Err(refusal) => {
             let status = refusal.status();

@@ -425,6 +425,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
         WebSocket { shared: Arc::new(Shared::new(driver, options)) }
     }
 
+    /// Writes what the connection has queued (the handshake's 101), as `send` does after
+    /// queueing a message.
+    pub(super) async fn flush_queued(&self) -> Result<(), Error> {
+        std::future::poll_fn(|cx| poll_flush(&self.shared, cx)).await
+    }
+
     /// The next data message: `None` once the connection closed normally (both Close frames
     /// 1000, 1001 or without a code), after the transport is closed.
     ///
