@@ -719,6 +719,41 @@ async fn input_that_arrives_after_a_send_found_none_is_read() {
 }
 
 #[tokio::test]
+async fn what_changes_the_connection_while_its_task_waits_for_input_goes_out() {
+    // A task waiting for input has driven the connection until nothing was left to do, and its
+    // next poll skips the drive unless the transport or the timer woke it since, or something
+    // changed the connection. A sender's message and the holder's own Ping change it without
+    // any input: each must be written at once.
+    let (client_io, server_io) = tokio::io::duplex(4096);
+    let options = Options::default();
+    let (server, client) = tokio::join!(accept(server_io), client(client_io, request(), &options));
+    let (mut server, (mut client, _)) = (server.unwrap(), client.unwrap());
+    let within = |seconds| Duration::from_secs(seconds);
+
+    // Nothing to read: the recv settles, and is cancelled (cancel-safe).
+    assert!(tokio::time::timeout(Duration::from_millis(20), server.recv()).await.is_err());
+    tokio::time::timeout(within(5), server.send_ping(b"settled")).await.expect("written").unwrap();
+    let sender = server.sender();
+    let waiting = tokio::spawn(async move {
+        let message = server.recv().await;
+        (server, message)
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    sender.send(&Message::text("from a sender")).await.unwrap();
+    let received = tokio::time::timeout(within(5), client.recv()).await.expect("written at once");
+    assert_eq!(received.unwrap().unwrap(), Message::text("from a sender"));
+
+    client.send(Message::text("input")).await.unwrap();
+    let (mut server, message) = tokio::time::timeout(within(5), waiting).await.expect("read").unwrap();
+    assert_eq!(message.unwrap().unwrap(), Message::text("input"));
+    assert!(tokio::time::timeout(Duration::from_millis(20), server.recv()).await.is_err());
+    // (The client answers the Close as it reads.)
+    let (closed, end) = tokio::join!(server.close(CloseCode::NORMAL_CLOSURE, ""), client.recv());
+    closed.unwrap();
+    assert!(end.is_none());
+}
+
+#[tokio::test]
 async fn accept_returns_once_the_101_is_written() {
     // Both handshakes in one task: the server's socket is not polled until both are done, so
     // the client gets its 101 only if `accept` wrote it before returning.

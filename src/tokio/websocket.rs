@@ -101,6 +101,11 @@ pub(super) struct Inner<IO> {
     closing: bool,
     /// The stream's end was reported.
     ended: bool,
+    /// The last drive ended with nothing more to do now (every source that can wake the task
+    /// was polled and answered `Pending`), and nothing touched the connection since: until the
+    /// shared waker is woken, another drive would find the same ([`Shared::drive`] skips it).
+    /// Whatever changes the connection goes through [`Inner::connection`], which clears it.
+    settled: bool,
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
@@ -114,6 +119,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
                 max_queue: options.max_queue.max(1),
                 closing: false,
                 ended: false,
+                settled: false,
             }),
             waker: Waker::from(Arc::clone(&wakers)),
             wakers,
@@ -162,16 +168,22 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
 
     /// Drives the connection ([`Inner::drive`]) with the shared waker, saying whether it was
     /// woken since the last drive: the one pairing that lets a drive skip a read or timer still
-    /// waiting to wake it.
+    /// waiting to wake it. If the last drive [settled](Inner::settled) and nothing woke the
+    /// waker since, there is nothing to do: an echo's `recv` right after its `send` costs no
+    /// pass.
     fn drive(&self, inner: &mut Inner<IO>) -> bool {
-        inner.drive(&mut Context::from_waker(&self.waker), self.wakers.take_woken())
+        let woken = self.wakers.take_woken();
+        if woken == Woken::No && inner.settled {
+            return false;
+        }
+        inner.drive(&mut Context::from_waker(&self.waker), woken)
     }
 
     /// Runs `command` on the connection, then writes what the transport takes at once (what
     /// it does not take, the transport's wake-up hands to a waiting task).
     pub(super) fn run_command<T>(&self, command: impl FnOnce(&mut Connection) -> T) -> T {
         let mut inner = self.lock();
-        let result = command(&mut inner.driver.endpoint);
+        let result = command(inner.connection());
         // The command may have read the clock itself (a Close from a `Sender`).
         inner.driver.forget_clock();
         let progress = self.drive(&mut inner);
@@ -204,6 +216,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Inner<IO> {
     fn drive(&mut self, cx: &mut Context<'_>, woken: Woken) -> bool {
         let before = (self.driver.endpoint.unsent_len(), self.driver.is_closed());
         let mut read = false;
+        self.settled = false;
         for _ in 0..PASSES_PER_POLL {
             let may_read = self.closing || !self.has_pending();
             let pass = self.driver.poll_pass(cx, may_read, woken);
@@ -211,6 +224,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Inner<IO> {
                 self.take_ahead();
             }
             if pass != Pass::Read {
+                // Idle: everything that can wake the task was polled and is waiting to.
+                self.settled = pass == Pass::Idle;
                 let after = (self.driver.endpoint.unsent_len(), self.driver.is_closed());
                 return read || after != before;
             }
@@ -223,6 +238,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Inner<IO> {
         }
         cx.waker().wake_by_ref();
         true
+    }
+
+    /// The connection, to change it: the next drive then runs ([`Inner::settled`]).
+    pub(super) fn connection(&mut self) -> &mut Connection {
+        self.settled = false;
+        &mut self.driver.endpoint
     }
 
     /// Whether events wait to be taken (a held [`Event::Closed`] does not count: it waits for
@@ -250,6 +271,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Inner<IO> {
             Some(event) => Some(event),
             None => self.driver.endpoint.poll_event(),
         };
+        // Taking an event lets reading resume (and may send a Close that waited for it).
+        self.settled &= event.is_none();
         match event {
             Some(Event::Closed(outcome)) if !self.driver.is_closed() => {
                 self.events.push_front(Event::Closed(outcome));
@@ -324,7 +347,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Inner<IO> {
 
     fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         let now = self.driver.now();
-        match self.driver.endpoint.close(now, code, reason) {
+        match self.connection().close(now, code, reason) {
             // Already closing: waiting for the end is all that is left.
             Ok(()) | Err(SendError::Closing) => Ok(()),
             Err(error) => Err(Error::Send(error)),
@@ -377,7 +400,7 @@ fn start_send<IO: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared<IO>,
     message: &Message,
 ) -> Result<(), Error> {
-    shared.lock().driver.endpoint.send_message(message).map_err(Error::Send)
+    shared.lock().connection().send_message(message).map_err(Error::Send)
 }
 
 fn poll_flush<IO: AsyncRead + AsyncWrite + Unpin>(
@@ -405,6 +428,7 @@ fn poll_close<IO: AsyncRead + AsyncWrite + Unpin>(
             inner.start_close(code, reason)?;
         }
         inner.closing = true;
+        inner.settled = false;
     }
     shared.poll_until(cx, Role::Writer, Inner::closed)
 }
@@ -479,7 +503,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
     ///
     /// As [`WebSocket::send`], and [`SendError::ControlPayloadTooLong`].
     pub async fn send_ping(&mut self, payload: &[u8]) -> Result<(), Error> {
-        self.shared.lock().driver.endpoint.send_ping(payload)?;
+        self.shared.lock().connection().send_ping(payload)?;
         std::future::poll_fn(|cx| poll_flush(&self.shared, cx)).await
     }
 

@@ -30,7 +30,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
         if !inner.has_room() {
             return SendNow::NoRoom;
         }
-        if let Err(error) = inner.driver.endpoint.send_message(message) {
+        if let Err(error) = inner.connection().send_message(message) {
             return SendNow::Done(Err(Error::Send(error)));
         }
         if batch && inner.driver.endpoint.has_events() {
