@@ -765,3 +765,61 @@ async fn accept_returns_once_the_101_is_written() {
     client.send(Message::text("hello")).await.unwrap();
     assert_eq!(server.recv().await.unwrap().unwrap(), Message::text("hello"));
 }
+
+/// A transport whose peer never pauses: every read finds a hundred masked Pongs (which the
+/// connection takes without an event), every write is taken.
+struct EndlessPongs;
+
+impl tokio::io::AsyncRead for EndlessPongs {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buffer: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        for _ in 0..100 {
+            buffer.put_slice(&[0x8a, 0x80, 1, 2, 3, 4]);
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for EndlessPongs {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        bytes: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Ok(bytes.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[test]
+fn a_peer_that_sends_without_pause_does_not_hold_the_thread() {
+    // One thread for every task: a recv that kept reading as long as input came would never
+    // let the other task run. It yields after a budget of drives, and goes on after.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let connection = Connection::new(Role::Server, Config::default(), std::time::Instant::now());
+            let mut ws = WebSocket::from_connection(EndlessPongs, connection, &Options::default());
+            let reader = tokio::spawn(async move { ws.recv().await.map(|message| message.is_ok()) });
+            tokio::spawn(async {}).await.unwrap();
+            reader.abort();
+        });
+        let _ = done.send(());
+    });
+    finished.recv_timeout(Duration::from_secs(20)).expect("the other task ran");
+}

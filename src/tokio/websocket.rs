@@ -141,26 +141,27 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
     ) -> Poll<T> {
         self.wakers.register(role, cx.waker());
         let mut inner = self.lock();
-        let mut progress = false;
+        let mut drives = 0;
         // Drive until `until` is met or a drive changes nothing: then the last drive ran with
         // the state as `until` left it (an event taken lets reading resume), so every source
         // that can wake us is registered.
-        let mut result = Poll::Pending;
-        let mut settled = false;
-        for _ in 0..DRIVES_PER_POLL {
-            result = until(&mut inner);
+        let result = loop {
+            let result = until(&mut inner);
             if result.is_ready() || !self.drive(&mut inner) {
-                settled = true;
-                break;
+                break result;
             }
-            progress = true;
-        }
-        if !settled {
-            // The budget ran out while input kept coming: let other tasks run, then go on.
-            cx.waker().wake_by_ref();
-        }
+            drives += 1;
+            if drives == DRIVES_PER_POLL {
+                // The budget ran out while input kept coming: let other tasks run, then go on.
+                let result = until(&mut inner);
+                if result.is_pending() {
+                    cx.waker().wake_by_ref();
+                }
+                break result;
+            }
+        };
         drop(inner);
-        if progress {
+        if drives > 0 {
             self.wakers.wake_others(cx.waker(), Some(role));
         }
         result
