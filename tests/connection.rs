@@ -2487,3 +2487,70 @@ both_roles!(
     server_answers_earlier_messages_before_failing,
     answers_earlier_messages_before_failing
 );
+
+/// A read that is exactly one message (one `receive`, nothing before it) is the connection's
+/// common case, taken on a path of its own: it makes every check the general path makes. Each
+/// frame here, received whole, gives the same events and the same output as received a byte at
+/// a time (which never takes that path), for both roles.
+#[test]
+fn a_read_of_exactly_one_message_is_checked_as_any_other() {
+    for receiver in [Role::Server, Role::Client] {
+        let sender = receiver.peer();
+        let invalid_utf8 = [0x48, 0xc3, 0x28];
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("binary", frame_from(sender, true, Opcode::Binary, &pattern(16))),
+            ("text", frame_from(sender, true, Opcode::Text, text_of_len(40).as_bytes())),
+            ("empty text", frame_from(sender, true, Opcode::Text, b"")),
+            ("16-bit length", frame_from(sender, true, Opcode::Binary, &pattern(300))),
+            ("64-bit length", frame_from(sender, true, Opcode::Binary, &pattern(70_000))),
+            ("invalid UTF-8 (§8.1: 1007)", frame_from(sender, true, Opcode::Text, &invalid_utf8)),
+            ("over max_message_size (1009)", frame_from(sender, true, Opcode::Binary, &pattern(65))),
+            (
+                "masked as the other role (§5.1: 1002)",
+                frame_with_mask(sender == Role::Server, true, Opcode::Binary, b"x"),
+            ),
+            ("RSV1 without an extension (§5.2: 1002)", raw_frame(sender, 0x80 | RSV1_BIT | 0x2, &[1], b"x")),
+            ("reserved opcode (§5.2: 1002)", raw_frame(sender, 0x83, &[1], b"x")),
+            ("first fragment only", frame_from(sender, false, Opcode::Binary, b"part")),
+            (
+                "continuation without a start (§5.4: 1002)",
+                frame_from(sender, true, Opcode::Continuation, b"x"),
+            ),
+            ("ping", frame_from(sender, true, Opcode::Ping, b"ping")),
+            (
+                "16-bit length of 125 bytes (§5.2: not minimal, 1002)",
+                raw_frame(sender, 0x82, &[126, 0, 125], &pattern(125)),
+            ),
+        ];
+        let mut config = Config::default();
+        config.limits.max_message_size = 128 * 1024;
+        config.limits.max_frame_size = 128 * 1024;
+        let mut small = Config::default();
+        small.limits.max_message_size = 64;
+        for (name, frame) in cases {
+            let config =
+                if name.starts_with("over max_message_size") { small.clone() } else { config.clone() };
+            let now = Instant::now();
+            let mut whole = Connection::new(receiver, config.clone(), now);
+            whole.receive(now, &frame);
+            let mut bytewise = Connection::new(receiver, config, now);
+            for byte in &frame {
+                bytewise.receive(now, std::slice::from_ref(byte));
+            }
+            let (whole_events, bytewise_events) = (events(&mut whole), events(&mut bytewise));
+            let (whole_output, bytewise_output) = (output(&mut whole), output(&mut bytewise));
+            let something = !whole_events.is_empty() || !whole_output.is_empty();
+            assert!(something || name == "first fragment only", "{receiver:?}, {name}: nothing happened");
+            assert_eq!(whole_events, bytewise_events, "{receiver:?}, {name}: events");
+            // (Compared as frames: a client masks each with a key of its own.)
+            let sent = |bytes: &[u8]| {
+                let frames = frames(bytes, receiver);
+                frames
+                    .into_iter()
+                    .map(|frame| (frame.header.fin, frame.header.opcode, frame.payload))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(sent(&whole_output), sent(&bytewise_output), "{receiver:?}, {name}: output");
+        }
+    }
+}

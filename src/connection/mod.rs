@@ -284,6 +284,11 @@ impl Connection {
         if self.deferred.is_some() {
             return;
         }
+        // The common case of a peer that sends one message at a time: one read, one message.
+        if let Some(message) = self.reassembler.take_single(bytes) {
+            self.queue(Queued::Event(Event::Message(message)));
+            return;
+        }
         self.reassembler.receive(bytes);
         while !self.is_closed() {
             // The common case first: a run of whole single-frame messages.

@@ -3,11 +3,12 @@
 
 use bytes::BytesMut;
 
-use super::{Reassembler, Tail};
+use super::{Reassembler, Tail, UNMASK_WHILE_COPYING_MIN};
 pub(crate) use crate::audited::{RunRecord, RunRecords, WholeRun, INLINE_RECORDS};
 use crate::error::ProtocolError;
 use crate::frame::{decode_valid, Opcode, FIN_BIT};
-use crate::mask::apply_mask;
+use crate::mask::{apply_mask, extend_masked};
+use crate::message::{Message, Utf8Bytes};
 
 /// Byte 0 of a whole single-frame Text message: FIN, no RSV bit, opcode Text (§5.2).
 pub(super) const WHOLE_TEXT: u8 = FIN_BIT | Opcode::Text.encode();
@@ -19,6 +20,51 @@ pub(super) const WHOLE_BINARY: u8 = FIN_BIT | Opcode::Binary.encode();
 const RESERVED_RECORDS_MAX: usize = 1024;
 
 impl Reassembler {
+    /// The common case of a peer that sends one message at a time: between messages, with
+    /// nothing buffered, `bytes` (one read) is exactly one whole single-frame Text or Binary
+    /// message that [`Reassembler::take_whole_run`] would take (valid header, FIN, no RSV bit,
+    /// within the limits, Text that is UTF-8). It is taken at once, its payload unmasked as it
+    /// is copied out of `bytes` into an allocation of its own size: no read buffer, no run for
+    /// one message. `None` for anything else, with nothing taken: the caller hands `bytes` to
+    /// [`Reassembler::receive`], and the general path acts on them (and fails a Text message
+    /// that is not UTF-8).
+    #[inline]
+    pub(crate) fn take_single(&mut self, bytes: &[u8]) -> Option<Message> {
+        if self.failed || self.streaming || self.limits.max_fragments == 0 || self.tail != Tail::FrameStart {
+            return None;
+        }
+        if !self.is_drained() {
+            return None;
+        }
+        let (header, header_len) = decode_valid(bytes, &self.rules)?;
+        let text = match bytes[0] {
+            WHOLE_TEXT => true,
+            WHOLE_BINARY => false,
+            _ => return None,
+        };
+        let payload = &bytes[header_len..];
+        if header.payload_len > self.limits.max_message_size || payload.len() as u64 != header.payload_len {
+            return None;
+        }
+        let mut data = BytesMut::with_capacity(payload.len());
+        match header.masking_key {
+            // (As the read buffer: a small payload is cheaper to unmask in bulk after the copy.)
+            Some(key) if payload.len() as u64 >= UNMASK_WHILE_COPYING_MIN => {
+                extend_masked(&mut data, key, payload, 0);
+            }
+            Some(key) => {
+                data.extend_from_slice(payload);
+                apply_mask(key, &mut data, 0);
+            }
+            None => data.extend_from_slice(payload),
+        }
+        let data = data.freeze();
+        match text {
+            false => Some(Message::Binary(data)),
+            true => Utf8Bytes::try_from(data).ok().map(Message::Text),
+        }
+    }
+
     /// The common case, in bulk: between messages, the whole single-frame Text or Binary messages
     /// at the front of the buffer (valid header, FIN, no RSV bit, within the limits), at most
     /// `max` of them, are unmasked in place and split off together without
