@@ -6,7 +6,7 @@ use bytes::BytesMut;
 use super::{Reassembler, Tail, UNMASK_WHILE_COPYING_MIN};
 pub(crate) use crate::audited::{RunRecord, RunRecords, WholeRun, INLINE_RECORDS};
 use crate::error::ProtocolError;
-use crate::frame::{decode_valid, Opcode, FIN_BIT};
+use crate::frame::{decode_valid, DecodeRules, Opcode, FIN_BIT};
 use crate::mask::{apply_mask, extend_masked};
 use crate::message::{Message, Utf8Bytes};
 
@@ -14,6 +14,34 @@ use crate::message::{Message, Utf8Bytes};
 pub(super) const WHOLE_TEXT: u8 = FIN_BIT | Opcode::Text.encode();
 /// Byte 0 of a whole single-frame Binary message.
 pub(super) const WHOLE_BINARY: u8 = FIN_BIT | Opcode::Binary.encode();
+
+/// The header of a whole single-frame message that both common-case paths take
+/// ([`whole_message_header`]).
+struct WholeHeader {
+    text: bool,
+    header_len: usize,
+    payload_len: u32,
+    masking_key: Option<[u8; 4]>,
+}
+
+/// The header at the front of `input`, if it starts a message the common-case paths take: a
+/// valid header (§5.2), FIN, no RSV bit, Text or Binary, within `max_message_size`, and under
+/// 4 GiB (larger ones are left to the general path). Its payload may not all be there.
+#[inline(always)]
+fn whole_message_header(input: &[u8], rules: &DecodeRules, max_message_size: u64) -> Option<WholeHeader> {
+    let (header, header_len) = decode_valid(input, rules)?;
+    // Byte 0 of a valid header: FIN, no RSV bit, and Text or Binary.
+    let text = match input[0] {
+        WHOLE_TEXT => true,
+        WHOLE_BINARY => false,
+        _ => return None,
+    };
+    if header.payload_len > max_message_size {
+        return None;
+    }
+    let payload_len = u32::try_from(header.payload_len).ok()?;
+    Some(WholeHeader { text, header_len, payload_len, masking_key: header.masking_key })
+}
 
 /// The most records room is made for at once, past the inline ones (8 KiB of them): a read of
 /// a thousand small messages finds room for them all in one allocation.
@@ -30,24 +58,16 @@ impl Reassembler {
     /// that is not UTF-8).
     #[inline]
     pub(crate) fn take_single(&mut self, bytes: &[u8]) -> Option<Message> {
-        if self.failed || self.streaming || self.limits.max_fragments == 0 || self.tail != Tail::FrameStart {
+        if self.tail != Tail::FrameStart || !self.is_drained() || !self.takes_whole_messages() {
             return None;
         }
-        if !self.is_drained() {
-            return None;
-        }
-        let (header, header_len) = decode_valid(bytes, &self.rules)?;
-        let text = match bytes[0] {
-            WHOLE_TEXT => true,
-            WHOLE_BINARY => false,
-            _ => return None,
-        };
-        let payload = &bytes[header_len..];
-        if header.payload_len > self.limits.max_message_size || payload.len() as u64 != header.payload_len {
+        let whole = whole_message_header(bytes, &self.rules, self.limits.max_message_size)?;
+        let payload = &bytes[whole.header_len..];
+        if payload.len() != whole.payload_len as usize {
             return None;
         }
         let mut data = BytesMut::with_capacity(payload.len());
-        match header.masking_key {
+        match whole.masking_key {
             // (As the read buffer: a small payload is cheaper to unmask in bulk after the copy.)
             Some(key) if payload.len() as u64 >= UNMASK_WHILE_COPYING_MIN => {
                 extend_masked(&mut data, key, payload, 0);
@@ -59,7 +79,7 @@ impl Reassembler {
             None => data.extend_from_slice(payload),
         }
         let data = data.freeze();
-        match text {
+        match whole.text {
             false => Some(Message::Binary(data)),
             true => Utf8Bytes::try_from(data).ok().map(Message::Text),
         }
@@ -79,10 +99,7 @@ impl Reassembler {
     #[inline]
     pub(crate) fn take_whole_run(&mut self, max: usize) -> Option<(WholeRun, Result<(), ProtocolError>)> {
         self.refill();
-        if self.frame.is_some() || self.message.is_some() || self.streaming || self.failed {
-            return None;
-        }
-        if self.limits.max_fragments == 0 {
+        if !self.takes_whole_messages() {
             return None;
         }
         let mut records = RunRecords::default();
@@ -106,6 +123,17 @@ impl Reassembler {
         Some((run, Ok(())))
     }
 
+    /// Whether the common-case paths may take whole messages now: no frame or message in
+    /// progress, messages not streamed, not failed, and messages allowed at all.
+    #[inline(always)]
+    fn takes_whole_messages(&self) -> bool {
+        self.frame.is_none()
+            && self.message.is_none()
+            && !self.streaming
+            && !self.failed
+            && self.limits.max_fragments != 0
+    }
+
     /// Whether every byte received has been taken, and no frame or message is in progress: a
     /// poll would give nothing until more bytes arrive.
     #[inline]
@@ -123,24 +151,17 @@ impl Reassembler {
         let mut start = 0;
         for _ in 0..max {
             let Some(rest) = self.buffer.get_mut(start..) else { break };
-            let Some((header, header_len)) = decode_valid(rest, &rules) else { break };
-            // Byte 0 of a valid header: FIN, no RSV bit, and Text or Binary.
-            let text = match rest[0] {
-                WHOLE_TEXT => true,
-                WHOLE_BINARY => false,
-                _ => break,
-            };
-            if header.payload_len > max_message_size {
+            let Some(WholeHeader { text, header_len, payload_len, masking_key }) =
+                whole_message_header(rest, &rules, max_message_size)
+            else {
                 break;
-            }
-            // (A message of 4 GiB or more is left to the general path.)
-            let Ok(payload_len) = u32::try_from(header.payload_len) else { break };
+            };
             let Some(payload) =
                 rest.get_mut(header_len..).and_then(|rest| rest.get_mut(..payload_len as usize))
             else {
                 break;
             };
-            match (header.masking_key, unmasked) {
+            match (masking_key, unmasked) {
                 (None, _) => {}
                 // (The common case apart: no key to rotate.)
                 (Some(key), 0) => apply_mask(key, payload, 0),
