@@ -412,21 +412,30 @@ impl Connection {
     ///
     /// Taking events early, to queue them elsewhere, would tell the connection the application
     /// has seen them: a Close that waits for the application's answers would go out first.
+    #[inline]
     pub fn has_events(&self) -> bool {
         !self.events.is_empty() || self.deferred.is_some()
     }
 
     /// The next event, if any.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
+        // (Looked at where it is called: a task that looks before it reads, and after, finds
+        // nothing about half the time.)
+        if !self.has_events() {
+            return None;
+        }
+        self.next_event()
+    }
+
+    /// [`Connection::poll_event`] once something is queued, or an ending waits for the queue to
+    /// empty.
+    fn next_event(&mut self) -> Option<Event> {
         // The common case first: the next of a run of messages. (The message is the last thing
         // made, so that it is made where it is returned.)
         let Some(front) = self.events.front_mut() else {
-            // Nothing queued: the other common case (a task that looks before it reads, and
-            // after), unless an ending waits for the queue to empty.
-            return match self.deferred {
-                None => None,
-                Some(_) => self.poll_other_event(),
-            };
+            // Nothing queued: an ending waits for the queue to empty.
+            return self.poll_other_event();
         };
         if let Queued::Messages(messages) = front {
             if messages.remaining() > 1 {

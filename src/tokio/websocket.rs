@@ -270,8 +270,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Inner<IO> {
     fn take_event(&mut self) -> Poll<Option<Event>> {
         let event = match self.events.pop_front() {
             Some(event) => Some(event),
-            // (A look before the call: a poll finds nothing about half the time, before a read.)
-            None if !self.driver.endpoint.has_events() => None,
             None => self.driver.endpoint.poll_event(),
         };
         // Taking an event lets reading resume (and may send a Close that waited for it).
