@@ -147,18 +147,18 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
         // that can wake us is registered.
         let result = loop {
             let result = until(&mut inner);
-            if result.is_ready() || !self.drive(&mut inner) {
+            if result.is_ready() {
+                break result;
+            }
+            if drives == DRIVES_PER_POLL {
+                // The budget ran out while input kept coming: let other tasks run, then go on.
+                cx.waker().wake_by_ref();
+                break result;
+            }
+            if !self.drive(&mut inner) {
                 break result;
             }
             drives += 1;
-            if drives == DRIVES_PER_POLL {
-                // The budget ran out while input kept coming: let other tasks run, then go on.
-                let result = until(&mut inner);
-                if result.is_pending() {
-                    cx.waker().wake_by_ref();
-                }
-                break result;
-            }
         };
         drop(inner);
         if drives > 0 {
@@ -450,8 +450,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
         WebSocket { shared: Arc::new(Shared::new(driver, options)) }
     }
 
-    /// Writes what the connection has queued (the handshake's 101), as `send` does after
-    /// queueing a message.
+    /// Writes what the connection has queued (the handshake's 101, a Ping), as `send` does
+    /// after queueing a message.
     pub(super) async fn flush_queued(&self) -> Result<(), Error> {
         std::future::poll_fn(|cx| poll_flush(&self.shared, cx)).await
     }
@@ -505,7 +505,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
     /// As [`WebSocket::send`], and [`SendError::ControlPayloadTooLong`].
     pub async fn send_ping(&mut self, payload: &[u8]) -> Result<(), Error> {
         self.shared.lock().connection().send_ping(payload)?;
-        std::future::poll_fn(|cx| poll_flush(&self.shared, cx)).await
+        self.flush_queued().await
     }
 
     /// Closes the connection with `code` and `reason` (§7.1.2) and waits until it has ended:
