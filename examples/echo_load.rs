@@ -17,6 +17,7 @@
 //! | `--binary`        |                         | send Binary messages instead of Text               |
 //! | `--server-pid PID`|                         | also measure the server's CPU time (Linux `/proc`) |
 //! | `--raw`           |                         | plain TCP, no WebSocket (`examples/bench/echo_raw.rs`); `--url tcp://HOST:PORT` |
+//! | `--frames`        |                         | WebSocket, written and read as bytes (below)       |
 //! | `--idle`          |                         | hold the connections idle instead (below)          |
 //!
 //! Each connection has a writer task that sends whenever fewer than `--in-flight` messages are
@@ -25,6 +26,15 @@
 //! `send`. With `--in-flight 1` that is the round trip itself; above it, the time also counts
 //! the wait behind the messages ahead. With `--raw` a message is `--size` bytes written to the
 //! socket, and its echo the next `--size` bytes read from it; the rest is the same.
+//!
+//! With `--frames` a connection speaks WebSocket without a WebSocket library on top of the
+//! socket, so that the load costs about what `--raw`'s does and the two servers' figures can be
+//! compared as they are. The opening handshake is the library's ([`ClientRequest`], its response
+//! checked as `rfc6455::tokio` checks it); then each message is written as one frame, masked
+//! with a fresh key from the same generator the library uses, and its echo must be, byte for
+//! byte, the one unmasked frame a server sends back for it (§5.2: minimal length, FIN set, no
+//! RSV bit). Anything else, a Ping included, fails the connection: it is a load generator, not
+//! a client.
 //!
 //! It prints one line:
 //!
@@ -60,10 +70,11 @@ use std::time::Duration;
 
 use measure::{cpu_ticks, number, percentile, CLOCK_TICKS_PER_SECOND};
 use rfc6455::handshake::client::ClientRequest;
-use rfc6455::handshake::WsUrl;
+use rfc6455::handshake::{HeadLimits, WsUrl};
 use rfc6455::tokio::{ReadHalf, WebSocket, WriteHalf};
-use rfc6455::{CloseCode, Config, Message, MessageLimits, OsSeededRng};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use rfc6455::{CloseCode, Config, Decoded, Frame, Message, MessageLimits, Opcode, OsSeededRng, RandomSource};
+use std::io::Cursor;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, Chain};
 use tokio::net::{tcp, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
@@ -71,7 +82,7 @@ use tokio::time::{sleep, sleep_until, timeout, Instant};
 
 const USAGE: &str = "usage: echo_load [--url ws://host:port/ | --raw --url tcp://host:port] \
                      [--connections N] [--size BYTES] [--in-flight N] [--duration SECONDS] [--binary] \
-                     [--server-pid PID] [--idle]";
+                     [--server-pid PID] [--idle]\n       echo_load --frames [--url ws://host:port/] [...]";
 
 /// Time before the measured window: connections settle, the server's allocations warm up.
 const WARM_UP: Duration = Duration::from_secs(1);
@@ -83,6 +94,9 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// a few thousand (`somaxconn`), and a connection beyond it waits a second for its SYN to be
 /// sent again.
 const CONNECTING_AT_ONCE: usize = 256;
+
+/// How long a `--frames` connection's opening handshake may take.
+const FRAMES_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long the one echo of an `--idle` connection may take.
 const IDLE_ECHO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -100,6 +114,7 @@ struct Arguments {
     binary: bool,
     server_pid: Option<u32>,
     raw: bool,
+    frames: bool,
     idle: bool,
 }
 
@@ -114,6 +129,7 @@ impl Arguments {
             binary: false,
             server_pid: None,
             raw: false,
+            frames: false,
             idle: false,
         };
         while let Some(arg) = args.next() {
@@ -133,6 +149,7 @@ impl Arguments {
                 "--binary" => arguments.binary = true,
                 "--server-pid" => arguments.server_pid = Some(number(&arg, &value()?)?),
                 "--raw" => arguments.raw = true,
+                "--frames" => arguments.frames = true,
                 "--idle" => arguments.idle = true,
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -140,6 +157,9 @@ impl Arguments {
         }
         if arguments.connections == 0 || arguments.in_flight == 0 {
             return Err("--connections and --in-flight must be at least 1".to_owned());
+        }
+        if arguments.raw && arguments.frames {
+            return Err("--raw and --frames: choose one".to_owned());
         }
         Ok(arguments)
     }
@@ -156,7 +176,15 @@ impl Arguments {
             }
         } else {
             let url = self.url.as_deref().unwrap_or("ws://127.0.0.1:1337/");
-            WsUrl::parse(url).map(Target::WebSocket).map_err(|error| error.to_string())
+            let url = WsUrl::parse(url).map_err(|error| error.to_string())?;
+            if self.frames {
+                if url.is_secure() {
+                    return Err(format!("--frames --url {url}: plain ws:// only"));
+                }
+                Ok(Target::Frames(url))
+            } else {
+                Ok(Target::WebSocket(url))
+            }
         }
     }
 
@@ -184,17 +212,19 @@ impl Arguments {
     }
 }
 
-/// The server: a WebSocket URL, or with `--raw` the address of a TCP echo.
+/// The server: a WebSocket URL (spoken to through `rfc6455::tokio`, or with `--frames` as
+/// bytes), or with `--raw` the address of a TCP echo.
 #[derive(Debug, Clone)]
 enum Target {
     WebSocket(WsUrl),
+    Frames(WsUrl),
     Raw(String),
 }
 
 impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Target::WebSocket(url) => write!(f, "{url}"),
+            Target::WebSocket(url) | Target::Frames(url) => write!(f, "{url}"),
             Target::Raw(address) => write!(f, "tcp://{address}"),
         }
     }
@@ -203,6 +233,7 @@ impl std::fmt::Display for Target {
 /// One open connection to the server.
 enum Connection {
     WebSocket(WebSocket<TcpStream>),
+    Frames(FrameWriter, FrameReader),
     Raw(TcpStream),
 }
 
@@ -219,6 +250,11 @@ impl Connection {
                     Err(error) => Err(failed(&error)),
                 }
             }
+            Target::Frames(url) => match timeout(FRAMES_HANDSHAKE_TIMEOUT, FrameWriter::open(url)).await {
+                Ok(Ok((writer, reader))) => Ok(Connection::Frames(writer, reader)),
+                Ok(Err(error)) => Err(failed(&error)),
+                Err(_) => Err(failed(&format!("the handshake took over {FRAMES_HANDSHAKE_TIMEOUT:?}"))),
+            },
             Target::Raw(address) => {
                 let stream = TcpStream::connect(address.as_str()).await.map_err(|error| failed(&error))?;
                 stream.set_nodelay(true).map_err(|error| failed(&error))?;
@@ -234,6 +270,7 @@ impl Connection {
                 let (write_half, read_half) = ws.split();
                 (Writer::WebSocket(write_half), Reader::WebSocket(read_half))
             }
+            Connection::Frames(writer, reader) => (Writer::Frames(writer), Reader::Frames(reader)),
             Connection::Raw(stream) => {
                 let (read_half, write_half) = stream.into_split();
                 let reader = BufReader::with_capacity(RAW_READ_BUFFER, read_half);
@@ -249,6 +286,10 @@ impl Connection {
                 ws.send(message.clone()).await.map_err(|error| format!("sending: {error}"))?;
                 check_echo(ws.recv().await, message)
             }
+            Connection::Frames(writer, reader) => {
+                writer.send(message).await.map_err(|error| format!("sending: {error}"))?;
+                reader.receive(message).await
+            }
             Connection::Raw(stream) => {
                 stream.write_all(message.payload()).await.map_err(|error| format!("sending: {error}"))?;
                 let mut echo = vec![0; message.len()];
@@ -262,6 +303,7 @@ impl Connection {
 /// The sending half of a connection.
 enum Writer {
     WebSocket(WriteHalf<TcpStream>),
+    Frames(FrameWriter),
     Raw(tcp::OwnedWriteHalf),
 }
 
@@ -274,6 +316,7 @@ impl Writer {
             Writer::WebSocket(write_half) => {
                 write_half.send(message.clone()).await.map_err(|error| error.to_string())
             }
+            Writer::Frames(writer) => writer.send(message).await.map_err(|error| error.to_string()),
             Writer::Raw(write_half) => {
                 write_half.write_all(message.payload()).await.map_err(|error| error.to_string())
             }
@@ -287,6 +330,7 @@ impl Writer {
             Writer::WebSocket(write_half) => {
                 write_half.close(CloseCode::NORMAL_CLOSURE, "").await.map_err(|error| error.to_string())
             }
+            Writer::Frames(writer) => writer.close().await.map_err(|error| error.to_string()),
             Writer::Raw(write_half) => write_half.shutdown().await.map_err(|error| error.to_string()),
         }
     }
@@ -295,6 +339,7 @@ impl Writer {
 /// The receiving half of a connection; with `--raw`, a buffer for the echo as well.
 enum Reader {
     WebSocket(ReadHalf<TcpStream>),
+    Frames(FrameReader),
     Raw(BufReader<tcp::OwnedReadHalf>, Vec<u8>),
 }
 
@@ -304,12 +349,109 @@ impl Reader {
     async fn receive(&mut self, message: &Message) -> Result<(), String> {
         match self {
             Reader::WebSocket(read_half) => check_echo(read_half.recv().await, message),
+            Reader::Frames(reader) => reader.receive(message).await,
             Reader::Raw(read_half, echo) => {
                 echo.resize(message.len(), 0);
                 read_half.read_exact(echo).await.map_err(raw_read_error)?;
                 Ok(())
             }
         }
+    }
+}
+
+/// The sending half of a `--frames` connection: each message is encoded as one masked frame
+/// and written.
+struct FrameWriter {
+    write_half: tcp::OwnedWriteHalf,
+    /// Masking keys, from the generator `rfc6455::tokio` uses (§5.3: a fresh key per frame);
+    /// boxed, as it is large.
+    random: Box<OsSeededRng>,
+    /// The frame being written.
+    frame: Vec<u8>,
+}
+
+impl FrameWriter {
+    /// Connects to `url` and makes the opening handshake: the library's request, its response
+    /// checked by [`ClientRequest::decode_response`] (§4.1). Returns the connection's halves;
+    /// any bytes read past the response go to the reader.
+    async fn open(url: &WsUrl) -> Result<(FrameWriter, FrameReader), String> {
+        let mut stream = TcpStream::connect(url.authority()).await.map_err(|error| error.to_string())?;
+        stream.set_nodelay(true).map_err(|error| error.to_string())?;
+        let mut random = OsSeededRng::new();
+        let request = ClientRequest::from_url(url, &mut random);
+        let mut head = Vec::new();
+        request.encode(&mut head);
+        stream.write_all(&head).await.map_err(|error| error.to_string())?;
+        // The response head; the limits bound it, so the buffer cannot grow without end.
+        let limits = HeadLimits::default();
+        let mut read = Vec::new();
+        let mut chunk = [0; 1024];
+        let after_head = loop {
+            match request.decode_response(&read, &limits).map_err(|error| error.to_string())? {
+                Decoded::Complete { consumed, .. } => break read.split_off(consumed),
+                Decoded::Incomplete { .. } => {}
+            }
+            match stream.read(&mut chunk).await.map_err(|error| error.to_string())? {
+                0 => return Err("the server closed the connection during the handshake".to_owned()),
+                count => read.extend_from_slice(&chunk[..count]),
+            }
+        };
+        let (read_half, write_half) = stream.into_split();
+        let read_half = BufReader::with_capacity(RAW_READ_BUFFER, Cursor::new(after_head).chain(read_half));
+        let writer = FrameWriter { write_half, random: Box::new(random), frame: Vec::new() };
+        let reader = FrameReader { read_half, expected: Vec::new(), echo: Vec::new() };
+        Ok((writer, reader))
+    }
+
+    /// Writes `message` as one frame, masked with a new key. Cancel-safe as `--raw`'s send.
+    async fn send(&mut self, message: &Message) -> std::io::Result<()> {
+        self.frame.clear();
+        let key = self.random.masking_key();
+        Frame::new(true, message.kind().opcode(), message.payload().clone())
+            .with_masking_key(Some(key))
+            .encode(&mut self.frame);
+        self.write_half.write_all(&self.frame).await
+    }
+
+    /// Sends a Close (1000) and ends our side of the connection; the server's Close, and any
+    /// echo still on its way, are not read.
+    async fn close(&mut self) -> std::io::Result<()> {
+        self.frame.clear();
+        let key = self.random.masking_key();
+        // §5.5.1: the status code, in network byte order, and no reason.
+        let payload = u16::from(CloseCode::NORMAL_CLOSURE).to_be_bytes().to_vec();
+        Frame::new(true, Opcode::Close, payload).with_masking_key(Some(key)).encode(&mut self.frame);
+        self.write_half.write_all(&self.frame).await?;
+        self.write_half.shutdown().await
+    }
+}
+
+/// The receiving half of a `--frames` connection.
+struct FrameReader {
+    read_half: BufReader<Chain<Cursor<Vec<u8>>, tcp::OwnedReadHalf>>,
+    /// The frame the server sends back for the message: made at the first echo.
+    expected: Vec<u8>,
+    /// The bytes read for an echo.
+    echo: Vec<u8>,
+}
+
+impl FrameReader {
+    /// Reads the next echo and checks it is, byte for byte, the server's frame for `message`.
+    async fn receive(&mut self, message: &Message) -> Result<(), String> {
+        if self.expected.is_empty() {
+            Frame::new(true, message.kind().opcode(), message.payload().clone()).encode(&mut self.expected);
+            self.echo.resize(self.expected.len(), 0);
+        }
+        self.read_half.read_exact(&mut self.echo).await.map_err(raw_read_error)?;
+        if self.echo != self.expected {
+            let shown = self.echo.len().min(16);
+            return Err(format!(
+                "the echo is not the one frame expected: it starts {:02x?}, not {:02x?}",
+                &self.echo[..shown],
+                &self.expected[..shown]
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -20,6 +20,11 @@
 #   SERVER_CPUS, LOAD_CPUS
 #                     CPUs to pin the servers and the load generator to (taskset lists, see
 #                     scripts/echo-cpus.sh); unset, they share every core.
+#   LOAD_MODE         how the load generator speaks WebSocket: `library` (default) through
+#                     rfc6455::tokio, or `frames`: echo_load --frames, each message written as
+#                     one pre-encoded frame (a fresh masking key each) and its echo read as the
+#                     bytes expected, so that the load costs about what it does against raw and
+#                     rfc/raw is the servers' ratio alone (the ceiling column shows how close).
 #   ECHO_LOAD         an echo_load binary to use instead of the work tree's. echo_load is built
 #                     on rfc6455::tokio, so a change to the library changes the load as well; a
 #                     fixed binary keeps runs made at different times comparable.
@@ -55,6 +60,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/port-from-log.sh
 
 duration=${DURATION:-3}
+load_mode=${LOAD_MODE:-library}
+case $load_mode in
+    library) frames_option="" ;;
+    frames) frames_option=" --frames" ;;
+    *)
+        echo "echo-bench: LOAD_MODE=$load_mode: library or frames" >&2
+        exit 2
+        ;;
+esac
 runs=${RUNS:-3}
 idle_connections=${IDLE_CONNECTIONS:-10000}
 source scripts/echo-cases.sh
@@ -125,7 +139,7 @@ target() {
     if [ "$1" = raw ]; then
         echo "--raw --url tcp://127.0.0.1:${port[$1]}"
     else
-        echo "--url ws://127.0.0.1:${port[$1]}/ --binary"
+        echo "--url ws://127.0.0.1:${port[$1]}/ --binary$frames_option"
     fi
 }
 # field NAME LINE: the value of NAME=... in an echo_load line.
@@ -236,7 +250,7 @@ if [ "$idle_connections" -gt 0 ]; then
 fi
 
 echo
-echo "msgs/s, median of $runs runs of ${duration} s ($(describe_cpus)); case: connections x payload, messages in flight per connection"
+echo "msgs/s, median of $runs runs of ${duration} s ($(describe_cpus), LOAD_MODE=$load_mode); case: connections x payload, messages in flight per connection"
 printf "$rates_row\n" "case" "rfc6455" "raw" "fastws" "tungst" "rfc/raw" "fws/raw" "tung/raw" "rfc/fws"
 printf '%s\n' "${rates_table[@]}"
 echo
