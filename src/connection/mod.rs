@@ -35,7 +35,6 @@
 //! A connection that fails (§7.1.7) sends its Close and is closed at once: nothing after the
 //! violation is processed.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::io::IoSlice;
 use std::time::{Duration, Instant};
@@ -56,7 +55,10 @@ use crate::output::{Output, SHARED_PAYLOAD_MIN};
 use crate::transport::{AfterFlush, Teardown, Transport};
 use crate::Role;
 
+mod queue;
 mod send;
+
+use queue::EventQueue;
 
 /// Shortest keepalive interval and timeout: shorter settings are raised to it.
 const MIN_KEEPALIVE: Duration = Duration::from_millis(1);
@@ -172,7 +174,7 @@ pub struct Connection {
     extension: Option<Box<dyn ExtensionCodec>>,
     out: Output,
     pending_pong: Option<Bytes>,
-    events: VecDeque<Queued>,
+    events: EventQueue,
     state: State,
     sending: Option<Sending>,
     random: Option<Box<dyn RandomSource + Send>>,
@@ -221,7 +223,7 @@ impl Connection {
             extension: None,
             out: Output::default(),
             pending_pong: None,
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             state: State::Open,
             sending: None,
             random,
@@ -475,24 +477,16 @@ impl Connection {
         }
     }
 
-    /// Appends to the event queue. An empty queue gets room for one event only: a connection
-    /// that gets one message at a time (an echo, a request and its answer) keeps that, and
-    /// holds no more while idle.
+    /// Appends to the event queue.
     #[inline]
     fn queue(&mut self, queued: Queued) {
-        if self.events.capacity() == 0 {
-            self.events.reserve_exact(1);
-        }
         self.events.push_back(queued);
     }
 
-    /// Removes the front of the event queue; once it is empty, memory beyond one event goes.
+    /// Removes the front of the event queue.
+    #[inline]
     fn pop_queued(&mut self) -> Option<Queued> {
-        let queued = self.events.pop_front();
-        if self.events.is_empty() && self.events.capacity() > 1 {
-            self.events = VecDeque::new();
-        }
-        queued
+        self.events.pop_front()
     }
 
     /// The next deadline: call [`Connection::handle_timeout`] then. `None`: no timer needed.
