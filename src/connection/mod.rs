@@ -439,16 +439,26 @@ impl Connection {
             // Nothing queued: an ending waits for the queue to empty.
             return self.poll_other_event();
         };
-        if let Queued::Messages(messages) = front {
-            if messages.remaining() > 1 {
-                return messages.next_message().map(Event::Message);
-            }
-            // The last one: the run leaves the queue with it.
-            if let Some(Queued::Messages(mut last)) = self.pop_queued() {
-                if let Some(message) = last.next_message() {
-                    return Some(Event::Message(message));
+        match front {
+            Queued::Messages(messages) => {
+                if messages.remaining() > 1 {
+                    return messages.next_message().map(Event::Message);
+                }
+                // The last one: the run leaves the queue with it.
+                if let Some(Queued::Messages(mut last)) = self.pop_queued() {
+                    if let Some(message) = last.next_message() {
+                        return Some(Event::Message(message));
+                    }
                 }
             }
+            // A message on its own (one read, one message): nothing waits for the queue to
+            // empty while it is not.
+            Queued::Event(Event::Message(_)) => {
+                if let Some(Queued::Event(event)) = self.pop_queued() {
+                    return Some(event);
+                }
+            }
+            Queued::Event(_) => {}
         }
         self.poll_other_event()
     }
