@@ -57,12 +57,18 @@ impl EventQueue {
     pub(super) fn pop_front(&mut self) -> Option<Queued> {
         let oldest = self.front.take()?;
         if !self.rest.is_empty() {
-            self.front = self.rest.pop_front();
-            if self.rest.is_empty() {
-                self.rest = VecDeque::new();
-            }
+            self.move_up();
         }
         Some(oldest)
+    }
+
+    /// The next oldest to the front (out of line: one event at a time never gets here).
+    #[inline(never)]
+    fn move_up(&mut self) {
+        self.front = self.rest.pop_front();
+        if self.rest.is_empty() {
+            self.rest = VecDeque::new();
+        }
     }
 }
 
