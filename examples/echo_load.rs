@@ -64,16 +64,20 @@
 #[path = "bench/measure.rs"]
 mod measure;
 
+use std::io::Cursor;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use measure::{cpu_ticks, number, percentile, CLOCK_TICKS_PER_SECOND};
 use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::{HeadLimits, WsUrl};
 use rfc6455::tokio::{ReadHalf, WebSocket, WriteHalf};
-use rfc6455::{CloseCode, Config, Decoded, Frame, Message, MessageLimits, Opcode, OsSeededRng, RandomSource};
-use std::io::Cursor;
+use rfc6455::{
+    extend_masked, CloseCode, Config, Decoded, Frame, FrameHeader, Message, MessageLimits, Opcode,
+    OsSeededRng, RandomSource,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, Chain};
 use tokio::net::{tcp, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
@@ -367,7 +371,7 @@ struct FrameWriter {
     /// boxed, as it is large.
     random: Box<OsSeededRng>,
     /// The frame being written.
-    frame: Vec<u8>,
+    frame: BytesMut,
 }
 
 impl FrameWriter {
@@ -398,31 +402,35 @@ impl FrameWriter {
         };
         let (read_half, write_half) = stream.into_split();
         let read_half = BufReader::with_capacity(RAW_READ_BUFFER, Cursor::new(after_head).chain(read_half));
-        let writer = FrameWriter { write_half, random: Box::new(random), frame: Vec::new() };
+        let writer = FrameWriter { write_half, random: Box::new(random), frame: BytesMut::new() };
         let reader = FrameReader { read_half, expected: Vec::new(), echo: Vec::new() };
         Ok((writer, reader))
     }
 
     /// Writes `message` as one frame, masked with a new key. Cancel-safe as `--raw`'s send.
     async fn send(&mut self, message: &Message) -> std::io::Result<()> {
-        self.frame.clear();
-        let key = self.random.masking_key();
-        Frame::new(true, message.kind().opcode(), message.payload().clone())
-            .with_masking_key(Some(key))
-            .encode(&mut self.frame);
-        self.write_half.write_all(&self.frame).await
+        self.write_frame(message.kind().opcode(), message.payload()).await
     }
 
     /// Sends a Close (1000) and ends our side of the connection; the server's Close, and any
     /// echo still on its way, are not read.
     async fn close(&mut self) -> std::io::Result<()> {
-        self.frame.clear();
-        let key = self.random.masking_key();
         // §5.5.1: the status code, in network byte order, and no reason.
-        let payload = u16::from(CloseCode::NORMAL_CLOSURE).to_be_bytes().to_vec();
-        Frame::new(true, Opcode::Close, payload).with_masking_key(Some(key)).encode(&mut self.frame);
-        self.write_half.write_all(&self.frame).await?;
+        self.write_frame(Opcode::Close, &u16::from(CloseCode::NORMAL_CLOSURE).to_be_bytes()).await?;
         self.write_half.shutdown().await
+    }
+
+    /// Writes one final frame of `opcode` carrying `payload`, masked with a new key as it is
+    /// copied: the payload is borrowed, not shared (a `Bytes` clone of the one message every
+    /// connection sends would be an atomic count two cores update for every message).
+    async fn write_frame(&mut self, opcode: Opcode, payload: &[u8]) -> std::io::Result<()> {
+        let key = self.random.masking_key();
+        let header =
+            FrameHeader { masking_key: Some(key), ..FrameHeader::new(true, opcode, payload.len() as u64) };
+        self.frame.clear();
+        header.encode(&mut self.frame);
+        extend_masked(&mut self.frame, key, payload, 0);
+        self.write_half.write_all(&self.frame).await
     }
 }
 
