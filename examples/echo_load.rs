@@ -370,7 +370,7 @@ struct FrameWriter {
     /// Masking keys, from the generator `rfc6455::tokio` uses (§5.3: a fresh key per frame);
     /// boxed, as it is large.
     random: Box<OsSeededRng>,
-    /// The frame being written.
+    /// The frame being written: what a cancelled write left of it stays here.
     frame: BytesMut,
 }
 
@@ -407,7 +407,9 @@ impl FrameWriter {
         Ok((writer, reader))
     }
 
-    /// Writes `message` as one frame, masked with a new key. Cancel-safe as `--raw`'s send.
+    /// Writes `message` as one frame, masked with a new key. Cancel-safe: the part of a frame
+    /// not yet written stays in `frame`, and goes out before the next one (a Close after a send
+    /// cut short at the end of the window still follows a whole frame).
     async fn send(&mut self, message: &Message) -> std::io::Result<()> {
         self.write_frame(message.kind().opcode(), message.payload()).await
     }
@@ -424,13 +426,14 @@ impl FrameWriter {
     /// copied: the payload is borrowed, not shared (a `Bytes` clone of the one message every
     /// connection sends would be an atomic count two cores update for every message).
     async fn write_frame(&mut self, opcode: Opcode, payload: &[u8]) -> std::io::Result<()> {
+        // What a cancelled write left, first.
+        self.write_half.write_all_buf(&mut self.frame).await?;
         let key = self.random.masking_key();
         let header =
             FrameHeader { masking_key: Some(key), ..FrameHeader::new(true, opcode, payload.len() as u64) };
-        self.frame.clear();
         header.encode(&mut self.frame);
         extend_masked(&mut self.frame, key, payload, 0);
-        self.write_half.write_all(&self.frame).await
+        self.write_half.write_all_buf(&mut self.frame).await
     }
 }
 
