@@ -39,13 +39,16 @@
 //! It prints one line:
 //!
 //! ```text
-//! connections=16 size=16 in_flight=1 msgs/s=41234 MB/s=0.66 rtt_p50_us=370 rtt_p99_us=820 server_cpu_us_per_msg=21.30 load_cpu_us_per_msg=18.02
+//! connections=16 size=16 in_flight=1 msgs/s=41234 MB/s=0.66 rtt_p50_us=370 rtt_p99_us=820 server_cpu_us_per_msg=21.30 server_user_us_per_msg=4.10 load_cpu_us_per_msg=18.02
 //! ```
 //!
 //! `msgs/s` counts echoes received in the measured window, `MB/s` their payload (one way,
 //! 10^6 bytes), the RTT percentiles are over every echo of the window, and
 //! `server_cpu_us_per_msg` (with `--server-pid`) is the server's user and system time over the
-//! window per echo, `load_cpu_us_per_msg` this load generator's own. `scripts/echo-compare.sh`
+//! window per echo, `server_user_us_per_msg` the user part alone (the server's own code and its
+//! libraries'; the rest is the kernel's, mostly the sockets'), `load_cpu_us_per_msg` this load
+//! generator's own. The kernel counts them in ticks of 10 ms: over a 3-second window the total
+//! is good to about 1%, the user part (a sixth of it or less) to a few percent. `scripts/echo-compare.sh`
 //! runs it against two builds of the echo server, `scripts/echo-bench.sh` against the echo
 //! server and its peers.
 //!
@@ -70,7 +73,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use measure::{cpu_ticks, number, percentile, CLOCK_TICKS_PER_SECOND};
+use measure::{cpu_ticks, cpu_times, number, percentile, CLOCK_TICKS_PER_SECOND};
 use rfc6455::handshake::client::ClientRequest;
 use rfc6455::handshake::{HeadLimits, WsUrl};
 use rfc6455::tokio::{ReadHalf, WebSocket, WriteHalf};
@@ -606,10 +609,10 @@ async fn run(arguments: &Arguments, target: &Target) -> Result<String, String> {
     // The CPU time over the window: the server's (if told its pid) and this process's own.
     let own_pid = std::process::id();
     sleep_until(window.start).await;
-    let server_before = arguments.server_pid.map(cpu_ticks).transpose()?;
+    let server_before = arguments.server_pid.map(cpu_times).transpose()?;
     let own_before = cpu_ticks(own_pid)?;
     sleep_until(window.end).await;
-    let server_after = arguments.server_pid.map(cpu_ticks).transpose()?;
+    let server_after = arguments.server_pid.map(cpu_times).transpose()?;
     let own_ticks = cpu_ticks(own_pid)?.saturating_sub(own_before);
 
     let mut echoes = 0;
@@ -637,7 +640,12 @@ async fn run(arguments: &Arguments, target: &Target) -> Result<String, String> {
     );
     let us_per_echo = |ticks: u64| ticks as f64 * 1e6 / CLOCK_TICKS_PER_SECOND as f64 / echoes as f64;
     if let (Some(before), Some(after)) = (server_before, server_after) {
-        line.push_str(&format!(" server_cpu_us_per_msg={:.2}", us_per_echo(after.saturating_sub(before))));
+        let server = after.since(before);
+        line.push_str(&format!(
+            " server_cpu_us_per_msg={:.2} server_user_us_per_msg={:.2}",
+            us_per_echo(server.user + server.system),
+            us_per_echo(server.user)
+        ));
     }
     line.push_str(&format!(" load_cpu_us_per_msg={:.2}", us_per_echo(own_ticks)));
     Ok(line)

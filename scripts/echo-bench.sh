@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The echo benchmark of the tokio module: the course's echo server (examples/echo_server.rs, on
-# rfc6455::tokio) beside a TCP echo with no WebSocket at all and two other WebSocket libraries'
-# echo servers (examples/bench/: echo_raw, echo_fastwebsockets, echo_tungstenite), all loaded by
-# examples/echo_load over loopback. Prints two tables of medians per case: msgs/s of each server
-# with the ratios to the raw TCP echo and rfc6455 / fastwebsockets; the server's CPU time per
-# message and the RTT percentiles. Then a third: each server's resident memory per idle
-# connection, with IDLE_CONNECTIONS connections open (handshake done, one 16-byte message
-# echoed on each, then idle).
+# rfc6455::tokio) beside a TCP echo with no WebSocket at all, two other WebSocket libraries'
+# echo servers, and the core driven without the tokio module by a loop written by hand
+# (examples/bench/: echo_raw, echo_fastwebsockets, echo_tungstenite, echo_core), all loaded by
+# examples/echo_load over loopback. Prints three tables of medians per case: msgs/s of each
+# server with the ratios to the raw TCP echo and rfc6455 / fastwebsockets; the server's CPU time
+# per message and the RTT percentiles; what the tokio module costs over the core (msgs/s, and
+# CPU time in user space, where the servers differ: the kernel's part is the sockets'). Then a
+# fourth: each server's resident memory per idle connection (echo_core's left out), with
+# IDLE_CONNECTIONS connections open (handshake done, one 16-byte message echoed on each, then
+# idle).
 #
 # usage: scripts/echo-bench.sh
 #
@@ -75,9 +78,12 @@ source scripts/echo-cases.sh
 source scripts/echo-cpus.sh
 cases=("${echo_cases[@]}")
 # Every server: its name in the tables, and its example.
-servers=(rfc6455 raw fastwebsockets tungstenite)
+servers=(rfc6455 core raw fastwebsockets tungstenite)
+# The memory table leaves out echo_core, whose buffer per connection is the loop's choice.
+memory_servers=(rfc6455 raw fastwebsockets tungstenite)
 declare -A example=(
     [rfc6455]=echo_server
+    [core]=echo_core
     [raw]=echo_raw
     [fastwebsockets]=echo_fastwebsockets
     [tungstenite]=echo_tungstenite
@@ -164,10 +170,11 @@ echo " $runs runs each of ${duration} s per case; $(describe_cpus)"
 
 rates_row='%-17s %9s %9s %9s %9s  %8s %8s %8s %8s'
 cpu_row='%-17s %9s %9s %9s %9s  %10s %10s  %9s %9s %8s'
-rates_table=() cpu_table=()
+core_row='%-17s %9s %9s  %9s %9s  %8s %8s %8s %8s'
+rates_table=() cpu_table=() core_table=()
 for case in "${cases[@]}"; do
     read -r connections size in_flight <<<"$case"
-    declare -A rates=() cpu=() load_cpu=() p50=() p99=()
+    declare -A rates=() cpu=() user=() load_cpu=() p50=() p99=()
     for run in $(seq "$runs"); do
         for server in "${servers[@]}"; do
             # shellcheck disable=SC2046 # target's options are words
@@ -181,6 +188,7 @@ for case in "${cases[@]}"; do
             echo "  $server run $run: $line"
             rates[$server]+=" $(field msgs/s "$line")"
             cpu[$server]+=" $(field server_cpu_us_per_msg "$line")"
+            user[$server]+=" $(field server_user_us_per_msg "$line")"
             load_cpu[$server]+=" $(field load_cpu_us_per_msg "$line")"
             p50[$server]+=" $(field rtt_p50_us "$line")"
             p99[$server]+=" $(field rtt_p99_us "$line")"
@@ -209,13 +217,18 @@ for case in "${cases[@]}"; do
         "$(median ${cpu[tungstenite]})" \
         "$(median ${p50[rfc6455]})/$(median ${p99[rfc6455]})" "$(median ${p50[raw]})/$(median ${p99[raw]})" \
         "$load_ws" "$load_raw" "$ceiling")")
+    # shellcheck disable=SC2086 # the runs' values are words
+    core_table+=("$(printf "$core_row" "$label" "${rate[rfc6455]}" "${rate[core]}" \
+        "$(ratio "${rate[rfc6455]}" "${rate[core]}")" "$(ratio "${rate[core]}" "${rate[fastwebsockets]}")" \
+        "$(median ${user[rfc6455]})" "$(median ${user[core]})" "$(median ${user[fastwebsockets]})" \
+        "$(median ${user[raw]})")")
 done
 for server in "${servers[@]}"; do stop "$server"; done
 
 memory_table=()
 if [ "$idle_connections" -gt 0 ]; then
     echo "echo-bench: memory, $idle_connections idle connections to a fresh instance of each server"
-    for server in "${servers[@]}"; do
+    for server in "${memory_servers[@]}"; do
         start "$server"
         sleep 0.5
         before=$(resident_kib "${pid[$server]}")
@@ -258,6 +271,12 @@ echo "server CPU µs per message (median); RTT µs p50/p99 (medians); the load g
 echo "message against rfc6455 (speaking WebSocket) and against raw, and the ceiling they set on rfc/raw"
 printf "$cpu_row\n" "case" "rfc6455" "raw" "fastws" "tungst" "rfc6455 RTT" "raw RTT" "load ws" "load raw" "ceiling"
 printf '%s\n' "${cpu_table[@]}"
+echo
+echo "what the tokio module costs over the core: echo_core drives the core with a loop written by"
+echo "hand; msgs/s (medians) and the servers' CPU µs per message in user space (medians: the kernel's"
+echo "part, the sockets', is about the same for every server)"
+printf "$core_row\n" "case" "rfc6455" "core" "rfc/core" "core/fws" "user rfc" "core" "fastws" "raw"
+printf '%s\n' "${core_table[@]}"
 if [ ${#memory_table[@]} -gt 0 ]; then
     echo
     echo "resident memory (VmRSS) with $idle_connections idle connections"

@@ -24,9 +24,32 @@ pub fn percentile(sorted: &[u32], fraction: f64) -> u32 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// The process's CPU time so far, user and system, all threads, in clock ticks: fields 14
-/// (`utime`) and 15 (`stime`) of `/proc/PID/stat` (proc(5)).
+/// The process's CPU time so far, user and system, all threads, in clock ticks.
 pub fn cpu_ticks(pid: u32) -> Result<u64, String> {
+    cpu_times(pid).map(|times| times.user + times.system)
+}
+
+/// A process's CPU time in clock ticks, all threads: in user space (its own code and its
+/// libraries') and in the kernel on its behalf (system calls: the sockets' work).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    pub user: u64,
+    pub system: u64,
+}
+
+impl CpuTimes {
+    /// The time from `earlier` to this reading.
+    pub fn since(self, earlier: CpuTimes) -> CpuTimes {
+        CpuTimes {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
+}
+
+/// The process's CPU time so far, user and system apart: fields 14 (`utime`) and 15 (`stime`)
+/// of `/proc/PID/stat` (proc(5)).
+pub fn cpu_times(pid: u32) -> Result<CpuTimes, String> {
     let path = format!("/proc/{pid}/stat");
     let stat = std::fs::read_to_string(&path).map_err(|error| format!("{path}: {error}"))?;
     // Field 2, the command name in parentheses, may hold spaces: count from the last ')'.
@@ -34,7 +57,7 @@ pub fn cpu_ticks(pid: u32) -> Result<u64, String> {
     let mut fields = after_name.split_whitespace().skip(11);
     let mut field = || fields.next().and_then(|field| field.parse::<u64>().ok());
     match (field(), field()) {
-        (Some(utime), Some(stime)) => Ok(utime + stime),
+        (Some(user), Some(system)) => Ok(CpuTimes { user, system }),
         _ => Err(format!("{path}: no utime and stime fields")),
     }
 }
