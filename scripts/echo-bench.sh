@@ -32,7 +32,7 @@
 #                     on rfc6455::tokio, so a change to the library changes the load as well; a
 #                     fixed binary keeps runs made at different times comparable.
 # Each round runs every server once, in turn, so that a machine getting slower or faster mid-way
-# weighs on all of them alike. The whole run takes about 5 minutes with the defaults, plus the
+# weighs on all of them alike. The whole run takes about 6 minutes with the defaults, plus the
 # build the first time.
 #
 # Every server runs on 127.0.0.1, on a port the system picks, with a multi-threaded tokio
