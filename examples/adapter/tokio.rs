@@ -213,12 +213,12 @@ impl Drop for Shutdown {
 
 /// The next event of `ws`; once the server shuts down, the connection is closed with 1001
 /// (Going Away) and its last events follow. `None` after [`Event::Closed`].
-pub async fn next_event<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
-    ws: &mut WebSocket<IO>,
+pub fn next_event<'a, IO: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    ws: &'a mut WebSocket<IO>,
     shutdown: &mut Shutdown,
-) -> Option<Event> {
+) -> impl Future<Output = Option<Event>> + 'a {
     shutdown.register(ws);
-    ws.next_event().await
+    ws.next_event()
 }
 
 /// Binds `address:port` for a server and says on stderr, after `name`, `listening on` and what

@@ -48,6 +48,11 @@ impl Wakers {
     /// ([`Wakers::register`]) after that wake sees the flag when it drives next, and a task
     /// that registered before it is woken.
     pub(super) fn take_woken(&self) -> Woken {
+        // Most drives find nothing woke them: a load, then, not a read-modify-write. (A wake
+        // that comes just after the load also wakes the task, which drives again.)
+        if !self.woken.load(Ordering::Acquire) {
+            return Woken::No;
+        }
         match self.woken.swap(false, Ordering::AcqRel) {
             true => Woken::Maybe,
             false => Woken::No,

@@ -251,7 +251,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Inner<IO> {
     /// the transport, which reading ends).
     fn has_pending(&self) -> bool {
         self.driver.endpoint.has_events()
-            || self.events.iter().any(|event| !matches!(event, Event::Closed(_)))
+            || (!self.events.is_empty() && self.events.iter().any(|event| !matches!(event, Event::Closed(_))))
     }
 
     /// While the application waits in `close`, its Close is out and there is nothing left to
@@ -339,10 +339,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Inner<IO> {
     /// reports the original). After the closing handshake, how the transport ended does not
     /// matter (a TLS peer that leaves without close_notify).
     fn io_result(&self) -> Result<(), Error> {
-        let clean = self.driver.endpoint.close_outcome().is_some_and(|outcome| outcome.clean);
-        match &self.driver.error {
-            Some(error) if !clean => Err(Error::Io(std::io::Error::new(error.kind(), error.to_string()))),
-            _ => Ok(()),
+        let Some(error) = &self.driver.error else { return Ok(()) };
+        match self.driver.endpoint.close_outcome() {
+            Some(outcome) if outcome.clean => Ok(()),
+            _ => Err(Error::Io(std::io::Error::new(error.kind(), error.to_string()))),
         }
     }
 
@@ -467,8 +467,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
     /// such as 1008, the transport ending without a Close: §7.1.5), [`Error::Io`] if the
     /// transport failed. [`Error::Unexpected`] for a piece of a message in streaming mode
     /// ([`crate::Config::streaming`]): use [`WebSocket::next_event`] then.
-    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
-        std::future::poll_fn(|cx| poll_recv(&self.shared, cx)).await
+    pub fn recv(&mut self) -> impl Future<Output = Option<Result<Message, Error>>> + '_ {
+        // (A plain future, not an `async fn` around one: a state machine less to step through
+        // for every message.)
+        let shared = &*self.shared;
+        std::future::poll_fn(move |cx| poll_recv(shared, cx))
     }
 
     /// The next of the connection's events: messages (or their pieces in streaming mode),
@@ -476,8 +479,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
     /// [`Event::Closed`] last, once the transport is closed too; then `None`.
     ///
     /// Cancel-safe, as [`WebSocket::recv`].
-    pub async fn next_event(&mut self) -> Option<Event> {
-        std::future::poll_fn(|cx| poll_next_event(&self.shared, cx)).await
+    pub fn next_event(&mut self) -> impl Future<Output = Option<Event>> + '_ {
+        let shared = &*self.shared;
+        std::future::poll_fn(move |cx| poll_next_event(shared, cx))
     }
 
     /// Sends a message: waits while more than the high-water mark waits to be written, queues
@@ -586,13 +590,17 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ReadHalf<IO> {
     /// # Errors
     ///
     /// As [`WebSocket::recv`].
-    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
-        std::future::poll_fn(|cx| poll_recv(&self.shared, cx)).await
+    pub fn recv(&mut self) -> impl Future<Output = Option<Result<Message, Error>>> + '_ {
+        // (A plain future, not an `async fn` around one: a state machine less to step through
+        // for every message.)
+        let shared = &*self.shared;
+        std::future::poll_fn(move |cx| poll_recv(shared, cx))
     }
 
     /// As [`WebSocket::next_event`].
-    pub async fn next_event(&mut self) -> Option<Event> {
-        std::future::poll_fn(|cx| poll_next_event(&self.shared, cx)).await
+    pub fn next_event(&mut self) -> impl Future<Output = Option<Event>> + '_ {
+        let shared = &*self.shared;
+        std::future::poll_fn(move |cx| poll_next_event(shared, cx))
     }
 
     /// As [`WebSocket::io_error`].
