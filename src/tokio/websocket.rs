@@ -146,17 +146,16 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Shared<IO> {
         // the state as `until` left it (an event taken lets reading resume), so every source
         // that can wake us is registered.
         let result = loop {
-            let result = until(&mut inner);
-            if result.is_ready() {
-                break result;
+            if let Poll::Ready(value) = until(&mut inner) {
+                break Poll::Ready(value);
             }
             if drives == DRIVES_PER_POLL {
                 // The budget ran out while input kept coming: let other tasks run, then go on.
                 cx.waker().wake_by_ref();
-                break result;
+                break Poll::Pending;
             }
             if !self.drive(&mut inner) {
-                break result;
+                break Poll::Pending;
             }
             drives += 1;
         };
