@@ -222,35 +222,45 @@ macro_rules! endpoint {
     ($type:ty, $event:ty, |$self_:ident, $slices:ident| $vectored:expr, |$me:ident| $unsent:expr) => {
         impl $crate::transport::Endpoint for $type {
             type Event = $event;
+            #[inline]
             fn receive(&mut self, now: std::time::Instant, bytes: &[u8]) {
                 <$type>::receive(self, now, bytes)
             }
+            #[inline]
             fn receive_eof(&mut self, now: std::time::Instant) {
                 <$type>::receive_eof(self, now)
             }
+            #[inline]
             fn receive_reset(&mut self, now: std::time::Instant) {
                 <$type>::receive_reset(self, now)
             }
+            #[inline]
             fn handle_timeout(&mut self, now: std::time::Instant) {
                 <$type>::handle_timeout(self, now)
             }
+            #[inline]
             fn poll_event(&mut self) -> Option<$event> {
                 <$type>::poll_event(self)
             }
+            #[inline]
             fn bytes_to_send_vectored<'a>(&'a mut self, $slices: &mut [std::io::IoSlice<'a>]) -> usize {
                 let $self_ = self;
                 $vectored
             }
+            #[inline]
             fn unsent_len(&self) -> usize {
                 let $me = self;
                 $unsent
             }
+            #[inline]
             fn mark_sent(&mut self, count: usize) {
                 <$type>::mark_sent(self, count)
             }
+            #[inline]
             fn poll_transport(&mut self, now: std::time::Instant) -> $crate::transport::Transport {
                 <$type>::poll_transport(self, now)
             }
+            #[inline]
             fn poll_timeout(&self) -> Option<std::time::Instant> {
                 <$type>::poll_timeout(self)
             }

@@ -500,6 +500,7 @@ impl Connection {
     }
 
     /// The next deadline: call [`Connection::handle_timeout`] then. `None`: no timer needed.
+    #[inline]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Open => self.keepalive.as_ref().map(|keepalive| match keepalive.awaiting {
@@ -536,6 +537,7 @@ impl Connection {
     /// assert_eq!(server.poll_transport(now), Transport::Close);
     /// # Ok::<(), rfc6455::SendError>(())
     /// ```
+    #[inline]
     pub fn poll_transport(&mut self, now: Instant) -> Transport {
         let unsent = self.unsent_len();
         match &mut self.state {

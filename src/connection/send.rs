@@ -180,6 +180,7 @@ impl Connection {
     /// assert_eq!(socket.len(), 4 + 60_000); // the header with a 16-bit length, then the payload
     /// # Ok::<(), rfc6455::SendError>(())
     /// ```
+    #[inline]
     pub fn bytes_to_send_vectored<'a>(&'a mut self, slices: &mut [IoSlice<'a>]) -> usize {
         self.flush_pong();
         self.out.io_slices(slices)
@@ -187,6 +188,7 @@ impl Connection {
 
     /// Reports that the first `count` bytes of [`Connection::bytes_to_send`] (or of the pieces
     /// of [`Connection::bytes_to_send_vectored`]) were written.
+    #[inline]
     pub fn mark_sent(&mut self, count: usize) {
         self.out.advance(count);
     }

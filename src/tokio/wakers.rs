@@ -47,6 +47,7 @@ impl Wakers {
     /// A wake sets the flag before it takes the tasks waiting, so a task that registered
     /// ([`Wakers::register`]) after that wake sees the flag when it drives next, and a task
     /// that registered before it is woken.
+    #[inline]
     pub(super) fn take_woken(&self) -> Woken {
         // Most drives find nothing woke them: a load, then, not a read-modify-write. (A wake
         // that comes just after the load also wakes the task, which drives again.)
@@ -92,11 +93,19 @@ impl Wakers {
     /// are left to wake, and there are usually none. (A sender registers before it looks for
     /// room under the connection's lock, and the caller made its progress under that lock
     /// before calling this: a sender that found no room is seen here.)
+    #[inline]
     pub(super) fn wake_others(&self, current: &Waker, role: Option<Role>) {
         let holder = matches!(role, Some(Role::Reader | Role::Writer)) && !self.split.load(Ordering::Relaxed);
         if holder && !self.senders_waiting.load(Ordering::Acquire) {
             return;
         }
+        self.wake_others_waiting(current);
+    }
+
+    /// [`Wakers::wake_others`] past its common case (inlined where it is called, at every
+    /// message): anyone else may be waiting.
+    #[inline(never)]
+    fn wake_others_waiting(&self, current: &Waker) {
         let mut others = Vec::new();
         {
             let mut waiting = self.lock();
