@@ -308,7 +308,17 @@ impl Connection {
         CloseFrame::status_of(close)
     }
 
+    /// Writes the Pong that waits to be written, if any (inline: on every look at the output,
+    /// there is usually none).
+    #[inline]
     pub(super) fn flush_pong(&mut self) {
+        if self.pending_pong.is_some() {
+            self.write_pending_pong();
+        }
+    }
+
+    #[inline(never)]
+    fn write_pending_pong(&mut self) {
         if let Some(pong) = self.pending_pong.take() {
             if !self.is_closed() {
                 self.write_frame(true, Opcode::Pong, 0, &pong);

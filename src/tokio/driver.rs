@@ -36,6 +36,7 @@ const FEW_SLICES: usize = 4;
 
 /// The clock every deadline is measured on: tokio's, so a test that pauses tokio's time drives
 /// the core's deadlines too.
+#[inline]
 pub(crate) fn now() -> Instant {
     ::tokio::time::Instant::now().into_std()
 }

@@ -65,6 +65,7 @@ impl Wakers {
         self.split.store(true, Ordering::Relaxed);
     }
 
+    #[inline]
     pub(super) fn register(&self, role: Role, waker: &Waker) {
         let mut waiting = self.lock();
         let slot = match role {
@@ -141,6 +142,7 @@ impl Wake for Wakers {
         self.wake_by_ref();
     }
 
+    #[inline]
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::Release);
         let Waiting { reader, writer, senders } = {

@@ -337,6 +337,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Inner<IO> {
     /// The transport's error, if it failed before a clean close (a copy: the reading side
     /// reports the original). After the closing handshake, how the transport ended does not
     /// matter (a TLS peer that leaves without close_notify).
+    #[inline]
     fn io_result(&self) -> Result<(), Error> {
         let Some(error) = &self.driver.error else { return Ok(()) };
         match self.driver.endpoint.close_outcome() {
