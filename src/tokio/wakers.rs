@@ -38,6 +38,7 @@ struct Waiting {
 }
 
 impl Wakers {
+    #[inline]
     fn lock(&self) -> MutexGuard<'_, Waiting> {
         self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }

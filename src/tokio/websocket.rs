@@ -339,7 +339,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Inner<IO> {
     /// matter (a TLS peer that leaves without close_notify).
     #[inline]
     fn io_result(&self) -> Result<(), Error> {
-        let Some(error) = &self.driver.error else { return Ok(()) };
+        match &self.driver.error {
+            None => Ok(()),
+            Some(error) => self.io_error_result(error),
+        }
+    }
+
+    /// [`Inner::io_result`] once the transport failed.
+    #[inline(never)]
+    fn io_error_result(&self, error: &std::io::Error) -> Result<(), Error> {
         match self.driver.endpoint.close_outcome() {
             Some(outcome) if outcome.clean => Ok(()),
             _ => Err(Error::Io(std::io::Error::new(error.kind(), error.to_string()))),
