@@ -393,6 +393,20 @@ fn poll_next_event<IO: AsyncRead + AsyncWrite + Unpin>(
     shared.poll_until(cx, Role::Reader, Inner::take_event)
 }
 
+/// The futures of `recv` and `next_event`, shared by [`WebSocket`] and [`ReadHalf`]: plain
+/// futures, not `async fn`s around them (a state machine less to step through per message).
+fn recv<IO: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Shared<IO>,
+) -> impl Future<Output = Option<Result<Message, Error>>> + '_ {
+    std::future::poll_fn(move |cx| poll_recv(shared, cx))
+}
+
+fn next_event<IO: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Shared<IO>,
+) -> impl Future<Output = Option<Event>> + '_ {
+    std::future::poll_fn(move |cx| poll_next_event(shared, cx))
+}
+
 /// The writing side's polls, shared by [`WebSocket`] and [`WriteHalf`].
 fn poll_ready<IO: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared<IO>,
@@ -476,10 +490,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
     /// transport failed. [`Error::Unexpected`] for a piece of a message in streaming mode
     /// ([`crate::Config::streaming`]): use [`WebSocket::next_event`] then.
     pub fn recv(&mut self) -> impl Future<Output = Option<Result<Message, Error>>> + '_ {
-        // (A plain future, not an `async fn` around one: a state machine less to step through
-        // for every message.)
-        let shared = &*self.shared;
-        std::future::poll_fn(move |cx| poll_recv(shared, cx))
+        recv(&self.shared)
     }
 
     /// The next of the connection's events: messages (or their pieces in streaming mode),
@@ -488,8 +499,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
     ///
     /// Cancel-safe, as [`WebSocket::recv`].
     pub fn next_event(&mut self) -> impl Future<Output = Option<Event>> + '_ {
-        let shared = &*self.shared;
-        std::future::poll_fn(move |cx| poll_next_event(shared, cx))
+        next_event(&self.shared)
     }
 
     /// Sends a message: waits while more than the high-water mark waits to be written, queues
@@ -599,16 +609,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ReadHalf<IO> {
     ///
     /// As [`WebSocket::recv`].
     pub fn recv(&mut self) -> impl Future<Output = Option<Result<Message, Error>>> + '_ {
-        // (A plain future, not an `async fn` around one: a state machine less to step through
-        // for every message.)
-        let shared = &*self.shared;
-        std::future::poll_fn(move |cx| poll_recv(shared, cx))
+        recv(&self.shared)
     }
 
     /// As [`WebSocket::next_event`].
     pub fn next_event(&mut self) -> impl Future<Output = Option<Event>> + '_ {
-        let shared = &*self.shared;
-        std::future::poll_fn(move |cx| poll_next_event(shared, cx))
+        next_event(&self.shared)
     }
 
     /// As [`WebSocket::io_error`].
